@@ -1,0 +1,52 @@
+# Kaohe's two entry points: `make demo` and `make test`. Everything they need is installed here.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+KAOHE := $(VENV)/bin/kaohe
+PG_URL ?= postgresql://postgres@127.0.0.1:5432/test
+export KAOHE_INSTANCE_PATH ?= $(CURDIR)/instance
+
+.PHONY: install demo test lint typecheck migrations-check test-sqlite test-postgres clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $@
+
+install: $(VENV)/.installed
+
+## demo: install, migrate the SQLite database under instance/, load the demo city
+demo: install
+	$(KAOHE) demo
+
+## test: install, lint, type-check, then the whole suite on SQLite and on PostgreSQL
+test: install lint typecheck migrations-check test-sqlite test-postgres
+
+lint: install
+	$(VENV)/bin/ruff check .
+
+typecheck: install
+	$(VENV)/bin/mypy
+
+migrations-check: install
+	@tmp=$$(mktemp -d); \
+	KAOHE_DATABASE_URL=sqlite:///$$tmp/check.db $(VENV)/bin/alembic upgrade head && \
+	KAOHE_DATABASE_URL=sqlite:///$$tmp/check.db $(VENV)/bin/alembic check; \
+	status=$$?; rm -rf $$tmp; exit $$status
+
+test-sqlite: install
+	KAOHE_TEST_DATABASE_URL=sqlite $(PY) -m pytest
+
+# Under CI=true an unreachable PostgreSQL fails the build; on a laptop without one it is skipped.
+test-postgres: install
+	@if $(PY) -c "import psycopg,sys; psycopg.connect('$(PG_URL)', connect_timeout=5).close()" 2>/dev/null; then \
+		KAOHE_TEST_DATABASE_URL=$(PG_URL) $(PY) -m pytest; \
+	elif [ "$$CI" = "true" ]; then \
+		echo "PostgreSQL at $(PG_URL) is unreachable: CI requires it" >&2; exit 1; \
+	else \
+		echo "PostgreSQL at $(PG_URL) is unreachable: skipping the PostgreSQL run (CI would fail)"; \
+	fi
+
+clean:
+	rm -rf $(VENV) instance .pytest_cache .mypy_cache .ruff_cache *.egg-info

@@ -1,0 +1,61 @@
+"""The ``kaohe`` command line. Each command owns its transaction: it commits or rolls back."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import click
+import structlog
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session
+
+from store import make_engine, make_session_factory
+from store import migrate as store_migrate
+from web.config import Settings, load_settings
+from web.log import configure_logging
+
+log = structlog.get_logger("kaohe.cli")
+
+
+class AppContext:
+    """Settings and a lazily made engine, shared by the commands of one invocation."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._engine: Engine | None = None
+
+    @property
+    def engine(self) -> Engine:
+        if self._engine is None:
+            if self.settings.database_url.startswith("sqlite:///"):
+                self.settings.instance_path.mkdir(parents=True, exist_ok=True)
+            self._engine = make_engine(self.settings.database_url)
+        return self._engine
+
+    @contextmanager
+    def transaction(self) -> Iterator[Session]:
+        """One unit of work: commit when the block ends normally, roll back on any exception."""
+        factory = make_session_factory(self.engine)
+        with factory() as session, session.begin():
+            yield session
+
+
+pass_app = click.make_pass_decorator(AppContext)
+
+
+@click.group()
+@click.pass_context
+def main(ctx: click.Context) -> None:
+    """Kaohe (考核): target-responsibility assessment — rules, workflows, audit."""
+    settings = load_settings()
+    configure_logging(production=settings.is_production, level=settings.log_level)
+    ctx.obj = AppContext(settings)
+
+
+@main.command()
+@pass_app
+def migrate(app: AppContext) -> None:
+    """Create or upgrade the database schema to the latest migration."""
+    store_migrate.upgrade(app.engine)
+    click.echo(f"database migrated: {app.engine.url.render_as_string(hide_password=True)}")
