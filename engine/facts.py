@@ -1,0 +1,223 @@
+"""The frozen input of a run: every fact the rules may read, as plain immutable dataclasses.
+
+A :class:`Snapshot` is built by ``workflows`` from the database, stored as canonical JSON with the
+run, and can be rebuilt from that JSON alone — that is what makes replay possible. Collections are
+tuples sorted by their natural key, so the order facts were loaded in never shows.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from engine.canonical import canonical_json, sha256_hex
+
+
+@dataclass(frozen=True)
+class SectionFact:
+    code: str
+    name_zh: str
+    name_en: str
+    weight: Decimal
+
+
+@dataclass(frozen=True)
+class CategoryFact:
+    code: str
+    name_zh: str
+    name_en: str
+    sections: tuple[SectionFact, ...]
+    grade_rules: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class UnitFact:
+    code: str
+    name: str
+    level: str
+    category: str | None
+    parent: str | None
+
+
+@dataclass(frozen=True)
+class IndicatorFact:
+    code: str
+    name_zh: str
+    name_en: str
+    section: str
+    measure: str
+    direction: str  # higher | lower | control_line
+    method: str
+    points: Decimal
+    params: Mapping[str, Any] = field(default_factory=dict)
+    source_department: str | None = None
+
+
+@dataclass(frozen=True)
+class TargetFact:
+    """Unit × indicator. ``milestones`` are (YYYY-MM, cumulative value) pairs when schedule_kind
+    is "milestones"; co_units are (unit code, share) pairs."""
+
+    id: str
+    unit: str
+    indicator: str
+    annual_value: Decimal
+    schedule_kind: str
+    milestones: tuple[tuple[str, Decimal], ...]
+    lead_unit: str
+    co_units: tuple[tuple[str, Decimal], ...]
+
+
+@dataclass(frozen=True)
+class ReportFact:
+    """A cumulative value for a target at a month. ``value`` is the verified value when the office
+    verified it, else the reported one: the score always uses what was verified."""
+
+    id: str
+    unit: str
+    indicator: str
+    period: str  # YYYY-MM
+    value: Decimal
+    reported_value: Decimal
+    verified_value: Decimal | None
+    source: str
+
+
+@dataclass(frozen=True)
+class EventFact:
+    id: str
+    unit: str
+    kind: str  # honour | incident | project_claim
+    event_type: str
+    level: str | None
+    title: str
+    awarding_body: str | None
+    document_no: str | None
+    document_date: dt.date | None
+    occurred_on: dt.date | None
+    work_year: int
+    dedupe_key: str | None
+    quantity: Decimal | None
+    verified_quantity: Decimal | None
+    indicator: str | None
+
+
+@dataclass(frozen=True)
+class PriorResult:
+    """A unit's result in an earlier year's sealed run: for consequence flags and carry-over."""
+
+    year: int
+    unit: str
+    grade: str | None
+    credited_events: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class FiringOverride:
+    """An explicit input from a decided appeal: a firing voided or its points adjusted."""
+
+    rule_id: str
+    unit: str
+    indicator: str | None
+    fact_ids: tuple[str, ...]
+    action: str  # void | adjust
+    points: Decimal | None
+    reference: str  # e.g. the appeal's id
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    scheme_code: str
+    year: int
+    period: str  # 2024, 2024-H1, 2024-Q3, 2024-07
+    cutoff_date: dt.date
+    categories: tuple[CategoryFact, ...]
+    units: tuple[UnitFact, ...]
+    indicators: tuple[IndicatorFact, ...]
+    targets: tuple[TargetFact, ...]
+    reports: tuple[ReportFact, ...]
+    events: tuple[EventFact, ...]
+    prior_results: tuple[PriorResult, ...] = ()
+    overrides: tuple[FiringOverride, ...] = ()
+
+    def normalized(self) -> Snapshot:
+        """The same facts with every collection sorted by its natural key."""
+        return Snapshot(
+            scheme_code=self.scheme_code,
+            year=self.year,
+            period=self.period,
+            cutoff_date=self.cutoff_date,
+            categories=tuple(sorted(
+                (CategoryFact(c.code, c.name_zh, c.name_en,
+                              tuple(sorted(c.sections, key=lambda s: s.code)), c.grade_rules)
+                 for c in self.categories), key=lambda c: c.code)),
+            units=tuple(sorted(self.units, key=lambda u: u.code)),
+            indicators=tuple(sorted(self.indicators, key=lambda i: i.code)),
+            targets=tuple(sorted(self.targets, key=lambda t: (t.unit, t.indicator))),
+            reports=tuple(sorted(self.reports, key=lambda r: (r.unit, r.indicator, r.period, r.id))),
+            events=tuple(sorted(self.events, key=lambda e: e.id)),
+            prior_results=tuple(sorted(self.prior_results, key=lambda p: (p.year, p.unit))),
+            overrides=tuple(sorted(self.overrides, key=lambda o: (o.reference, o.rule_id, o.unit))),
+        )
+
+    def canonical_bytes(self) -> bytes:
+        return canonical_json(self.normalized())
+
+    def sha256(self) -> str:
+        return sha256_hex(self.canonical_bytes())
+
+    @classmethod
+    def from_json(cls, data: bytes | str) -> Snapshot:
+        return snapshot_from_plain(json.loads(data))
+
+
+def _dec(v: Any) -> Decimal | None:
+    return None if v is None else Decimal(v)
+
+
+def _date(v: Any) -> dt.date | None:
+    return None if v is None else dt.date.fromisoformat(v)
+
+
+def snapshot_from_plain(d: Mapping[str, Any]) -> Snapshot:
+    """Rebuild a snapshot from its canonical JSON form (the inverse of ``canonical_bytes``)."""
+    return Snapshot(
+        scheme_code=d["scheme_code"],
+        year=int(d["year"]),
+        period=d["period"],
+        cutoff_date=dt.date.fromisoformat(d["cutoff_date"]),
+        categories=tuple(
+            CategoryFact(c["code"], c["name_zh"], c["name_en"],
+                         tuple(SectionFact(s["code"], s["name_zh"], s["name_en"], Decimal(s["weight"]))
+                               for s in c["sections"]),
+                         c["grade_rules"])
+            for c in d["categories"]),
+        units=tuple(UnitFact(**u) for u in d["units"]),
+        indicators=tuple(
+            IndicatorFact(**{**i, "points": Decimal(i["points"])}) for i in d["indicators"]),
+        targets=tuple(
+            TargetFact(t["id"], t["unit"], t["indicator"], Decimal(t["annual_value"]),
+                       t["schedule_kind"], tuple((p, Decimal(v)) for p, v in t["milestones"]),
+                       t["lead_unit"], tuple((u, Decimal(s)) for u, s in t["co_units"]))
+            for t in d["targets"]),
+        reports=tuple(
+            ReportFact(r["id"], r["unit"], r["indicator"], r["period"], Decimal(r["value"]),
+                       Decimal(r["reported_value"]), _dec(r["verified_value"]), r["source"])
+            for r in d["reports"]),
+        events=tuple(
+            EventFact(**{**e, "document_date": _date(e["document_date"]),
+                         "occurred_on": _date(e["occurred_on"]), "quantity": _dec(e["quantity"]),
+                         "verified_quantity": _dec(e["verified_quantity"])})
+            for e in d["events"]),
+        prior_results=tuple(
+            PriorResult(p["year"], p["unit"], p["grade"], tuple(p["credited_events"]))
+            for p in d.get("prior_results", ())),
+        overrides=tuple(
+            FiringOverride(o["rule_id"], o["unit"], o["indicator"], tuple(o["fact_ids"]), o["action"],
+                           _dec(o["points"]), o["reference"])
+            for o in d.get("overrides", ())),
+    )
