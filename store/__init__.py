@@ -7,6 +7,7 @@ The schema is made only by the Alembic migrations in ``migrations/``; this packa
 from store.base import Base
 from store.db import make_engine, make_session_factory
 from store.models import (
+    AuditEvent,
     Category,
     Event,
     Firing,
@@ -23,6 +24,7 @@ from store.models import (
 )
 
 __all__ = [
+    "AuditEvent",
     "Base",
     "Category",
     "Event",

@@ -1,11 +1,13 @@
 """All mapped classes; importing this module registers every table on ``Base.metadata``."""
 
+from store.models.audit import AuditEvent
 from store.models.events import Event
 from store.models.rules import Firing, RulePack, Run, ScoreSheet
 from store.models.scheme import Category, Indicator, Scheme, Section, Unit
 from store.models.targets import ProgressReport, Target, TargetCoUnit
 
 __all__ = [
+    "AuditEvent",
     "Category",
     "Event",
     "Firing",

@@ -1,0 +1,148 @@
+"""Binding a run's stored results into the ledger with Merkle roots.
+
+A ``run.create`` event carries the Merkle root of the run's firings and of its score sheets, the
+run row's immutable fields and its pack's hash. Recomputing them from the stored rows later shows
+whether any firing or score sheet was changed, added, removed or moved since the run was recorded.
+
+The tree is RFC 6962's (Certificate Transparency): leaf = SHA-256(0x00 || data), interior node =
+SHA-256(0x01 || left || right), the left subtree holding the largest power of two of leaves
+smaller than n, the empty tree = SHA-256 of no bytes. Built bottom-up here: pairing left to right
+and carrying an unpaired last node up unchanged gives exactly that tree.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import FromClause, select
+from sqlalchemy.orm import Session
+
+from audit.chain import record
+from engine.canonical import canonical_json
+from store import AuditEvent, Firing, RulePack, Run, ScoreSheet
+
+# The fields each leaf covers, fixed here rather than read from the models: adding a column to a
+# model must not silently change the hash of every run already recorded. A test fails when a
+# model gains a column that is not listed, so the format is changed deliberately or not at all.
+FIRING_FIELDS: tuple[str, ...] = (
+    "id", "run_id", "seq", "rule_id", "rule_version", "pack_sha256", "unit_id", "indicator_code",
+    "period", "effect", "bucket", "matched_facts", "raw_points", "points", "text_zh", "text_en",
+)
+SCORE_SHEET_FIELDS: tuple[str, ...] = (
+    "id", "run_id", "unit_id", "category_code", "sections", "bonus", "deduction", "vetoes",
+    "total", "rank", "grade", "flags",
+)
+# The run row itself is updated (its status moves on), so only the fields that never change are bound.
+RUN_FIELDS: tuple[str, ...] = (
+    "id", "scheme_id", "rule_pack_id", "period", "kind", "snapshot_sha256", "run_hash",
+    "supersedes_id", "created_at", "created_by",
+)
+RUN_MUTABLE_FIELDS: frozenset[str] = frozenset({"status", "snapshot"})
+"""Run columns not in RUN_FIELDS: status changes; snapshot is bound through snapshot_sha256."""
+
+LEAF_PREFIX = b"\x00"
+NODE_PREFIX = b"\x01"
+EMPTY_ROOT = hashlib.sha256(b"").hexdigest()
+
+
+def merkle_root(leaves: Iterable[bytes]) -> str:
+    """Hex RFC 6962 Merkle tree hash over the leaves' data, in the order given."""
+    level = [hashlib.sha256(LEAF_PREFIX + data).digest() for data in leaves]
+    if not level:
+        return EMPTY_ROOT
+    while len(level) > 1:
+        paired = [
+            hashlib.sha256(NODE_PREFIX + level[i] + level[i + 1]).digest()
+            for i in range(0, len(level) - 1, 2)
+        ]
+        if len(level) % 2:
+            paired.append(level[-1])
+        level = paired
+    return level[0].hex()
+
+
+def row_leaf(row: Mapping[Any, Any], fields: Sequence[str]) -> bytes:
+    """A stored row's leaf data: canonical JSON of exactly ``fields`` (decimals normalised)."""
+    return canonical_json({name: row[name] for name in fields})
+
+
+@dataclass(frozen=True)
+class RunRoots:
+    firing_count: int
+    firings_root: str
+    score_sheet_count: int
+    score_sheets_root: str
+
+    def as_payload(self) -> dict[str, dict[str, Any]]:
+        return {
+            "firings": {"count": self.firing_count, "merkle_root": self.firings_root},
+            "score_sheets": {"count": self.score_sheet_count, "merkle_root": self.score_sheets_root},
+        }
+
+
+def _leaves(
+    session: Session, table: FromClause, run_id: int, order: str, fields: Sequence[str]
+) -> list[bytes]:
+    # Core rows straight from the database, never the identity map: what is stored is what counts.
+    rows = session.execute(
+        select(table).where(table.c.run_id == run_id).order_by(table.c[order])
+    ).mappings()
+    return [row_leaf(row, fields) for row in rows]
+
+
+def run_roots(session: Session, run_id: int) -> RunRoots:
+    """Merkle roots of a run's stored firings (by seq) and score sheets (by unit_id)."""
+    firings = _leaves(session, Firing.__table__, run_id, "seq", FIRING_FIELDS)
+    sheets = _leaves(session, ScoreSheet.__table__, run_id, "unit_id", SCORE_SHEET_FIELDS)
+    return RunRoots(len(firings), merkle_root(firings), len(sheets), merkle_root(sheets))
+
+
+@dataclass(frozen=True)
+class StoredRun:
+    """A stored run as the ledger sees it: what ``run.create`` binds, and its snapshot's real hash."""
+
+    binding: dict[str, Any]
+    snapshot_text_sha256: str
+
+
+def stored_run(session: Session, run_id: int) -> StoredRun | None:
+    """Compute from the stored rows what a ``run.create`` event records; ``None`` if the run is gone."""
+    run_table, pack_table = Run.__table__, RulePack.__table__
+    row = session.execute(
+        select(run_table, pack_table.c.sha256.label("pack_sha256"))
+        .join(pack_table, pack_table.c.id == run_table.c.rule_pack_id)
+        .where(run_table.c.id == run_id)
+    ).mappings().first()
+    if row is None:
+        return None
+    binding = {
+        "run": {name: row[name] for name in RUN_FIELDS},
+        "pack_sha256": row["pack_sha256"],
+        **run_roots(session, run_id).as_payload(),
+    }
+    return StoredRun(binding, hashlib.sha256(row["snapshot"].encode("utf-8")).hexdigest())
+
+
+def record_run(session: Session, run: Run, actor: str) -> AuditEvent:
+    """Record ``run.create`` for a run whose firings and score sheets are all stored.
+
+    Call it after the last firing and score sheet is added, in the same transaction: the roots are
+    computed from the rows as the database stores them, so a later verify compares like with like.
+    """
+    session.flush()
+    stored = stored_run(session, run.id)
+    if stored is None:  # flushed above, so only a caller passing a deleted run gets here
+        raise ValueError(f"run {run.id} is not stored")
+    if stored.snapshot_text_sha256 != run.snapshot_sha256:
+        raise ValueError(f"run {run.id}: its snapshot does not hash to its snapshot_sha256")
+    return record(
+        session,
+        actor=actor,
+        action="run.create",
+        subject_type="run",
+        subject_id=run.id,
+        payload=stored.binding,
+    )

@@ -1,0 +1,153 @@
+"""Checking the whole ledger: every hash, every link, no gaps, and every run's stored results.
+
+Verification walks the chain in ``seq`` order and stops at the first broken event, because after
+a break nothing later can be trusted to mean what it says; the report names that event.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from dataclasses import asdict, dataclass
+from typing import Any, Literal
+
+from sqlalchemy import Row, select
+from sqlalchemy.orm import Session
+
+from audit.chain import GENESIS_HASH, hash_input
+from audit.merkle import stored_run
+from engine.canonical import canonical_json
+from store import AuditEvent
+
+BreakKind = Literal[
+    "missing_seq",
+    "reordered",
+    "broken_link",
+    "hash_mismatch",
+    "bad_payload",
+    "run_missing",
+    "run_record_mismatch",
+    "run_root_mismatch",
+]
+
+_COLUMNS = (
+    AuditEvent.seq,
+    AuditEvent.recorded_at,
+    AuditEvent.actor,
+    AuditEvent.action,
+    AuditEvent.subject_type,
+    AuditEvent.subject_id,
+    AuditEvent.payload,
+    AuditEvent.prev_hash,
+    AuditEvent.hash,
+)
+
+EventRow = Row[int, dt.datetime, str, str, str, str, str, str, str]
+
+
+@dataclass(frozen=True)
+class Break:
+    """The first event at which the ledger stops being trustworthy, and why."""
+
+    seq: int
+    kind: BreakKind
+    detail: str
+    run_id: int | None = None
+
+
+@dataclass(frozen=True)
+class VerifyReport:
+    events_checked: int
+    runs_checked: int
+    head_seq: int
+    head_hash: str
+    """The last verified event: publish or write it down, since only an outside copy of the head
+    shows that events were cut off the end of the chain."""
+    first_break: Break | None
+
+    @property
+    def ok(self) -> bool:
+        return self.first_break is None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "ok": self.ok}
+
+
+def _link_break(session: Session, seq: int, prev_hash: str, expected: str) -> Break:
+    """Tell a reordering (the event points at one stored after it) from any other broken link."""
+    later = session.execute(
+        select(AuditEvent.seq).where(AuditEvent.hash == prev_hash, AuditEvent.seq > seq).limit(1)
+    ).scalar()
+    if later is not None:
+        return Break(seq, "reordered", f"event {seq} follows event {later}, which is stored after it")
+    return Break(
+        seq, "broken_link", f"prev_hash {prev_hash} is not the hash of event {seq - 1} ({expected})"
+    )
+
+
+def _run_break(session: Session, seq: int, payload: str) -> Break | None:
+    """Compare a ``run.create`` payload with what the run's stored rows hash to now."""
+    try:
+        recorded = json.loads(payload)
+        run_id = recorded["run"]["id"]
+    except (ValueError, KeyError, TypeError):
+        return Break(seq, "bad_payload", "run.create payload has no run id")
+    if not isinstance(run_id, int):
+        return Break(seq, "bad_payload", "run.create payload has no run id")
+    stored = stored_run(session, run_id)
+    if stored is None:
+        return Break(seq, "run_missing", f"run {run_id} recorded at event {seq} is not stored", run_id)
+    for part in ("firings", "score_sheets"):
+        if stored.binding[part] != recorded.get(part):
+            return Break(
+                seq,
+                "run_root_mismatch",
+                f"run {run_id}: stored {part.replace('_', ' ')} {stored.binding[part]} "
+                f"do not match the recorded {recorded.get(part)}",
+                run_id,
+            )
+    if canonical_json(stored.binding) != canonical_json(recorded):
+        return Break(seq, "run_record_mismatch", f"run {run_id}: run row or pack hash changed", run_id)
+    if stored.snapshot_text_sha256 != stored.binding["run"]["snapshot_sha256"]:
+        return Break(seq, "run_record_mismatch", f"run {run_id}: snapshot text changed", run_id)
+    return None
+
+
+def _event_break(session: Session, row: EventRow, seq: int, prev: str) -> Break | None:
+    if row.seq != seq:
+        return Break(seq, "missing_seq", f"event {seq} is missing; the next stored event is {row.seq}")
+    if row.prev_hash != prev:
+        return _link_break(session, seq, row.prev_hash, prev)
+    data = hash_input(
+        seq=row.seq,
+        recorded_at=row.recorded_at,
+        actor=row.actor,
+        action=row.action,
+        subject_type=row.subject_type,
+        subject_id=row.subject_id,
+        payload=row.payload,
+        prev_hash=row.prev_hash,
+    )
+    if hashlib.sha256(data).hexdigest() != row.hash:
+        return Break(seq, "hash_mismatch", f"event {seq} ({row.action}) does not hash to its stored hash")
+    return None
+
+
+def verify(session: Session, *, batch_size: int = 5000) -> VerifyReport:
+    """Check the whole chain from event 1 and every recorded run; read-only."""
+    expected_seq, prev_hash, runs = 1, GENESIS_HASH, 0
+    while True:
+        query = select(*_COLUMNS).where(AuditEvent.seq >= expected_seq).order_by(AuditEvent.seq)
+        rows = session.execute(query.limit(batch_size)).all()
+        if not rows:
+            break
+        for row in rows:
+            broken = _event_break(session, row, expected_seq, prev_hash)
+            is_run = broken is None and row.action == "run.create"
+            if is_run:
+                broken = _run_break(session, expected_seq, row.payload)
+            if broken is not None:
+                return VerifyReport(expected_seq - 1, runs, expected_seq - 1, prev_hash, broken)
+            expected_seq, prev_hash, runs = expected_seq + 1, row.hash, runs + is_run
+    return VerifyReport(expected_seq - 1, runs, expected_seq - 1, prev_hash, None)
