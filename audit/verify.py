@@ -86,6 +86,12 @@ def _link_break(session: Session, seq: int, prev_hash: str, expected: str) -> Br
     )
 
 
+def _describe(part: Any) -> str:
+    if isinstance(part, dict):
+        return f"{part.get('count')} rows, Merkle root {part.get('merkle_root')}"
+    return "nothing"
+
+
 def _run_break(session: Session, seq: int, payload: str) -> Break | None:
     """Compare a ``run.create`` payload with what the run's stored rows hash to now."""
     try:
@@ -99,12 +105,13 @@ def _run_break(session: Session, seq: int, payload: str) -> Break | None:
     if stored is None:
         return Break(seq, "run_missing", f"run {run_id} recorded at event {seq} is not stored", run_id)
     for part in ("firings", "score_sheets"):
-        if stored.binding[part] != recorded.get(part):
+        now, then = stored.binding[part], recorded.get(part)
+        if now != then:
             return Break(
                 seq,
                 "run_root_mismatch",
-                f"run {run_id}: stored {part.replace('_', ' ')} {stored.binding[part]} "
-                f"do not match the recorded {recorded.get(part)}",
+                f"run {run_id}: its stored {part.replace('_', ' ')} ({_describe(now)}) "
+                f"differ from those recorded ({_describe(then)})",
                 run_id,
             )
     if canonical_json(stored.binding) != canonical_json(recorded):
