@@ -59,3 +59,14 @@ def migrate(app: AppContext) -> None:
     """Create or upgrade the database schema to the latest migration."""
     store_migrate.upgrade(app.engine)
     click.echo(f"database migrated: {app.engine.url.render_as_string(hide_password=True)}")
+
+
+from web.cli_imports import import_command, template_command  # noqa: E402
+
+main.add_command(import_command)
+main.add_command(template_command)
+
+
+from web.cli_audit import audit_group  # noqa: E402
+
+main.add_command(audit_group)

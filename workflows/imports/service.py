@@ -1,0 +1,114 @@
+"""``import_file``: read, validate the whole file, and only then write, in the caller's session."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from pathlib import Path
+
+from sqlalchemy.orm import Session
+
+from workflows.imports.catalog import Catalog
+from workflows.imports.headers import IGNORED_SHEETS, detect_kind, kind_named, normalize
+from workflows.imports.issues import Issues
+from workflows.imports.plan_facts import check_events, check_progress, check_targets
+from workflows.imports.plan_scheme import (
+    check_categories,
+    check_indicators,
+    check_scheme,
+    check_sections,
+    check_units,
+)
+from workflows.imports.planning import Planning
+from workflows.imports.readers import RawTable, ReadError, file_format, read_csv, read_workbook
+from workflows.imports.rows import ParsedSheet, Row, parse_table
+from workflows.imports.sheets import KIND_ORDER
+from workflows.imports.summary import ImportSummary
+from workflows.imports.write import Writer
+
+CHECKS: dict[str, Callable[[Planning, list[Row]], None]] = {
+    "scheme": check_scheme, "categories": check_categories, "sections": check_sections,
+    "units": check_units, "indicators": check_indicators, "targets": check_targets,
+    "progress": check_progress, "events": check_events,
+}
+
+
+def _workbook_sheets(tables: list[RawTable], only: str | None, issues: Issues) -> list[ParsedSheet]:
+    sheets: dict[str, ParsedSheet] = {}
+    for table in tables:
+        if normalize(table.name) in IGNORED_SHEETS:
+            continue
+        kind = kind_named(table.name)
+        if kind is None:
+            issues.add(f"sheet name is not a kind; name it one of {', '.join(KIND_ORDER)} (or its "
+                       "Chinese label), or README for notes", table.name)
+            continue
+        if only is not None and kind != only:
+            continue
+        if kind in sheets:
+            issues.add(f"a second {kind} sheet (the first is {sheets[kind].name})", table.name)
+            continue
+        sheets[kind] = parse_table(table, kind, issues)
+    return list(sheets.values())
+
+
+def _csv_sheet(path: Path, kind: str | None, issues: Issues) -> list[ParsedSheet]:
+    table = read_csv(path, kind or "?")
+    if not table.rows:
+        issues.add("the file is empty")
+        return []
+    if kind is None:
+        kind, why = detect_kind(table.rows[0][1])
+        if kind is None:
+            issues.add(why, None, table.rows[0][0])
+            return []
+    return [parse_table(RawTable(kind, table.rows), kind, issues)]
+
+
+def read_sheets(path: Path, kind: str | None, issues: Issues) -> list[ParsedSheet]:
+    """The file's sheets, typed; problems go to ``issues``."""
+    try:
+        if file_format(path) == "xlsx":
+            return _workbook_sheets(read_workbook(path), kind, issues)
+        return _csv_sheet(path, kind, issues)
+    except ReadError as exc:
+        issues.add(str(exc))
+    except OSError as exc:
+        issues.add(f"cannot be read ({exc.strerror or exc})")
+    return []
+
+
+def import_file(session: Session, path: Path, kind: str | None = None) -> ImportSummary:
+    """Import a workbook or CSV into the session's transaction; flush, never commit.
+
+    Raises ImportRejected with every problem found, having written nothing, if anything is wrong.
+    """
+    path = Path(path)
+    issues = Issues(path.name)
+    if kind is not None:
+        named = kind_named(kind)
+        if named is None:
+            issues.add(f"unknown kind {kind}; expected one of {', '.join(KIND_ORDER)}")
+            issues.reject_if_any()
+        kind = named
+    sheets = read_sheets(path, kind, issues)
+    if not sheets and not issues:
+        issues.add("no sheet to import")
+    planning = Planning(Catalog(session), issues)
+    by_kind = {s.kind: s for s in sheets}
+    with session.no_autoflush:
+        for k in KIND_ORDER:
+            if k in by_kind and by_kind[k].complete:
+                CHECKS[k](planning, by_kind[k].rows)
+    issues.reject_if_any()
+    summary = ImportSummary(path.name)
+    writer = Writer(session, planning.catalog, dt.datetime.now(dt.UTC))
+    with session.no_autoflush:
+        for k in KIND_ORDER:
+            for step in (s for s in planning.steps if s.kind == k):
+                writer.apply(step)
+                summary.count(step.kind, step.action)
+            if k == "units":
+                writer.link_parents(planning.steps)
+    session.flush()
+    return summary
