@@ -65,3 +65,8 @@ from web.cli_imports import import_command, template_command  # noqa: E402
 
 main.add_command(import_command)
 main.add_command(template_command)
+
+
+from web.cli_audit import audit_group  # noqa: E402
+
+main.add_command(audit_group)

@@ -1,0 +1,73 @@
+"""``kaohe audit verify``: OK with counts, or the first broken event and exit status 1."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import Engine
+
+import audit
+import web.cli
+from store import make_engine, make_session_factory
+from tests.audit_support import make_run, record_events, tamper
+from web.cli import main
+
+
+@pytest.fixture
+def run_cli(fresh_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[CliRunner]:
+    """A runner against the test database; the engines the commands make are disposed afterwards."""
+    made: list[Engine] = []
+
+    def tracked_engine(url: str, **kwargs: Any) -> Engine:
+        made.append(make_engine(url, **kwargs))
+        return made[-1]
+
+    monkeypatch.setattr(web.cli, "make_engine", tracked_engine)
+    yield CliRunner(env={"KAOHE_DATABASE_URL": fresh_url, "KAOHE_INSTANCE_PATH": str(tmp_path),
+                         "KAOHE_ENV": "test"})
+    for engine in made:
+        engine.dispose()
+
+
+def _fill(engine: Engine, *, tamper_payload: bool = False) -> None:
+    with make_session_factory(engine)() as s, s.begin():
+        record_events(s, 3)
+        audit.record_run(s, make_run(s), actor="office")
+        record_events(s, 2, start=4)
+        if tamper_payload:
+            tamper(s, "audit_event", "UPDATE audit_event SET payload = '{}' WHERE seq = 2")
+
+
+def test_verify_an_empty_ledger(run_cli: CliRunner) -> None:
+    result = run_cli.invoke(main, ["audit", "verify"])
+    assert result.exit_code == 0, result.output
+    assert "OK: 0 events and 0 runs verified" in result.output
+
+
+def test_verify_reports_ok_with_counts(run_cli: CliRunner, engine: Engine) -> None:
+    _fill(engine)
+    result = run_cli.invoke(main, ["audit", "verify"])
+    assert result.exit_code == 0, result.output
+    assert "OK: 6 events and 1 runs verified; head 6 " in result.output
+    as_json = run_cli.invoke(main, ["audit", "verify", "--json"])
+    report = json.loads(as_json.output)
+    assert as_json.exit_code == 0 and report["ok"] is True
+    assert (report["events_checked"], report["runs_checked"], report["first_break"]) == (6, 1, None)
+
+
+def test_verify_names_the_first_broken_event_and_fails(run_cli: CliRunner, engine: Engine) -> None:
+    _fill(engine, tamper_payload=True)
+    result = run_cli.invoke(main, ["audit", "verify"])
+    assert result.exit_code == 1
+    assert "BROKEN at event 2 (hash_mismatch)" in result.output
+    as_json = run_cli.invoke(main, ["audit", "verify", "--json"])
+    assert as_json.exit_code == 1
+    assert json.loads(as_json.output)["first_break"] == {
+        "seq": 2, "kind": "hash_mismatch", "run_id": None,
+        "detail": "event 2 (case.transition) does not hash to its stored hash",
+    }
