@@ -70,3 +70,8 @@ main.add_command(template_command)
 from web.cli_audit import audit_group  # noqa: E402
 
 main.add_command(audit_group)
+
+
+from web.cli_demo import demo  # noqa: E402
+
+main.add_command(demo)

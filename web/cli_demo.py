@@ -1,0 +1,78 @@
+"""``kaohe demo``: migrate the database and load the demo city (江澄市, scheme DEMO-2024)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+from sqlalchemy import Engine, func, select
+
+from store import Base
+from store import migrate as store_migrate
+from workflows.demo import DEMO_SCHEME_CODE, demo_loaded, load_demo
+from workflows.imports import ImportRejected
+
+if TYPE_CHECKING:
+    from web.cli import AppContext
+
+# The demo files live in the repository, beside the packages: demo/city (see demo/README.md).
+DEMO_DIR = Path(__file__).resolve().parents[1] / "demo"
+
+
+def table_counts(engine: Engine) -> list[tuple[str, int]]:
+    """Rows per table of the data model, in dependency order."""
+    counts = []
+    with engine.connect() as conn:
+        for table in Base.metadata.sorted_tables:
+            counts.append((table.name, conn.scalar(select(func.count()).select_from(table)) or 0))
+    return counts
+
+
+def explore_hint(engine: Engine) -> str:
+    if engine.url.get_backend_name() == "sqlite" and engine.url.database:
+        return f"sqlite3 {engine.url.database}"
+    return f"psql '{engine.url.render_as_string(hide_password=True)}'"
+
+
+@click.command("demo")
+@click.option("--no-serve", is_flag=True,
+              help="Only migrate and load the data; do not mention the web app.")
+@click.pass_obj
+def demo(app: AppContext, no_serve: bool) -> None:
+    """Migrate the database and load the demo city 江澄市 (scheme DEMO-2024).
+
+    Loading is one transaction through the same importer as `kaohe import`; if the scheme
+    DEMO-2024 is already there, nothing is imported again.
+    """
+    engine = app.engine
+    url = engine.url.render_as_string(hide_password=True)
+    store_migrate.upgrade(engine)
+    click.echo(f"database migrated: {url}")
+    city = DEMO_DIR / "city"
+    try:
+        with app.transaction() as session:
+            if demo_loaded(session):
+                click.echo(f"the demo scheme {DEMO_SCHEME_CODE} is already loaded: nothing imported")
+            else:
+                click.echo(f"loading the demo city 江澄市 ({DEMO_SCHEME_CODE}) from {city}")
+                for summary in load_demo(session, city):
+                    click.echo(str(summary))
+    except ImportRejected as exc:
+        click.echo(str(exc), err=True)
+        raise click.ClickException("the demo files were refused by the importer; nothing was loaded") \
+            from exc
+    except FileNotFoundError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+    click.echo(f"\nThe data is in {url}")
+    for name, count in table_counts(engine):
+        click.echo(f"  {name:<16} {count:>6}")
+    click.echo("\nExplore it:")
+    click.echo(f"  {explore_hint(engine)}")
+    click.echo(f"  the story, units, indicators and special cases: {DEMO_DIR / 'README.md'}")
+    click.echo("  kaohe import --help      import your own workbooks and CSV files")
+    click.echo("  kaohe template --help    an empty workbook in the import format")
+    if not no_serve:
+        click.echo("\nThe web app is not part of this release yet: nothing is served. "
+                   "The data above is ready for it.")
