@@ -6,7 +6,7 @@ Pure of Flask: it takes a Session, never commits, and depends only on ``store`` 
 
 from audit.chain import FORMAT, GENESIS_HASH, event_hash, hash_input, record
 from audit.merkle import RunRoots, merkle_root, record_run, run_roots
-from audit.verify import Break, VerifyReport, verify
+from audit.verifier import Break, VerifyReport, verify
 
 __all__ = [
     "FORMAT",

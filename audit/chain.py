@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -25,6 +26,11 @@ GENESIS_HASH = "0" * 64
 ADVISORY_LOCK_KEY = int.from_bytes(b"kaohe:al", "big")
 """PostgreSQL transaction-level advisory lock that serialises appends (held until commit)."""
 
+_HEADER_ENCODER = json.JSONEncoder(ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+"""``engine.canonical``'s JSON settings. The header holds only str and int values, which
+``canonical_json`` would pass through unchanged, so encoding them directly gives the same bytes
+without its per-value conversion (half of verify's time); a test holds the two equal."""
+
 ACTION_PATTERN = re.compile(r"[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+")
 _LIMITS = {"actor": 100, "action": 40, "subject_type": 40, "subject_id": 100}
 
@@ -33,7 +39,7 @@ def format_time(value: dt.datetime) -> str:
     """``recorded_at`` as hashed: UTC, always six fractional digits, ``Z`` suffix."""
     if value.tzinfo is None:
         raise ValueError("recorded_at must be timezone-aware")
-    return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return value.astimezone(dt.UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 
 def hash_input(
@@ -52,7 +58,7 @@ def hash_input(
     Canonical JSON escapes every control character, so the first LF always ends the header and
     the payload needs no escaping: it is hashed exactly as stored.
     """
-    header = canonical_json(
+    header = _HEADER_ENCODER.encode(
         {
             "action": action,
             "actor": actor,
@@ -64,7 +70,7 @@ def hash_input(
             "subject_type": subject_type,
         }
     )
-    return header + b"\n" + payload.encode("utf-8")
+    return header.encode("utf-8") + b"\n" + payload.encode("utf-8")
 
 
 def event_hash(**fields: Any) -> str:

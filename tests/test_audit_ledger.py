@@ -9,6 +9,8 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from sqlalchemy import Engine, func, insert, select, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
@@ -45,6 +47,21 @@ def test_the_documented_example_hashes_as_documented() -> None:
         seq=2, recorded_at=dt.datetime(2025, 1, 15, 9, 31, tzinfo=dt.UTC), actor="li.si",
         action="auth.login", subject_type="user", subject_id="li.si", payload="{}", prev_hash=DOC_HASH_1)
     assert audit.event_hash(**second) == DOC_HASH_2
+
+
+@given(actor=st.text(min_size=1), subject=st.text(), seq=st.integers(min_value=1, max_value=2**63 - 1),
+       micros=st.integers(min_value=0, max_value=999_999))
+def test_the_header_is_canonical_json(actor: str, subject: str, seq: int, micros: int) -> None:
+    """hash_input encodes the header itself for speed; it must equal engine.canonical's bytes."""
+    at = dt.datetime(2025, 3, 1, 23, 59, 59, micros, tzinfo=dt.timezone(dt.timedelta(hours=8)))
+    data = hash_input(seq=seq, recorded_at=at, actor=actor, action="case.transition", subject_type="case",
+                      subject_id=subject, payload="{}", prev_hash=audit.GENESIS_HASH)
+    header = canonical_json({"action": "case.transition", "actor": actor, "format": audit.FORMAT,
+                             "prev_hash": audit.GENESIS_HASH,
+                             "recorded_at": f"2025-03-01T15:59:59.{micros:06d}Z", "seq": seq,
+                             "subject_id": subject, "subject_type": "case"})
+    assert data == header + b"\n{}"
+    assert data.index(b"\n") == len(header)
 
 
 def test_recording_builds_a_valid_chain(session: Session) -> None:
