@@ -18,7 +18,17 @@ from click.testing import CliRunner
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
-from store.models import Category, Event, Indicator, ProgressReport, Scheme, Target, TargetCoUnit, Unit
+from store.models import (
+    Category,
+    Event,
+    Indicator,
+    ProgressReport,
+    Scheme,
+    Section,
+    Target,
+    TargetCoUnit,
+    Unit,
+)
 from tests.cli_support import cli_runner
 from web.cli import main
 from web.cli_demo import DEMO_DIR, table_counts
@@ -124,6 +134,18 @@ def test_kaohe_demo_loads_the_city(run_cli: CliRunner, engine: Engine) -> None:
         assert _scalar(s, select(func.count()).select_from(Target)
                        .where(Target.schedule_kind == "milestones")) > 0
         assert _scalar(s, select(func.count(func.distinct(TargetCoUnit.target_id)))) >= 3
+
+        # Every unit's targets fill each of its category's sections to the section's weight.
+        weights = {(sec.category.code, sec.code): sec.weight for sec in s.scalars(select(Section))}
+        filled: dict[tuple[str, str, str], Decimal] = {}
+        for unit_code, cat_code, section, points in s.execute(
+                select(Unit.code, Category.code, Indicator.section, Indicator.points)
+                .join(Target, Target.unit_id == Unit.id).join(Indicator, Target.indicator_id == Indicator.id)
+                .join(Category, Unit.category_id == Category.id)):
+            key = (unit_code, cat_code, section)
+            filled[key] = filled.get(key, Decimal(0)) + points
+        assert len({u for u, _c, _s in filled}) == sum(per_category.values())
+        assert all(weights[(c, sec)] == total for (_u, c, sec), total in filled.items())
 
         periods = set(s.scalars(select(ProgressReport.period).distinct()))
         assert periods == {f"2024-{m:02d}" for m in range(1, 13)}
