@@ -17,7 +17,7 @@ from typing import Any
 from engine.canonical import canonical_json, sha256_hex
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class SectionFact:
     code: str
     name_zh: str
@@ -25,7 +25,7 @@ class SectionFact:
     weight: Decimal
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class CategoryFact:
     code: str
     name_zh: str
@@ -34,7 +34,7 @@ class CategoryFact:
     grade_rules: Mapping[str, Any] = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class UnitFact:
     code: str
     name: str
@@ -43,7 +43,7 @@ class UnitFact:
     parent: str | None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class IndicatorFact:
     code: str
     name_zh: str
@@ -57,7 +57,7 @@ class IndicatorFact:
     source_department: str | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class TargetFact:
     """Unit × indicator. ``milestones`` are (YYYY-MM, cumulative value) pairs when schedule_kind
     is "milestones"; co_units are (unit code, share) pairs."""
@@ -72,7 +72,7 @@ class TargetFact:
     co_units: tuple[tuple[str, Decimal], ...]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ReportFact:
     """A cumulative value for a target at a month. ``value`` is the verified value when the office
     verified it, else the reported one: the score always uses what was verified."""
@@ -87,7 +87,7 @@ class ReportFact:
     source: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class EventFact:
     id: str
     unit: str
@@ -106,7 +106,7 @@ class EventFact:
     indicator: str | None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class PriorResult:
     """A unit's result in an earlier year's sealed run: for consequence flags and carry-over."""
 
@@ -116,7 +116,7 @@ class PriorResult:
     credited_events: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class FiringOverride:
     """An explicit input from a decided appeal: a firing voided or its points adjusted."""
 
@@ -129,7 +129,7 @@ class FiringOverride:
     reference: str  # e.g. the appeal's id
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Snapshot:
     scheme_code: str
     year: int
@@ -143,6 +143,8 @@ class Snapshot:
     events: tuple[EventFact, ...]
     prior_results: tuple[PriorResult, ...] = ()
     overrides: tuple[FiringOverride, ...] = ()
+    # The previous year's cut-off, for carry-over (结转); None: the same day a year earlier.
+    prior_cutoff_date: dt.date | None = None
 
     def normalized(self) -> Snapshot:
         """The same facts with every collection sorted by its natural key."""
@@ -162,6 +164,7 @@ class Snapshot:
             events=tuple(sorted(self.events, key=lambda e: e.id)),
             prior_results=tuple(sorted(self.prior_results, key=lambda p: (p.year, p.unit))),
             overrides=tuple(sorted(self.overrides, key=lambda o: (o.reference, o.rule_id, o.unit))),
+            prior_cutoff_date=self.prior_cutoff_date,
         )
 
     def canonical_bytes(self) -> bytes:
@@ -220,4 +223,5 @@ def snapshot_from_plain(d: Mapping[str, Any]) -> Snapshot:
             FiringOverride(o["rule_id"], o["unit"], o["indicator"], tuple(o["fact_ids"]), o["action"],
                            _dec(o["points"]), o["reference"])
             for o in d.get("overrides", ())),
+        prior_cutoff_date=_date(d.get("prior_cutoff_date")),
     )
