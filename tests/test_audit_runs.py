@@ -64,6 +64,24 @@ def test_bottom_up_tree_equals_rfc_6962_for_every_size_up_to_70() -> None:
         assert audit.merkle_root(leaves) == _reference_root(leaves).hex(), n
 
 
+def test_the_documented_merkle_examples() -> None:
+    """The checks printed in docs/audit-format.md section 3."""
+    row = dict(id=41, run_id=7, seq=1, rule_id="deduct.late_report", rule_version=2, pack_sha256="ab" * 32,
+               unit_id=3, indicator_code="GDP", period="2024", effect="deduction", bucket=None,
+               matched_facts=[{"fact": "late_report", "count": 1}], raw_points=Decimal("-1.0000"),
+               points=Decimal("-1.0000"), text_zh="迟报一次，扣1分", text_en="late report: -1")
+    leaf = row_leaf(row, FIRING_FIELDS)
+    assert leaf.decode() == (
+        '{"bucket":null,"effect":"deduction","id":41,"indicator_code":"GDP","matched_facts":'
+        '[{"count":1,"fact":"late_report"}],"pack_sha256":"' + "ab" * 32 + '","period":"2024",'
+        '"points":"-1","raw_points":"-1","rule_id":"deduct.late_report","rule_version":2,"run_id":7,'
+        '"seq":1,"text_en":"late report: -1","text_zh":"迟报一次，扣1分","unit_id":3}'
+    )
+    assert audit.merkle_root([leaf]) == "b1858899bd267fcfe444eca55f952b28c5a6390f2bd595de5f4a89880c0f7494"
+    assert audit.merkle_root([b'{"a":1}', b'{"a":2}', b'{"a":3}']) == (
+        "a79bd40194b6654d46059e1580a2157b3bf25e7eeb833c8924398c9add3856ea")
+
+
 def test_leaves_cover_every_column_so_a_new_one_is_a_deliberate_format_change() -> None:
     assert set(FIRING_FIELDS) == {c.key for c in inspect(Firing).columns}
     assert set(SCORE_SHEET_FIELDS) == {c.key for c in inspect(ScoreSheet).columns}
