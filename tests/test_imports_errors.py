@@ -338,3 +338,26 @@ def test_unit_parents_must_not_loop(base: Session, tmp_path: Path) -> None:
         "units.csv: sheet units, row 2, column parent: units' parents form a loop: T01 → C01 → T01",
         "units.csv: sheet units, row 3, column parent: units' parents form a loop: C01 → T01 → C01",
     ]
+
+
+@pytest.mark.parametrize(("kind", "rows", "message"), [
+    ("scheme", [{**SCHEME[0], "year": 2025}],
+     "row 2, column year: scheme T2024 exists with year 2024; a scheme's year cannot change"),
+    ("scheme", [{**SCHEME[0], "code": "T1999", "year": 1999, "appeal_days": 0}],
+     "row 2, column year: year must be between 2000 and 2100, got 1999"),
+    ("categories", [{**CATEGORIES[0], "good_min": 95}],
+     "row 2, column good_min: good_min 95 is above excellent_min 90"),
+    ("categories", [{**CATEGORIES[0], "excellent_quota": "三个"}],
+     'row 2, column excellent_quota: expected a count like 3 or a percentage like 20%, got "三个"'),
+    ("progress", [{**PROGRESS[0], "verified_by": "王五"}],
+     "row 2, column verified_value: verified_by is given without verified_value"),
+    ("events", [{**EVENTS[0], "verified_quantity": 1}],
+     "row 2, column verified_by: verified_quantity needs verified_by (核定人): who verified it"),
+    ("events", [{**EVENTS[0], "quantity": -1}],
+     "row 2, column quantity: quantity must not be negative, got -1"),
+    ("sections", [{**SECTIONS[0], "weight": 140}],
+     "row 2, column weight: weight must be between 0 and 100, got 140"),
+])
+def test_more_value_rules(base: Session, tmp_path: Path, kind: str, rows: Rows, message: str) -> None:
+    errors = csv_rejected(base, tmp_path, kind, rows)
+    assert errors[0] == f"{kind}.csv: sheet {kind}, {message}"

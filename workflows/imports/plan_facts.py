@@ -237,7 +237,7 @@ def check_events(p: Planning, rows: list[Row]) -> None:
         if indicator is not None and not has_indicator(p, ctx, indicator):
             p.error(row, "indicator", f"unknown indicator code {indicator} in scheme {ctx.code}")
             ok = False
-        year = row.int("work_year")
+        year = row.integer("work_year")
         if year is not None and not 2000 <= year <= 2100:
             p.error(row, "work_year", f"work_year must be between 2000 and 2100, got {year}")
             ok = False

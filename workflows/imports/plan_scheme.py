@@ -26,11 +26,11 @@ def check_scheme(p: Planning, rows: list[Row]) -> None:
         code = row.text("code")
         if code is None or not p.claim(row, (code,), "code", f"scheme code {code}"):
             continue
-        year = row.int("year")
+        year = row.integer("year")
         if year is not None and not 2000 <= year <= 2100:
             p.error(row, "year", f"year must be between 2000 and 2100, got {year}")
         for column in ("publication_days", "appeal_days"):
-            days = row.int(column)
+            days = row.integer(column)
             if days is not None and days <= 0:
                 p.error(row, column, f"must be at least 1 day, got {days}")
         ctx = p.scheme_of(row)

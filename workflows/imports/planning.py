@@ -74,7 +74,7 @@ class Planning:
         state = self.catalog.get(code)
         file_row = self.seen["scheme"].get((code,))
         if file_row is not None:
-            year = file_row.int("year")
+            year = file_row.integer("year")
         elif state is not None:
             year = state.scheme.year
         else:

@@ -38,7 +38,7 @@ class Row:
         assert value is None or isinstance(value, Decimal)
         return value
 
-    def int(self, column: str) -> int | None:
+    def integer(self, column: str) -> int | None:
         value = self.values.get(column)
         assert value is None or isinstance(value, int)
         return value
