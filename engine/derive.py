@@ -1,0 +1,243 @@
+"""From a snapshot to the facts rules match: targets at the period end, checkpoints, events.
+
+Derived numbers (completion, schedule percentages, expected cumulative values) are rounded to four
+places here, once, so every later comparison — in durable_rules, in the cross-check and in the
+independent reference — sees the same value.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from engine.conditions import Scalar
+from engine.decimals import div
+from engine.facts import EventFact, IndicatorFact, Snapshot, TargetFact, UnitFact
+from engine.packmodel import NotApplicable, RulePack
+from engine.periods import Period
+
+_HUNDRED = Decimal(100)
+
+
+@dataclass(frozen=True)
+class DerivedFact:
+    type: str
+    id: str
+    unit: str
+    indicator: str | None
+    values: Mapping[str, Scalar]  # only the fields the fact has
+
+
+@dataclass
+class Derived:
+    """Everything the evaluator needs besides the pack, indexed for lookups."""
+
+    snapshot: Snapshot
+    period: Period
+    units: dict[str, UnitFact]
+    indicators: dict[str, IndicatorFact]
+    targets: dict[str, TargetFact]
+    facts: dict[str, list[DerivedFact]] = field(default_factory=dict)  # by fact type
+    not_applicable: dict[tuple[str, str], NotApplicable] = field(default_factory=dict)
+    year_end_completion: dict[str, Decimal] = field(default_factory=dict)  # target id → %
+
+
+def effective_method(pack: RulePack, indicator: IndicatorFact) -> str:
+    spec = pack.indicator(indicator.code)
+    return spec.method if spec and spec.method else indicator.method
+
+
+def derive(snapshot: Snapshot, period: Period, pack: RulePack) -> Derived:
+    units = {u.code: u for u in snapshot.units}
+    indicators = {i.code: i for i in snapshot.indicators}
+    d = Derived(snapshot, period, units, indicators, {t.id: t for t in snapshot.targets})
+    reports = {(r.unit, r.indicator, r.period): r.value for r in snapshot.reports}
+    for t in snapshot.targets:
+        na = _not_applicable(pack, units[t.unit], t.indicator)
+        if na is not None:
+            d.not_applicable[(t.unit, t.indicator)] = na
+    live = [
+        t
+        for t in sorted(snapshot.targets, key=lambda t: t.id)
+        if (t.unit, t.indicator) not in d.not_applicable
+    ]
+    for t in live:
+        end = reports.get((t.unit, t.indicator, f"{period.year:04d}-12"))
+        if end is not None and t.annual_value != 0:
+            d.year_end_completion[t.id] = div(end * _HUNDRED, t.annual_value)
+    d.facts["target"] = (
+        _targets(live, units, indicators, pack, reports, period) if period.kind == "year" else []
+    )
+    d.facts["checkpoint"] = [f for t in live for f in _checkpoints(t, units, indicators, reports, period)]
+    d.facts["event"] = (
+        [_event(e, units[e.unit], snapshot) for e in sorted(snapshot.events, key=lambda e: e.id)]
+        if period.kind == "year"
+        else []
+    )
+    d.facts["sheet"] = []
+    return d
+
+
+def _not_applicable(pack: RulePack, unit: UnitFact, indicator: str) -> NotApplicable | None:
+    for na in pack.not_applicable:
+        if na.indicator == indicator and (
+            unit.code in na.units or (unit.category in na.categories) or unit.level in na.unit_levels
+        ):
+            return na
+    return None
+
+
+def _common(unit: UnitFact) -> dict[str, Scalar]:
+    values: dict[str, Scalar] = {"unit": unit.code, "unit_level": unit.level}
+    if unit.category is not None:
+        values["category"] = unit.category
+    return values
+
+
+def _targets(
+    targets: list[TargetFact],
+    units: dict[str, UnitFact],
+    indicators: dict[str, IndicatorFact],
+    pack: RulePack,
+    reports: Mapping[tuple[str, str, str], Decimal],
+    period: Period,
+) -> list[DerivedFact]:
+    rows: list[dict[str, Scalar]] = []
+    for t in targets:
+        ind = indicators[t.indicator]
+        v = _common(units[t.unit])
+        v.update(
+            indicator=t.indicator,
+            section=ind.section,
+            direction=ind.direction,
+            method=effective_method(pack, ind),
+            measure=ind.measure,
+            indicator_points=ind.points,
+            annual=t.annual_value,
+            co_unit_count=Decimal(len(t.co_units)),
+        )
+        actual = reports.get((t.unit, t.indicator, period.end))
+        v["has_report"] = actual is not None
+        if actual is not None:
+            v["actual"] = actual
+            if t.annual_value != 0:
+                pct = div(actual * _HUNDRED, t.annual_value)
+                v.update(
+                    completion_pct=pct,
+                    over_pct=max(pct - _HUNDRED, Decimal(0)),
+                    shortfall_pct=max(_HUNDRED - pct, Decimal(0)),
+                )
+        rows.append(v)
+    _ranks(rows)
+    return [DerivedFact("target", t.id, t.unit, t.indicator, v) for t, v in zip(targets, rows, strict=True)]
+
+
+def _ranks(rows: list[dict[str, Scalar]]) -> None:
+    """Rank in the category on each indicator by completion (ascending for lower-is-better);
+    equal values share a rank (1, 1, 3). Also the category's average completion."""
+    groups: dict[tuple[object, object], list[dict[str, Scalar]]] = {}
+    for v in rows:
+        if "completion_pct" in v:
+            groups.setdefault((v.get("category"), v["indicator"]), []).append(v)
+    for group in groups.values():
+        pcts = [v["completion_pct"] for v in group]
+        assert all(isinstance(p, Decimal) for p in pcts)
+        higher = group[0]["direction"] == "higher"
+        avg = div(sum((p for p in pcts if isinstance(p, Decimal)), Decimal(0)), Decimal(len(group)))
+        for v in group:
+            mine = v["completion_pct"]
+            assert isinstance(mine, Decimal)
+            better = sum(1 for p in pcts if isinstance(p, Decimal) and (p > mine if higher else p < mine))
+            v["rank"] = Decimal(better + 1)
+            v["category_avg_pct"] = avg
+
+
+def expected_at(t: TargetFact, month: int, year: int) -> Decimal:
+    """The cumulative value the schedule expects by the end of ``month``."""
+    if t.schedule_kind == "milestones":
+        due = [value for when, value in sorted(t.milestones) if when <= f"{year:04d}-{month:02d}"]
+        return due[-1] if due else Decimal(0)
+    return div(t.annual_value * month, Decimal(12))
+
+
+def _checkpoints(
+    t: TargetFact,
+    units: dict[str, UnitFact],
+    indicators: dict[str, IndicatorFact],
+    reports: Mapping[tuple[str, str, str], Decimal],
+    period: Period,
+) -> list[DerivedFact]:
+    ind = indicators[t.indicator]
+    out = []
+    for month in period.checkpoints:
+        when = period.month_text(month)
+        expected = expected_at(t, month, period.year)
+        v = _common(units[t.unit])
+        v.update(
+            indicator=t.indicator,
+            section=ind.section,
+            direction=ind.direction,
+            checkpoint=when,
+            month=Decimal(month),
+            quarter=Decimal((month + 2) // 3),
+            final=month == 12,
+            annual=t.annual_value,
+            expected=expected,
+        )
+        actual = reports.get((t.unit, t.indicator, when))
+        v["has_report"] = actual is not None
+        if actual is not None:
+            v["actual"] = actual
+            if expected != 0:
+                v["schedule_pct"] = div(actual * _HUNDRED, expected)
+            if ind.direction == "higher":
+                v["lagging"] = actual < expected
+        out.append(DerivedFact("checkpoint", f"{t.id}@{when}", t.unit, t.indicator, v))
+    return out
+
+
+def prior_cutoff(s: Snapshot) -> dt.date:
+    if s.prior_cutoff_date is not None:
+        return s.prior_cutoff_date
+    c = s.cutoff_date
+    return c.replace(year=c.year - 1, day=28) if (c.month, c.day) == (2, 29) else c.replace(year=c.year - 1)
+
+
+def event_timing(e: EventFact, s: Snapshot) -> str:
+    """in_year: counts this year; after_cutoff: this year's work, documented after the cut-off
+    (it carries over to next year); carried_over: last year's work documented after last year's
+    cut-off; earlier / later: another year's business."""
+    doc = e.document_date
+    if e.work_year == s.year:
+        return "after_cutoff" if doc is not None and doc > s.cutoff_date else "in_year"
+    if e.work_year == s.year - 1 and doc is not None and prior_cutoff(s) < doc <= s.cutoff_date:
+        return "carried_over"
+    return "earlier" if e.work_year < s.year else "later"
+
+
+def _event(e: EventFact, unit: UnitFact, s: Snapshot) -> DerivedFact:
+    v = _common(unit)
+    credited = any(e.id in p.credited_events for p in s.prior_results if p.unit == e.unit)
+    v.update(
+        kind=e.kind,
+        event_type=e.event_type,
+        title=e.title,
+        documented=bool(e.document_no),
+        timing=event_timing(e, s),
+        work_year=Decimal(e.work_year),
+        already_credited=credited,
+        verified=e.verified_quantity is not None,
+    )
+    optional: dict[str, str | Decimal | None] = {
+        "level": e.level,
+        "awarding_body": e.awarding_body,
+        "document_no": e.document_no or None,
+        "indicator": e.indicator,
+        "dedupe_key": e.dedupe_key,
+        "claimed_quantity": e.quantity,
+        "quantity": e.verified_quantity if e.verified_quantity is not None else e.quantity,
+    }
+    v.update({k: x for k, x in optional.items() if x is not None})
+    return DerivedFact("event", e.id, e.unit, e.indicator, v)

@@ -1,0 +1,299 @@
+"""From matches to draft firings: displacement, event timing, points, shared responsibility, dedupe.
+
+Everything a rule's effect means is decided here in plain exact Python; durable_rules only said
+which facts the conditions held for.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from engine.decimals import fmt, mul, q
+from engine.derive import Derived, DerivedFact
+from engine.drafts import Draft, Ledger
+from engine.packmodel import Points, Rule, RulePack
+from engine.scoring import ScoreInput, check_params, needs_rank, score
+
+_COUNTING = ("in_year", "after_cutoff")  # incidents count in their work year
+
+
+def displace(
+    matches: list[tuple[Rule, DerivedFact]], pack: RulePack, led: Ledger
+) -> list[tuple[Rule, DerivedFact]]:
+    """Drop a rule's match when a matching rule displaces it for the same fact; of several score
+    rules left on one target, the first in the pack applies."""
+    by_fact: dict[tuple[str, str], list[Rule]] = {}
+    for rule, fact in matches:
+        by_fact.setdefault((fact.type, fact.id), []).append(rule)
+    order = {r.id: i for i, r in enumerate(pack.rules)}
+    kept = []
+    for rule, fact in matches:
+        rivals = by_fact[(fact.type, fact.id)]
+        winner = next((r for r in rivals if rule.id in r.displaces), None)
+        if winner is None and rule.kind == "score":
+            first = min((r for r in rivals if r.kind == "score"), key=lambda r: order[r.id])
+            winner = first if first.id != rule.id else None
+        if winner is not None:
+            led.why(
+                fact.unit,
+                rule,
+                fact.indicator,
+                "displaced",
+                (fact.id,),
+                f"被更具体的规则 {winner.id} 取代",
+                f"displaced by the more specific rule {winner.id}",
+            )
+            continue
+        kept.append((rule, fact))
+    return kept
+
+
+def event_counts(rule: Rule, fact: DerivedFact, pack: RulePack, d: Derived, led: Ledger) -> bool:
+    """Whether an event may take effect this year: documents, cut-off and carry-over (结转)."""
+    if fact.type != "event":
+        return True
+    v = fact.values
+    timing, year = v["timing"], d.period.year
+    if rule.kind != "bonus":
+        if timing in _COUNTING:
+            return True
+        led.why(
+            fact.unit,
+            rule,
+            fact.indicator,
+            "timing",
+            (fact.id,),
+            f"事件属于{v['work_year']}年度",
+            f"the event belongs to work year {v['work_year']}",
+        )
+        return False
+    if pack.bonus_requires_document and v["documented"] is not True:
+        led.why(
+            fact.unit,
+            rule,
+            fact.indicator,
+            "no_document",
+            (fact.id,),
+            "无文件依据，不加分",
+            "no document: no bonus",
+        )
+        return False
+    if v["already_credited"] is True:
+        led.why(
+            fact.unit,
+            rule,
+            fact.indicator,
+            "already_credited",
+            (fact.id,),
+            "已在往年计分，不再重复加分",
+            "already credited in an earlier year's run",
+        )
+        return False
+    if timing == "in_year" or (timing == "carried_over" and pack.carry_over):
+        return True
+    if timing == "after_cutoff":
+        zh, en = (
+            f"截止日后取得，结转至{year + 1}年度",
+            f"awarded after the cut-off: carried over to {year + 1}",
+        )
+    else:
+        zh, en = f"不属于{year}年度", f"not {year}'s business ({timing})"
+    led.why(fact.unit, rule, fact.indicator, "timing", (fact.id,), zh, en)
+    return False
+
+
+def points_for(p: Points, fact: DerivedFact) -> tuple[Decimal | None, str]:
+    """Raw points of one firing, or None with the reason when a needed field is absent."""
+    v = fact.values
+    if p.fixed is not None:
+        base = p.fixed
+    elif p.table_field is not None:
+        key = v.get(p.table_field)
+        found = dict(p.table).get(str(key)) if key is not None else None
+        if found is None and p.table_default is None:
+            return None, f"{p.table_field} = {key if key is not None else 'absent'} is not in the table"
+        base = found if found is not None else p.table_default or Decimal(0)
+    elif p.rate is not None and p.rate_field is not None:
+        of = v.get(p.rate_field)
+        if not isinstance(of, Decimal):
+            return None, f"{p.rate_field} is absent"
+        base = mul(p.rate, of)
+    else:
+        return None, "no points given"
+    if p.multiply_by is not None:
+        times = v.get(p.multiply_by)
+        if not isinstance(times, Decimal):
+            return None, f"{p.multiply_by} is absent"
+        base = mul(base, times)
+    return q(base * p.multiplier), ""
+
+
+def make_drafts(matches: list[tuple[Rule, DerivedFact]], pack: RulePack, d: Derived, led: Ledger) -> None:
+    for rule, fact in matches:
+        if not event_counts(rule, fact, pack, d, led):
+            continue
+        if rule.kind == "score":
+            _score(rule, fact, pack, d, led)
+        elif rule.kind in ("bonus", "deduction"):
+            _points(rule, fact, d, led)
+        else:
+            detail = {
+                "veto": {
+                    "consequence": rule.effect.consequence or "",
+                    "grade": rule.effect.grade or "",
+                    "section": rule.effect.section or "",
+                },
+                "warning": {"notice": rule.effect.notice or ""},
+                "flag": {"flag": rule.effect.flag or ""},
+            }[rule.kind]
+            led.drafts.append(
+                Draft(
+                    rule.id,
+                    rule.version,
+                    fact.unit,
+                    fact.indicator,
+                    rule.kind,
+                    [fact],
+                    Decimal(0),
+                    rule=rule,
+                    detail={k: x for k, x in detail.items() if x},
+                )
+            )
+    _dedupe(led)
+
+
+def method_of(pack: RulePack, d: Derived, rule: Rule, indicator: str) -> tuple[str, dict[str, object]]:
+    if rule.effect.method and rule.effect.method != "indicator":
+        return rule.effect.method, dict(rule.effect.params)
+    spec = pack.indicator(indicator)
+    if spec is not None and spec.method is not None:
+        return spec.method, dict(spec.params)
+    ind = d.indicators[indicator]
+    return ind.method, check_params(ind.method, ind.params)
+
+
+def _score(rule: Rule, fact: DerivedFact, pack: RulePack, d: Derived, led: Ledger) -> None:
+    v, ind = fact.values, d.indicators[str(fact.indicator)]
+    method, params = method_of(pack, d, rule, ind.code)
+    actual, annual, rank = v.get("actual"), v["annual"], v.get("rank")
+    if not isinstance(actual, Decimal) or not isinstance(annual, Decimal):
+        return  # the missing report is recorded once as a gap firing for the target
+    if needs_rank(method) and not isinstance(rank, Decimal):
+        led.gap(
+            fact.unit,
+            fact.indicator,
+            "gap.no_rank",
+            [fact],
+            f"{ind.name_zh}无法排名（缺少完成率）",
+            f"{ind.name_en} cannot be ranked (no completion ratio)",
+        )
+        return
+    inp = ScoreInput(
+        ind.points, annual, actual, ind.direction, int(rank) if isinstance(rank, Decimal) else None
+    )
+    got, how = score(method, params, inp)
+    led.drafts.append(
+        Draft(
+            rule.id,
+            rule.version,
+            fact.unit,
+            fact.indicator,
+            "score",
+            [fact],
+            got,
+            rule=rule,
+            detail={"method": method, "how": how},
+        )
+    )
+
+
+def _points(rule: Rule, fact: DerivedFact, d: Derived, led: Ledger) -> None:
+    p = rule.effect.points
+    assert p is not None
+    raw, why = points_for(p, fact)
+    if raw is None:
+        led.gap(
+            fact.unit,
+            fact.indicator,
+            f"gap.{rule.id}",
+            [fact],
+            f"规则 {rule.id} 无法计分：{why}",
+            f"rule {rule.id} cannot compute points: {why}",
+        )
+        return
+    shared = rule.effect.shared
+    target = d.targets.get(fact.id) if shared else None
+    if target is None or not target.co_units:
+        led.drafts.append(
+            Draft(
+                rule.id,
+                rule.version,
+                fact.unit,
+                fact.indicator,
+                rule.kind,
+                [fact],
+                raw,
+                rule=rule,
+                bucket=rule.bucket,
+            )
+        )
+        return
+    co = sorted(target.co_units)
+    lead_share = Decimal(1) - sum((s for _, s in co), Decimal(0)) if shared == "split" else Decimal(1)
+    led.drafts.append(
+        Draft(
+            rule.id,
+            rule.version,
+            fact.unit,
+            fact.indicator,
+            rule.kind,
+            [fact],
+            mul(raw, lead_share),
+            rule=rule,
+            bucket=rule.bucket,
+            detail={"share": fmt(lead_share), "role": "lead"},
+        )
+    )
+    for unit, share in co:
+        led.drafts.append(
+            Draft(
+                rule.id,
+                rule.version,
+                unit,
+                fact.indicator,
+                rule.kind,
+                [fact],
+                mul(raw, share),
+                rule=rule,
+                bucket=rule.bucket,
+                detail={"share": fmt(share), "role": "co_unit", "lead_unit": fact.unit},
+            )
+        )
+
+
+def _dedupe(led: Ledger) -> None:
+    """The same honour counts once per unit, at its highest points (ties: lowest fact id)."""
+    groups: dict[tuple[str, str], list[Draft]] = {}
+    for dr in led.drafts:
+        if dr.rule is not None and dr.rule.effect.dedupe and dr.facts:
+            key = dr.facts[0].values.get("dedupe_key")
+            if isinstance(key, str):
+                groups.setdefault((dr.unit, key), []).append(dr)
+    losers: set[int] = set()
+    for (unit, key), group in sorted(groups.items()):
+        best = sorted(group, key=lambda x: (-x.raw, x.fact_ids, x.rule_id))[0]
+        for dr in group:
+            if dr is best:
+                continue
+            losers.add(id(dr))
+            assert dr.rule is not None
+            led.why(
+                unit,
+                dr.rule,
+                dr.indicator,
+                "deduped",
+                dr.fact_ids,
+                f"同一荣誉（{key}）只按最高级别计一次：{best.fact_ids[0]}",
+                f"the same honour ({key}) counts once, at its highest level: {best.fact_ids[0]}",
+            )
+    led.drafts = [dr for dr in led.drafts if id(dr) not in losers]

@@ -1,0 +1,377 @@
+"""``evaluate(pack, snapshot) -> RunResult``: one assessment run, start to finish.
+
+derive facts → match through durable_rules → effects in exact Python → overrides, caps, resets,
+floors → score sheets → ranks and grades → consequence flags (a second match, over the sheets) →
+canonical order, seq, texts, run hash. The same snapshot and pack give the same bytes whatever
+order the snapshot's collections came in.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from engine import adjust
+from engine.conditions import failing_parts
+from engine.decimals import fmt
+from engine.derive import Derived, DerivedFact, derive
+from engine.drafts import Draft, Ledger
+from engine.effects import displace, make_drafts
+from engine.facts import ReportFact, Snapshot
+from engine.grading import Standing, rank_and_grade
+from engine.matching import match_facts
+from engine.packcheck import validate_pack
+from engine.packmodel import Rule, RulePack
+from engine.periods import PeriodError, parse_period
+from engine.render import texts
+from engine.result import Cut, Firing, MatchedFact, RunResult, ScoreSheet, WhyNot, run_hash
+from engine.schema import FIELDS
+from engine.sheets import SheetDraft, build_sheets
+from engine.snapcheck import check_snapshot
+
+_MATCHED_TYPES = ("target", "checkpoint", "event")
+_WHY_NOT_FACTS = 3
+
+
+def active_rules(pack: RulePack, period_kind: str) -> list[Rule]:
+    """Rules a run of this kind evaluates: month runs give warnings only."""
+    return [
+        r for r in pack.rules if period_kind in r.periods and (period_kind != "month" or r.kind == "warning")
+    ]
+
+
+def evaluate(pack: RulePack, snapshot: Snapshot, *, why_not_detail: bool = True) -> RunResult:
+    snapshot = snapshot.normalized()
+    check_snapshot(snapshot)
+    validate_pack(pack, snapshot)
+    period = parse_period(snapshot.period)
+    if period.year != snapshot.year:
+        raise PeriodError(f"period {snapshot.period} is not in the scheme's year {snapshot.year}")
+    d = derive(snapshot, period, pack)
+    rules = active_rules(pack, period.kind)
+    active_ids = {r.id for r in rules}
+    led = Ledger()
+    matches = [
+        (r, f) for t in _MATCHED_TYPES for r, f in match_facts(pack, t, d.facts[t]) if r.id in active_ids
+    ]
+    make_drafts(displace(matches, pack, led), pack, d, led)
+    _gaps(d, rules, led)
+    adjust.apply_overrides(snapshot.overrides, led)
+    adjust.apply_rule_caps(led)
+    adjust.apply_resets(d, led)
+    adjust.apply_bucket_caps(pack, led)
+    adjust.apply_floors(pack, d, led)
+    sheets = build_sheets(pack, d, led)
+    graded = _grade(pack, d, sheets)
+    flags = _sheet_pass(pack, d, rules, sheets, graded, led)
+    _no_match(d, rules, led, why_not_detail)
+    return _finish(pack, snapshot, d, led, sheets, graded, flags)
+
+
+def _needs_report(rule: Rule) -> bool:
+    from engine.conditions import Cmp, conjuncts
+
+    if rule.kind == "score":
+        return True
+    dnf = conjuncts(rule.when) or []
+    fields = FIELDS[rule.on]
+    return any(isinstance(c, Cmp) and fields[c.field].needs_report for conj in dnf for c in conj)
+
+
+def _gaps(d: Derived, rules: list[Rule], led: Ledger) -> None:
+    """A target or checkpoint without the report some rule needs is an explicit gap, never a zero."""
+    for fact_type in ("target", "checkpoint"):
+        needing = sorted(r.id for r in rules if r.on == fact_type and _needs_report(r))
+        if not needing:
+            continue
+        for f in d.facts[fact_type]:
+            if f.values.get("has_report") is False:
+                when = f.values.get("checkpoint", d.period.end)
+                led.gap(
+                    f.unit,
+                    f.indicator,
+                    "gap.missing_report",
+                    [f],
+                    f"{f.indicator} 缺少 {when} 的进度报送，规则 {', '.join(needing)} 无法判定",
+                    f"no report for {f.indicator} at {when}: rules {', '.join(needing)} cannot be decided",
+                )
+    for (unit, indicator), na in sorted(d.not_applicable.items()):
+        led.gap(
+            unit,
+            indicator,
+            "na.declared",
+            [],
+            na.reason_zh or f"{indicator} 不适用（{na.treatment}）",
+            na.reason_en or f"{indicator} does not apply to this unit ({na.treatment})",
+        )
+
+
+def _grade(
+    pack: RulePack, d: Derived, sheets: list[SheetDraft]
+) -> dict[str, tuple[int | None, str | None, tuple[str, ...]]]:
+    out: dict[str, tuple[int | None, str | None, tuple[str, ...]]] = {
+        s.unit: (None, None, ()) for s in sheets
+    }
+    if d.period.kind != "year":
+        return out
+    by_category: dict[str, list[Standing]] = {}
+    for s in sheets:
+        if s.category is None:
+            continue
+        st = Standing(s.unit, s.total, s.bonus, s.deduction, {x.code: x.score for x in s.sections})
+        for _, v in s.vetoes:
+            if v.consequence == "bar_excellent":
+                st.barred_by.append(v.rule_id)
+            elif v.consequence == "force_grade" and v.grade:
+                st.forced.append((v.grade, v.rule_id))
+        by_category.setdefault(s.category, []).append(st)
+    for category, standings in sorted(by_category.items()):
+        for unit, g in rank_and_grade(standings, pack.grade_scheme(category)).items():
+            out[unit] = (g.rank, g.grade, g.notes)
+    return out
+
+
+def _history(d: Derived, unit: str, grade: str | None) -> dict[str, Decimal | str]:
+    prior = {p.year: p.grade for p in d.snapshot.prior_results if p.unit == unit}
+    out: dict[str, Decimal | str] = {}
+    for back in (1, 2):
+        g = prior.get(d.period.year - back)
+        if g is not None:
+            out[f"prior_grade_{back}"] = g
+    for name, wanted in (("fair_years_running", "fair"), ("poor_years_running", "poor")):
+        n, year, g = 0, d.period.year, grade
+        while g == wanted:
+            n += 1
+            year -= 1
+            g = prior.get(year)
+        out[name] = Decimal(n)
+    return out
+
+
+def _sheet_pass(
+    pack: RulePack,
+    d: Derived,
+    rules: list[Rule],
+    sheets: list[SheetDraft],
+    graded: dict[str, tuple[int | None, str | None, tuple[str, ...]]],
+    led: Ledger,
+) -> dict[str, list[str]]:
+    """Consequence flags across years: a second match, over one fact per graded sheet."""
+    if d.period.kind != "year":
+        return {}
+    facts = []
+    for s in sheets:
+        unit = d.units[s.unit]
+        rank, grade, _ = graded[s.unit]
+        v: dict[str, str | Decimal | bool] = {
+            "unit": s.unit,
+            "unit_level": unit.level,
+            "total": s.total,
+            "vetoed": bool(s.vetoes),
+        }
+        if s.category is not None:
+            v["category"] = s.category
+        if rank is not None:
+            v["rank"] = Decimal(rank)
+        if grade is not None:
+            v["grade"] = grade
+        v.update(_history(d, s.unit, grade))
+        facts.append(DerivedFact("sheet", f"sheet:{s.unit}", s.unit, None, v))
+    d.facts["sheet"] = facts
+    active = {r.id for r in rules}
+    matches = [(r, f) for r, f in match_facts(pack, "sheet", facts) if r.id in active]
+    make_drafts(displace(matches, pack, led), pack, d, led)
+    flags: dict[str, list[str]] = {}
+    for dr in led.drafts:
+        if dr.effect == "flag" and dr.status != "voided":
+            flags.setdefault(dr.unit, []).append(dr.detail["flag"])
+    return flags
+
+
+def _no_match(d: Derived, rules: list[Rule], led: Ledger, detail: bool) -> None:
+    """Every active rule that did nothing for a unit, with the facts that came closest."""
+    touched = {(dr.unit, dr.rule_id) for dr in led.drafts} | {(w.unit, w.rule_id) for w in led.why_not}
+    facts_by: dict[tuple[str, str], list[DerivedFact]] = {}
+    for fact_type, facts in d.facts.items():
+        for f in facts:
+            facts_by.setdefault((f.unit, fact_type), []).append(f)
+    for unit in sorted(d.units):
+        for rule in rules:
+            if (unit, rule.id) in touched:
+                continue
+            mine = facts_by.get((unit, rule.on), [])
+            if not mine:
+                led.why(
+                    unit,
+                    rule,
+                    None,
+                    "no_facts",
+                    (),
+                    f"本单位没有{rule.on}类事实",
+                    f"no {rule.on} facts for this unit",
+                )
+                continue
+            if not detail:
+                led.why(unit, rule, None, "no_match", (), "条件不满足", "condition not met")
+                continue
+            scored = sorted(
+                ((failing_parts(rule.when, f.values), f) for f in mine), key=lambda x: (len(x[0]), x[1].id)
+            )[:_WHY_NOT_FACTS]
+            parts = "; ".join(f"{f.id}: {', '.join(fails)}" for fails, f in scored)
+            led.why(
+                unit,
+                rule,
+                None,
+                "no_match",
+                tuple(f.id for _, f in scored),
+                f"条件不满足（{parts}）",
+                f"condition not met ({parts})",
+            )
+
+
+def _verification_cuts(snapshot: Snapshot, d: Derived) -> list[Cut]:
+    """Verified values below what was claimed: the score used the verified value (核减)."""
+    out = []
+    ends: list[ReportFact] = [
+        r
+        for r in snapshot.reports
+        if r.period == d.period.end and r.verified_value is not None and r.verified_value != r.reported_value
+    ]
+    for r in ends:
+        out.append(
+            Cut(
+                r.unit,
+                r.indicator,
+                "verification",
+                r.id,
+                (),
+                r.reported_value,
+                r.value,
+                f"{r.indicator} 报送 {fmt(r.reported_value)}，核定 {fmt(r.value)}",
+                f"{r.indicator}: reported {fmt(r.reported_value)}, verified {fmt(r.value)}",
+            )
+        )
+    if d.period.kind == "year":
+        for e in snapshot.events:
+            if (
+                e.quantity is not None
+                and e.verified_quantity is not None
+                and e.verified_quantity != e.quantity
+            ):
+                out.append(
+                    Cut(
+                        e.unit,
+                        e.indicator,
+                        "verification",
+                        e.id,
+                        (),
+                        e.quantity,
+                        e.verified_quantity,
+                        f"{e.title}：申报 {fmt(e.quantity)}，核定 {fmt(e.verified_quantity)}",
+                        f"{e.title}: claimed {fmt(e.quantity)}, verified {fmt(e.verified_quantity)}",
+                    )
+                )
+    return out
+
+
+def _finish(
+    pack: RulePack,
+    snapshot: Snapshot,
+    d: Derived,
+    led: Ledger,
+    sheets: list[SheetDraft],
+    graded: dict[str, tuple[int | None, str | None, tuple[str, ...]]],
+    flags: dict[str, list[str]],
+) -> RunResult:
+    drafts = sorted(led.drafts, key=Draft.sort_key)
+    for seq, dr in enumerate(drafts, start=1):
+        dr.seq = seq
+    firings = tuple(_firing(dr, pack, d) for dr in drafts)
+    out_sheets = []
+    for s in sheets:
+        rank, grade, notes = graded[s.unit]
+        vetoes = tuple(
+            sorted(
+                (
+                    v.__class__(v.rule_id, v.consequence, v.grade, v.section, v.fact_ids, dr.seq)
+                    for dr, v in s.vetoes
+                ),
+                key=lambda v: v.seq,
+            )
+        )
+        out_sheets.append(
+            ScoreSheet(
+                s.unit,
+                s.category,
+                s.sections,
+                s.bonus,
+                s.deduction,
+                vetoes,
+                s.total,
+                rank,
+                grade,
+                tuple(sorted(set(flags.get(s.unit, [])))),
+                notes,
+                s.credited_events,
+            )
+        )
+    cuts = [
+        Cut(
+            c.unit,
+            c.indicator,
+            c.kind,
+            c.source,
+            tuple(sorted(dr.seq for dr in c.drafts)),
+            c.before,
+            c.after,
+            c.text_zh,
+            c.text_en,
+        )
+        for c in led.cuts
+    ]
+    cuts += _verification_cuts(snapshot, d)
+    cuts.sort(key=lambda c: (c.unit, c.indicator or "", c.kind, c.source, c.seqs))
+    why = sorted(
+        {
+            (w.unit, w.rule_id, w.indicator or "", w.reason, w.fact_ids, w.text_zh, w.text_en)
+            for w in led.why_not
+        }
+    )
+    why_not = tuple(WhyNot(u, r, i or None, reason, f, zh, en) for u, r, i, reason, f, zh, en in why)
+    sheets_t = tuple(out_sheets)
+    return RunResult(
+        snapshot.scheme_code,
+        snapshot.period,
+        pack.name,
+        pack.version,
+        pack.sha256,
+        snapshot.sha256(),
+        firings,
+        sheets_t,
+        tuple(cuts),
+        why_not,
+        run_hash(firings, sheets_t),
+    )
+
+
+def _firing(dr: Draft, pack: RulePack, d: Derived) -> Firing:
+    zh, en = texts(dr, d)
+    matched = tuple(MatchedFact(f.id, f.type, dict(sorted(f.values.items()))) for f in dr.facts)
+    return Firing(
+        dr.seq,
+        dr.rule_id,
+        dr.rule_version,
+        pack.sha256,
+        dr.unit,
+        dr.indicator,
+        d.period.text,
+        dr.effect,
+        dr.bucket,
+        matched,
+        dr.raw,
+        dr.points,
+        zh,
+        en,
+        dict(sorted(dr.detail.items())),
+        dr.status,
+        dr.override,
+    )

@@ -1,0 +1,60 @@
+"""Filling a rule's zh/en text with the facts a firing matched ({unit}, {title}, {actual} …)."""
+
+from __future__ import annotations
+
+import string
+from collections.abc import Mapping
+from decimal import Decimal
+
+from engine.decimals import fmt
+from engine.derive import Derived
+from engine.drafts import Draft
+
+_BOOL = {"zh": ("是", "否"), "en": ("yes", "no")}
+
+
+def show(value: object, lang: str) -> str:
+    if isinstance(value, bool):
+        yes, no = _BOOL[lang]
+        return yes if value else no
+    if isinstance(value, Decimal):
+        return fmt(value)
+    return "—" if value is None else str(value)
+
+
+def placeholders(dr: Draft, d: Derived, lang: str) -> dict[str, str]:
+    values: dict[str, str] = {}
+    if dr.facts:
+        values.update({k: show(v, lang) for k, v in dr.facts[0].values.items()})
+        if "annual" in dr.facts[0].values:
+            values["target"] = show(dr.facts[0].values["annual"], lang)
+    values["unit"] = dr.unit
+    unit = d.units.get(dr.unit)
+    values["unit_name"] = unit.name if unit else dr.unit
+    if dr.indicator is not None and dr.indicator in d.indicators:
+        ind = d.indicators[dr.indicator]
+        values["indicator_name"] = ind.name_zh if lang == "zh" else ind.name_en
+    values["points"] = fmt(dr.points)
+    values["share"] = dr.detail.get("share", "1")
+    values["lead_unit"] = dr.detail.get("lead_unit", dr.facts[0].unit if dr.facts else dr.unit)
+    values["period"] = d.period.text
+    return values
+
+
+class _Missing(dict[str, str]):
+    def __missing__(self, key: str) -> str:
+        return "—"
+
+
+def render(template: str, values: Mapping[str, str]) -> str:
+    return string.Formatter().vformat(template, (), _Missing(values))
+
+
+def texts(dr: Draft, d: Derived) -> tuple[str, str]:
+    if dr.texts is not None:
+        return dr.texts
+    assert dr.rule is not None
+    return (
+        render(dr.rule.text_zh, placeholders(dr, d, "zh")),
+        render(dr.rule.text_en, placeholders(dr, d, "en")),
+    )

@@ -1,0 +1,146 @@
+"""What a run produces: firings, score sheets, cuts, why-nots, and the run hash over them.
+
+All plain frozen dataclasses with Decimals, so ``canonical_json`` gives the one byte form that is
+stored, hashed and compared in replays.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+
+from engine.canonical import canonical_json, sha256_hex
+
+
+@dataclass(frozen=True)
+class MatchedFact:
+    """A fact a firing matched: its id, type and the field values the rule could read."""
+
+    id: str
+    type: str
+    values: Mapping[str, str | Decimal | bool]
+
+
+@dataclass(frozen=True)
+class Firing:
+    """One rule applied to one fact (or one explicit gap).
+
+    ``effect`` is the rule kind (score, veto, deduction, bonus, warning, flag) or ``gap``;
+    ``detail`` holds the effect's specifics (method, consequence, notice, flag, share …);
+    ``status`` is ``applied``, ``voided`` or ``adjusted`` (by an appeal override: ``override``).
+    """
+
+    seq: int
+    rule_id: str
+    rule_version: int
+    pack_sha256: str
+    unit: str
+    indicator: str | None
+    period: str
+    effect: str
+    bucket: str | None
+    matched: tuple[MatchedFact, ...]
+    raw_points: Decimal
+    points: Decimal
+    text_zh: str
+    text_en: str
+    detail: Mapping[str, str]
+    status: str = "applied"
+    override: str | None = None
+
+    @property
+    def fact_ids(self) -> tuple[str, ...]:
+        return tuple(m.id for m in self.matched)
+
+
+@dataclass(frozen=True)
+class Cut:
+    """Points taken off by a cap, a floor, a reset or an override, or a verified value below the
+    claim: ``before`` → ``after`` for the firings listed (by seq)."""
+
+    unit: str
+    indicator: str | None
+    kind: str  # bucket_cap | rule_cap | floor | reset | override | verification
+    source: str  # the bucket code, rule id or fact id responsible
+    seqs: tuple[int, ...]
+    before: Decimal
+    after: Decimal
+    text_zh: str
+    text_en: str
+
+
+@dataclass(frozen=True)
+class WhyNot:
+    """A rule that was evaluated for a unit and did not change its score, and why."""
+
+    unit: str
+    rule_id: str
+    indicator: str | None
+    reason: str  # no_match | displaced | deduped | no_document | timing | already_credited | ...
+    fact_ids: tuple[str, ...]
+    text_zh: str
+    text_en: str
+
+
+@dataclass(frozen=True)
+class SectionScore:
+    code: str
+    weight: Decimal
+    full: Decimal  # the points the section is scored out of
+    earned: Decimal  # sum of its indicators' scores
+    score: Decimal  # weight × earned / full (0 if zeroed by a veto)
+    indicators: tuple[str, ...]
+    zeroed_by: str | None = None
+
+
+@dataclass(frozen=True)
+class VetoNote:
+    rule_id: str
+    consequence: str
+    grade: str | None
+    section: str | None
+    fact_ids: tuple[str, ...]
+    seq: int
+
+
+@dataclass(frozen=True)
+class ScoreSheet:
+    unit: str
+    category: str | None
+    sections: tuple[SectionScore, ...]
+    bonus: Decimal
+    deduction: Decimal
+    vetoes: tuple[VetoNote, ...]
+    total: Decimal
+    rank: int | None
+    grade: str | None
+    flags: tuple[str, ...]
+    grade_notes: tuple[str, ...] = ()
+    credited_events: tuple[str, ...] = ()  # honours credited this run (for next year's carry-over)
+
+
+@dataclass(frozen=True)
+class RunResult:
+    scheme_code: str
+    period: str
+    pack_name: str
+    pack_version: int
+    pack_sha256: str
+    snapshot_sha256: str
+    firings: tuple[Firing, ...]
+    sheets: tuple[ScoreSheet, ...]
+    cuts: tuple[Cut, ...]
+    why_not: tuple[WhyNot, ...]
+    run_hash: str
+
+    def sheet(self, unit: str) -> ScoreSheet | None:
+        return next((s for s in self.sheets if s.unit == unit), None)
+
+    def canonical_bytes(self) -> bytes:
+        return canonical_json(self)
+
+
+def run_hash(firings: tuple[Firing, ...], sheets: tuple[ScoreSheet, ...]) -> str:
+    """sha256 of the canonical firings and score sheets: equal inputs give equal hashes."""
+    return sha256_hex(canonical_json({"firings": firings, "sheets": sheets}))

@@ -1,0 +1,111 @@
+"""The fields each fact type offers to rule conditions and text placeholders.
+
+A pack may only name these fields; the loader checks each comparison against the field's type and
+vocabulary, which is how "level: city" or "completion_pct > 'high'" is refused at load time rather
+than silently never matching.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from engine import vocab
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    type: str  # str | num | bool
+    vocab: tuple[str, ...] | None = None
+    code: str | None = None  # unit | indicator | category | section: checked against the snapshot
+    needs_report: bool = False  # absent when the target has no report at the checkpoint
+
+    def describe(self) -> str:
+        return f"one of {', '.join(self.vocab)}" if self.vocab else self.type
+
+
+_S = FieldSpec("str")
+_N = FieldSpec("num")
+_B = FieldSpec("bool")
+_NR = FieldSpec("num", needs_report=True)
+_UNIT = FieldSpec("str", code="unit")
+_CATEGORY = FieldSpec("str", code="category")
+_INDICATOR = FieldSpec("str", code="indicator")
+_SECTION = FieldSpec("str", code="section")
+_UNIT_LEVEL = FieldSpec("str", vocab.UNIT_LEVELS)
+_DIRECTION = FieldSpec("str", vocab.DIRECTIONS)
+_GRADE = FieldSpec("str", vocab.GRADES)
+
+_COMMON = {"unit": _UNIT, "unit_level": _UNIT_LEVEL, "category": _CATEGORY}
+
+FIELDS: dict[str, dict[str, FieldSpec]] = {
+    # One per target at the period end.
+    "target": {
+        **_COMMON,
+        "indicator": _INDICATOR,
+        "section": _SECTION,
+        "direction": _DIRECTION,
+        "method": FieldSpec("str", vocab.SCORING_METHODS),
+        "measure": _S,
+        "indicator_points": _N,
+        "annual": _N,
+        "co_unit_count": _N,
+        "has_report": _B,
+        "actual": _NR,
+        "completion_pct": _NR,
+        "over_pct": _NR,
+        "shortfall_pct": _NR,
+        "rank": _NR,
+        "category_avg_pct": _NR,
+    },
+    # One per target and checkpoint month inside the period.
+    "checkpoint": {
+        **_COMMON,
+        "indicator": _INDICATOR,
+        "section": _SECTION,
+        "direction": _DIRECTION,
+        "checkpoint": _S,
+        "month": _N,
+        "quarter": _N,
+        "final": _B,
+        "annual": _N,
+        "expected": _N,
+        "has_report": _B,
+        "actual": _NR,
+        "schedule_pct": _NR,
+        "lagging": FieldSpec("bool", needs_report=True),
+    },
+    # One per event (honour, incident, project claim).
+    "event": {
+        **_COMMON,
+        "kind": FieldSpec("str", vocab.EVENT_KINDS),
+        "event_type": _S,
+        "level": FieldSpec("str", vocab.EVENT_LEVELS),
+        "title": _S,
+        "awarding_body": _S,
+        "documented": _B,
+        "document_no": _S,
+        "timing": FieldSpec("str", vocab.TIMINGS),
+        "work_year": _N,
+        "already_credited": _B,
+        "indicator": _INDICATOR,
+        "dedupe_key": _S,
+        "quantity": _N,
+        "claimed_quantity": _N,
+        "verified": _B,
+    },
+    # One per unit after grading (year runs): consequence flags across years.
+    "sheet": {
+        **_COMMON,
+        "grade": _GRADE,
+        "total": _N,
+        "rank": _N,
+        "vetoed": _B,
+        "prior_grade_1": _GRADE,
+        "prior_grade_2": _GRADE,
+        "fair_years_running": _N,
+        "poor_years_running": _N,
+    },
+}
+
+# Placeholders every rule text may use besides its fact type's fields.
+EXTRA_PLACEHOLDERS = ("unit_name", "indicator_name", "points", "target", "share", "lead_unit", "period")

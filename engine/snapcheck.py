@@ -1,0 +1,94 @@
+"""Checks a snapshot before a run: exact numbers only, every reference resolvable, ids unique.
+
+A run over bad input must stop with a precise message, never produce a silently wrong score.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from decimal import Decimal
+
+from engine import vocab
+from engine.decimals import check_decimal
+from engine.facts import Snapshot
+
+
+class SnapshotError(ValueError):
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = tuple(problems)
+        super().__init__("snapshot cannot be run:\n" + "\n".join(f"  {p}" for p in problems))
+
+
+def check_snapshot(s: Snapshot) -> None:
+    problems: list[str] = []
+    _numbers(s, "snapshot", problems)
+    units = {u.code for u in s.units}
+    indicators = {i.code for i in s.indicators}
+    categories = {c.code for c in s.categories}
+    for label, ids in (
+        ("unit", [u.code for u in s.units]),
+        ("indicator", [i.code for i in s.indicators]),
+        ("target", [t.id for t in s.targets]),
+        ("report", [r.id for r in s.reports]),
+        ("event", [e.id for e in s.events]),
+        ("category", [c.code for c in s.categories]),
+    ):
+        dupes = sorted({i for i in ids if ids.count(i) > 1})
+        if dupes:
+            problems.append(f"duplicate {label} ids: {', '.join(dupes)}")
+    pairs = [(t.unit, t.indicator) for t in s.targets]
+    for pair in sorted({p for p in pairs if pairs.count(p) > 1}):
+        problems.append(f"two targets for unit {pair[0]} and indicator {pair[1]}")
+    for u in s.units:
+        if u.category is not None and u.category not in categories:
+            problems.append(f"unit {u.code}: unknown category {u.category}")
+        if u.level not in vocab.UNIT_LEVELS:
+            problems.append(f"unit {u.code}: unknown level {u.level}")
+    for i in s.indicators:
+        if i.method not in vocab.SCORING_METHODS:
+            problems.append(f"indicator {i.code}: unknown method {i.method}")
+        if i.direction not in vocab.DIRECTIONS:
+            problems.append(f"indicator {i.code}: unknown direction {i.direction}")
+    for t in s.targets:
+        if t.unit not in units or t.indicator not in indicators:
+            problems.append(f"target {t.id}: unknown unit {t.unit} or indicator {t.indicator}")
+        for co, _share in t.co_units:
+            if co not in units:
+                problems.append(f"target {t.id}: unknown co-unit {co}")
+        if t.schedule_kind not in vocab.SCHEDULE_KINDS:
+            problems.append(f"target {t.id}: unknown schedule {t.schedule_kind}")
+    for r in s.reports:
+        if r.unit not in units or r.indicator not in indicators:
+            problems.append(f"report {r.id}: unknown unit {r.unit} or indicator {r.indicator}")
+    for e in s.events:
+        if e.unit not in units:
+            problems.append(f"event {e.id}: unknown unit {e.unit}")
+        if e.indicator is not None and e.indicator not in indicators:
+            problems.append(f"event {e.id}: unknown indicator {e.indicator}")
+        if e.kind not in vocab.EVENT_KINDS:
+            problems.append(f"event {e.id}: unknown kind {e.kind}")
+        if e.level is not None and e.level not in vocab.EVENT_LEVELS:
+            problems.append(f"event {e.id}: unknown level {e.level}")
+    if problems:
+        raise SnapshotError(problems)
+
+
+def _numbers(value: object, where: str, problems: list[str]) -> None:
+    """Every number reachable from the snapshot must be an exact decimal with ≤ 4 places."""
+    if isinstance(value, float):
+        problems.append(f"{where}: binary float {value!r}; use Decimal")
+    elif isinstance(value, Decimal):
+        try:
+            check_decimal(value, where)
+        except ValueError as exc:
+            problems.append(str(exc))
+    elif dataclasses.is_dataclass(value) and not isinstance(value, type):
+        name = getattr(value, "id", None) or getattr(value, "code", None) or type(value).__name__
+        for f in dataclasses.fields(value):
+            _numbers(getattr(value, f.name), f"{name}.{f.name}", problems)
+    elif isinstance(value, tuple | list):
+        for item in value:
+            _numbers(item, where, problems)
+    elif isinstance(value, dict):
+        for k, item in value.items():
+            _numbers(item, f"{where}.{k}", problems)
