@@ -75,10 +75,16 @@ def apply_overrides(overrides: tuple[FiringOverride, ...], led: Ledger) -> None:
 def apply_rule_caps(led: Ledger) -> None:
     for dr in led.drafts:
         p = dr.rule.effect.points if dr.rule is not None else None
-        if p is None or p.max_points is None or abs(dr.points) <= p.max_points or dr.status == "voided":
+        if p is None or dr.status == "voided":
+            continue
+        cap = p.max_points
+        if p.max_points_field is not None and dr.facts:
+            found = dr.facts[0].values.get(p.max_points_field)
+            cap = found if isinstance(found, Decimal) else None
+        if cap is None or abs(dr.points) <= cap:
             continue
         before = dr.points
-        dr.points = p.max_points if before > 0 else -p.max_points
+        dr.points = cap if before > 0 else -cap
         _cut(
             led,
             [dr],

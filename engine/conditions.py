@@ -101,7 +101,7 @@ def parse_condition(
                 issues.add(kpath, f"'{key}' needs a non-empty list of conditions", rule_id, f"when.{key}")
                 continue
             subs = tuple(
-                parse_condition(v, fields, (*kpath, i), issues, rule_id) for i, v in enumerate(value)
+                _unwrap(parse_condition(v, fields, (*kpath, i), issues, rule_id)) for i, v in enumerate(value)
             )
             items.append(AnyOf(subs) if key == "any" else AllOf(subs))
             continue
@@ -123,6 +123,10 @@ def parse_condition(
             if cmp is not None:
                 items.append(cmp)
     return AllOf(tuple(items))
+
+
+def _unwrap(node: Node) -> Node:
+    return node.items[0] if isinstance(node, AllOf) and len(node.items) == 1 else node
 
 
 def _parse_cmp(

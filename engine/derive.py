@@ -80,6 +80,13 @@ def derive(snapshot: Snapshot, period: Period, pack: RulePack) -> Derived:
     return d
 
 
+def _over_bonus_cap(pack: RulePack, ind: IndicatorFact) -> Decimal | None:
+    spec = pack.indicator(ind.code)
+    params = spec.params if spec is not None and spec.method is not None else ind.params
+    raw = params.get("over_bonus_cap")
+    return None if raw is None else Decimal(str(raw)) if isinstance(raw, str | int) else raw
+
+
 def _not_applicable(pack: RulePack, unit: UnitFact, indicator: str) -> NotApplicable | None:
     for na in pack.not_applicable:
         if na.indicator == indicator and (
@@ -118,6 +125,9 @@ def _targets(
             annual=t.annual_value,
             co_unit_count=Decimal(len(t.co_units)),
         )
+        cap = _over_bonus_cap(pack, ind)
+        if cap is not None:
+            v["over_bonus_cap"] = cap
         actual = reports.get((t.unit, t.indicator, period.end))
         v["has_report"] = actual is not None
         if actual is not None:

@@ -83,7 +83,7 @@ def load_pack(text: str, filename: str) -> RulePack:
         not_applicable=_not_applicable(r, d.get("not_applicable")),
         grades=_grades(r, d.get("grades")),
         rules=rules,
-        sha256=sha256_hex(canonical_json(data)),
+        sha256=sha256_hex(canonical_json(_numbers_as_decimals(data))),
         filename=filename,
         marks=dict(issues.marks),
     )
@@ -91,6 +91,17 @@ def load_pack(text: str, filename: str) -> RulePack:
         issues.add(("item_floor",), "item_floor is 0 (扣完为止) or a negative limit", field_name="item_floor")
     issues.raise_if_any()
     return pack
+
+
+def _numbers_as_decimals(value: Any) -> Any:
+    """So that ``5`` and ``5.0`` hash alike: the hash is over meaning, not spelling."""
+    if isinstance(value, dict):
+        return {k: _numbers_as_decimals(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_numbers_as_decimals(v) for v in value]
+    if isinstance(value, int) and not isinstance(value, bool):
+        return Decimal(value)
+    return value
 
 
 def _entries(r: Reader, data: Any, path: Path) -> list[tuple[str, Any]]:

@@ -20,7 +20,8 @@ class Points:
 
     Exactly one of ``fixed``, ``table`` (by a fact field, e.g. level) or ``rate`` (times a numeric
     field, e.g. 0.2 per point of over_pct) gives the base; ``multiply_by`` (a numeric field, e.g.
-    the number of petitions) and ``multiplier`` scale it; ``max_points`` caps its magnitude.
+    the number of petitions) and ``multiplier`` scale it; ``max_points`` (a number, or a numeric
+    field such as over_bonus_cap) caps its magnitude.
     """
 
     fixed: Decimal | None = None
@@ -32,6 +33,7 @@ class Points:
     multiply_by: str | None = None
     multiplier: Decimal = Decimal(1)
     max_points: Decimal | None = None
+    max_points_field: str | None = None  # or the cap read from the fact, e.g. over_bonus_cap
 
 
 @dataclass(frozen=True)

@@ -262,7 +262,13 @@ def _points(
             r, d["multiply_by"], (*path, "multiply_by"), fields, rule_id, "effect.multiply_by", "num"
         )
     multiplier = r.num(d.get("multiplier"), (*path, "multiplier"), "effect.multiplier", rule_id)
-    max_points = r.num(d.get("max_points"), (*path, "max_points"), "effect.max_points", rule_id)
+    max_points = max_field = None
+    if isinstance(d.get("max_points"), str):
+        max_field = _field(
+            r, d["max_points"], (*path, "max_points"), fields, rule_id, "effect.max_points", "num"
+        )
+    else:
+        max_points = r.num(d.get("max_points"), (*path, "max_points"), "effect.max_points", rule_id)
     if max_points is not None and max_points < 0:
         r.issues.add((*path, "max_points"), "max_points is a magnitude (≥ 0)", rule_id, "effect.max_points")
     return Points(
@@ -275,6 +281,7 @@ def _points(
         multiply_by=multiply_by,
         multiplier=multiplier if multiplier is not None else Decimal(1),
         max_points=max_points,
+        max_points_field=max_field,
     )
 
 

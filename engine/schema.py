@@ -47,6 +47,7 @@ FIELDS: dict[str, dict[str, FieldSpec]] = {
         "method": FieldSpec("str", vocab.SCORING_METHODS),
         "measure": _S,
         "indicator_points": _N,
+        "over_bonus_cap": _N,
         "annual": _N,
         "co_unit_count": _N,
         "has_report": _B,

@@ -20,17 +20,19 @@ _DEFAULT_BANDS: tuple[tuple[Decimal | None, Decimal], ...] = (
     (None, Decimal("0.1")),
 )
 
-# method → parameter → kind (num | bands | table)
+# method → parameter → kind (num | bands | table). Decimals may be given as strings.
 METHOD_PARAMS: dict[str, dict[str, str]] = {
     "pass_fail": {"fail_points": "num"},
     "proportional": {"ceiling": "num"},
-    "step": {"short_per_point": "num", "over_bands": "bands", "net_limit": "num"},
-    "ranking_decay": {"decay_pct": "num", "min_pct": "num"},
+    "step": {"per_point": "num", "over_bands": "bands", "net_limit": "num"},
+    "ranking_decay": {"step_pct": "num", "floor_pct": "num"},
     "ranking_table": {"table": "table", "default": "num"},
-    "lower_better": {"per_point_over": "num"},
-    "control_line": {"control": "num", "over_points": "num"},
-    "rubric": {},
+    "lower_better": {"ceiling": "num", "per_point_over": "num"},
+    "control_line": {"control": "num", "over_score": "num"},
+    "rubric": {"scale": "num"},
 }
+# Accepted with every method: read by rules (e.g. an over-completion bonus's cap), not by scoring.
+COMMON_PARAMS: dict[str, str] = {"over_bonus_cap": "num"}
 
 
 @dataclass(frozen=True)
@@ -58,9 +60,9 @@ def check_params(method: str, raw: Mapping[str, Any]) -> dict[str, Any]:
         raise ValueError(f"unknown scoring method '{method}'")
     out: dict[str, Any] = {}
     for key, value in raw.items():
-        kind = spec.get(key)
+        kind = spec.get(key) or COMMON_PARAMS.get(key)
         if kind is None:
-            known = ", ".join(spec) or "none"
+            known = ", ".join([*spec, *COMMON_PARAMS])
             raise ValueError(f"unknown parameter '{key}' for method {method} (known: {known})")
         if kind == "num":
             out[key] = _num(value, key)
@@ -118,23 +120,21 @@ def _pass_fail(p: Mapping[str, Any], inp: ScoreInput) -> tuple[Decimal, str]:
 
 
 def _proportional(p: Mapping[str, Any], inp: ScoreInput) -> tuple[Decimal, str]:
-    ceiling = p.get("ceiling", inp.points)
+    """points × min(actual ÷ target, ceiling) — target ÷ actual for lower-is-better."""
+    ceiling = p.get("ceiling", Decimal(1))
     if inp.direction == "higher":
-        raw = Decimal(0) if inp.annual == 0 else div(inp.points * inp.actual, inp.annual)
+        ratio = Decimal(0) if inp.annual == 0 else div(inp.actual, inp.annual)
     else:
-        raw = ceiling if inp.actual == 0 else div(inp.points * inp.annual, inp.actual)
-    got = max(Decimal(0), min(raw, ceiling))
-    return (
-        got,
-        f"{fmt(inp.points)} × {fmt(inp.actual)}/{fmt(inp.annual)} = {fmt(raw)}, ceiling {fmt(ceiling)}",
-    )
+        ratio = ceiling if inp.actual == 0 else div(inp.annual, inp.actual)
+    used = max(Decimal(0), min(ratio, ceiling))
+    return mul(inp.points, used), f"ratio {fmt(ratio)}, ceiling {fmt(ceiling)}"
 
 
 def _step(p: Mapping[str, Any], inp: ScoreInput) -> tuple[Decimal, str]:
     pct = _completion(inp)
     if pct is None:
         return inp.points, "no target value: full points"
-    short = p.get("short_per_point", Decimal("0.1"))
+    short = p.get("per_point", Decimal("0.1"))
     bands = p.get("over_bands", _DEFAULT_BANDS)
     net = p.get("net_limit", Decimal(10))
     if pct < _HUNDRED:
@@ -154,8 +154,8 @@ def _step(p: Mapping[str, Any], inp: ScoreInput) -> tuple[Decimal, str]:
 
 def _ranking_decay(p: Mapping[str, Any], inp: ScoreInput) -> tuple[Decimal, str]:
     rank = inp.rank or 1
-    decay = p.get("decay_pct", Decimal(5))
-    floor = p.get("min_pct", Decimal(0))
+    decay = p.get("step_pct", Decimal(5))
+    floor = p.get("floor_pct", Decimal(0))
     pct = max(floor, _HUNDRED - decay * (rank - 1))
     return div(inp.points * pct, _HUNDRED), f"rank {rank}: {fmt(pct)}%"
 
@@ -168,25 +168,32 @@ def _ranking_table(p: Mapping[str, Any], inp: ScoreInput) -> tuple[Decimal, str]
 
 
 def _lower_better(p: Mapping[str, Any], inp: ScoreInput) -> tuple[Decimal, str]:
-    if inp.actual <= inp.annual:
-        return inp.points, f"{fmt(inp.actual)} ≤ {fmt(inp.annual)}"
+    """Full points at or below target; above it points × target ÷ actual (capped by ``ceiling``),
+    or, with ``per_point_over``, minus that much per percentage point over."""
     per = p.get("per_point_over")
-    if per is None:
-        got = div(inp.points * inp.annual, inp.actual)
-        return max(Decimal(0), got), f"{fmt(inp.points)} × {fmt(inp.annual)}/{fmt(inp.actual)}"
-    over = Decimal(0) if inp.annual == 0 else div((inp.actual - inp.annual) * _HUNDRED, inp.annual)
-    return max(Decimal(0), q(inp.points - mul(per, over))), f"{fmt(over)} points over target"
+    if per is not None:
+        if inp.actual <= inp.annual:
+            return inp.points, f"{fmt(inp.actual)} ≤ {fmt(inp.annual)}"
+        over = Decimal(0) if inp.annual == 0 else div((inp.actual - inp.annual) * _HUNDRED, inp.annual)
+        return max(Decimal(0), q(inp.points - mul(per, over))), f"{fmt(over)} points over target"
+    ceiling = p.get("ceiling", Decimal(1))
+    ratio = ceiling if inp.actual == 0 else div(inp.annual, inp.actual)
+    used = max(Decimal(0), min(ratio, ceiling))
+    return mul(inp.points, used), f"target/actual {fmt(ratio)}, ceiling {fmt(ceiling)}"
 
 
 def _control_line(p: Mapping[str, Any], inp: ScoreInput) -> tuple[Decimal, str]:
     control = p.get("control", inp.annual)
     if inp.actual <= control:
         return inp.points, f"{fmt(inp.actual)} within control line {fmt(control)}"
-    return p.get("over_points", Decimal(0)), f"{fmt(inp.actual)} above control line {fmt(control)}"
+    return p.get("over_score", Decimal(0)), f"{fmt(inp.actual)} above control line {fmt(control)}"
 
 
 def _rubric(p: Mapping[str, Any], inp: ScoreInput) -> tuple[Decimal, str]:
-    return max(Decimal(0), min(inp.actual, inp.points)), "rubric score as assessed"
+    """The assessed score; with ``scale`` it is out of that scale and converted to the points."""
+    scale = p.get("scale")
+    got = inp.actual if scale is None or scale == 0 else div(inp.actual * inp.points, scale)
+    return max(Decimal(0), min(got, inp.points)), "rubric score as assessed"
 
 
 _METHODS: dict[str, Callable[[Mapping[str, Any], ScoreInput], tuple[Decimal, str]]] = {
