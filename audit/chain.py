@@ -103,9 +103,11 @@ def _check_fields(fields: Mapping[str, str]) -> None:
 def _lock_chain(session: Session) -> None:
     """Serialise appenders so two transactions never extend the chain from the same event.
 
-    PostgreSQL: an advisory lock released at commit or rollback. SQLite: a no-op write takes the
+    PostgreSQL: an advisory lock released at commit or rollback; under READ COMMITTED the head is
+    read after it is granted, so it is the latest committed one. SQLite: a no-op write takes the
     database write lock now, before the head is read, so the head cannot move underneath us. In
-    either case the primary key on ``seq`` is the backstop: a fork would need a duplicate seq.
+    either case the primary key on ``seq`` is the backstop: a fork would need a duplicate seq, so
+    a stale head (e.g. a REPEATABLE READ snapshot taken before the lock) fails the insert instead.
     """
     dialect = session.get_bind().dialect.name
     if dialect == "postgresql":

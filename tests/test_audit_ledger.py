@@ -9,9 +9,10 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from alembic import command
 from hypothesis import given
 from hypothesis import strategies as st
-from sqlalchemy import Engine, func, insert, select, text
+from sqlalchemy import Engine, func, insert, inspect, select, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
@@ -19,6 +20,7 @@ import audit
 from audit.chain import hash_input
 from engine.canonical import canonical_json
 from store import AuditEvent, Scheme, make_session_factory
+from store import migrate as store_migrate
 from tests.audit_support import record_events, tamper
 from tests.conftest import IS_POSTGRES
 from tests.factories import make_scheme_with_category
@@ -293,3 +295,21 @@ def test_postgres_refuses_to_change_the_ledger(session: Session, sql: str) -> No
     with pytest.raises(DBAPIError, match="refused: the audit ledger is append-only"), session.begin_nested():
         session.execute(text(sql))
     assert audit.verify(session).ok
+
+
+def test_migration_0002_downgrades_and_upgrades_cleanly(engine: Engine) -> None:
+    """The ledger table (and on PostgreSQL its triggers and their function) come and go with 0002."""
+    cfg = store_migrate.alembic_config()
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0001")
+    assert "audit_event" not in inspect(engine).get_table_names()
+    if IS_POSTGRES:
+        with engine.connect() as conn:
+            assert conn.scalar(text("SELECT count(*) FROM pg_trigger WHERE tgname LIKE '%append_only'")) == 0
+            assert conn.scalar(text("SELECT to_regprocedure('kaohe_refuse_change()')")) is None
+    store_migrate.upgrade(engine)
+    store_migrate.check(engine)
+    if IS_POSTGRES:
+        with engine.connect() as conn:
+            assert conn.scalar(text("SELECT count(*) FROM pg_trigger WHERE tgname LIKE '%append_only'")) == 3
