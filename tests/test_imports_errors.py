@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+import zipfile
 from pathlib import Path
 
 import openpyxl
@@ -361,3 +363,25 @@ def test_unit_parents_must_not_loop(base: Session, tmp_path: Path) -> None:
 def test_more_value_rules(base: Session, tmp_path: Path, kind: str, rows: Rows, message: str) -> None:
     errors = csv_rejected(base, tmp_path, kind, rows)
     assert errors[0] == f"{kind}.csv: sheet {kind}, {message}"
+
+
+def test_corrupt_workbook(session: Session, tmp_path: Path) -> None:
+    path = tmp_path / "scheme.xlsx"
+    path.write_text("code,year\n", encoding="utf-8")
+    assert rejected(session, path) == [
+        "scheme.xlsx: is not a readable .xlsx workbook (File is not a zip file)"]
+
+
+def test_workbook_with_a_wrong_stored_dimension_is_read_whole(session: Session, tmp_path: Path) -> None:
+    """Some writers store <dimension ref="A1"/>; read-only openpyxl would then see one cell only."""
+    good = write_workbook(tmp_path / "good.xlsx", {"scheme": SCHEME})
+    path = tmp_path / "scheme.xlsx"
+    with zipfile.ZipFile(good) as src, zipfile.ZipFile(path, "w") as dst:
+        for item in src.infolist():
+            data = src.read(item.filename)
+            if item.filename.startswith("xl/worksheets/sheet"):
+                data, n = re.subn(rb'<dimension ref="[^"]*"\s*/>', b'<dimension ref="A1"/>', data)
+                assert n == 1
+            dst.writestr(item, data)
+    summary = import_file(session, path)
+    assert summary["scheme"].created == 1

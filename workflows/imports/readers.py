@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import openpyxl
+from openpyxl.utils.exceptions import InvalidFileException
 
 from workflows.imports.encoding import DecodeError, decode_csv
 
@@ -47,13 +48,17 @@ def read_workbook(path: Path) -> list[RawTable]:
     """Every sheet of an .xlsx, read-only and with cached formula results (data_only)."""
     try:
         wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
-    except (zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
+    except (zipfile.BadZipFile, InvalidFileException, KeyError, OSError, ValueError) as exc:
         raise ReadError(f"is not a readable .xlsx workbook ({exc})") from exc
+    tables = []
     try:
-        return [RawTable(ws.title, _non_empty([tuple(r) for r in ws.iter_rows(values_only=True)]))
-                for ws in wb.worksheets]
+        for ws in wb.worksheets:
+            # Some writers store a wrong <dimension>; read-only mode would cut rows or columns off.
+            ws.reset_dimensions()
+            tables.append(RawTable(ws.title, _non_empty([tuple(r) for r in ws.iter_rows(values_only=True)])))
     finally:
         wb.close()
+    return tables
 
 
 def read_csv(path: Path, name: str) -> RawTable:
