@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
@@ -25,6 +26,7 @@ BreakKind = Literal[
     "reordered",
     "broken_link",
     "hash_mismatch",
+    "anchor_mismatch",
     "bad_payload",
     "run_missing",
     "run_record_mismatch",
@@ -141,8 +143,16 @@ def _event_break(session: Session, row: EventRow, seq: int, prev: str) -> Break 
     return None
 
 
-def verify(session: Session, *, batch_size: int = 5000) -> VerifyReport:
-    """Check the whole chain from event 1 and every recorded run; read-only."""
+def verify(
+    session: Session, *, anchors: Mapping[int, str] | None = None, batch_size: int = 5000
+) -> VerifyReport:
+    """Check the whole chain from event 1 and every recorded run; read-only.
+
+    ``anchors`` maps seq → hash for heads recorded outside the database (a printed report, a
+    partner's copy): the chain must still reach them with the same hashes, which catches events
+    cut off the end or a chain rebuilt from scratch, that no check inside the database can.
+    """
+    anchors = dict(anchors or {})
     expected_seq, prev_hash, runs = 1, GENESIS_HASH, 0
     while True:
         query = select(*_COLUMNS).where(AuditEvent.seq >= expected_seq).order_by(AuditEvent.seq)
@@ -151,10 +161,18 @@ def verify(session: Session, *, batch_size: int = 5000) -> VerifyReport:
             break
         for row in rows:
             broken = _event_break(session, row, expected_seq, prev_hash)
+            if broken is None and anchors.get(row.seq, row.hash) != row.hash:
+                broken = Break(row.seq, "anchor_mismatch",
+                               f"event {row.seq} hashes to {row.hash}, not the anchored {anchors[row.seq]}")
             is_run = broken is None and row.action == "run.create"
             if is_run:
                 broken = _run_break(session, expected_seq, row.payload)
             if broken is not None:
                 return VerifyReport(expected_seq - 1, runs, expected_seq - 1, prev_hash, broken)
             expected_seq, prev_hash, runs = expected_seq + 1, row.hash, runs + is_run
+    beyond = [seq for seq in anchors if seq >= expected_seq]
+    if beyond:
+        broken = Break(expected_seq, "missing_seq",
+                       f"the chain ends at event {expected_seq - 1} but event {min(beyond)} is anchored")
+        return VerifyReport(expected_seq - 1, runs, expected_seq - 1, prev_hash, broken)
     return VerifyReport(expected_seq - 1, runs, expected_seq - 1, prev_hash, None)

@@ -71,3 +71,14 @@ def test_verify_names_the_first_broken_event_and_fails(run_cli: CliRunner, engin
         "seq": 2, "kind": "hash_mismatch", "run_id": None,
         "detail": "event 2 (case.transition) does not hash to its stored hash",
     }
+
+
+def test_verify_checks_anchors_given_on_the_command_line(run_cli: CliRunner, engine: Engine) -> None:
+    _fill(engine)
+    head = json.loads(run_cli.invoke(main, ["audit", "verify", "--json"]).output)
+    good = run_cli.invoke(main, ["audit", "verify", "--anchor", f"6:{head['head_hash']}"])
+    assert good.exit_code == 0, good.output
+    missing = run_cli.invoke(main, ["audit", "verify", "--anchor", f"9:{head['head_hash']}"])
+    assert missing.exit_code == 1 and "BROKEN at event 7 (missing_seq)" in missing.output
+    malformed = run_cli.invoke(main, ["audit", "verify", "--anchor", "6:xyz"])
+    assert malformed.exit_code == 2 and "is not SEQ:HASH" in malformed.output

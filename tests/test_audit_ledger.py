@@ -277,6 +277,38 @@ def test_a_forged_event_with_an_invented_link_is_caught(session: Session) -> Non
     assert brk is not None and (brk.seq, brk.kind) == (4, "broken_link")
 
 
+def test_events_cut_off_the_end_are_caught_by_an_anchor(session: Session) -> None:
+    events = record_events(session, 6)
+    anchor = {6: events[-1].hash}
+    tamper(session, "audit_event", "DELETE FROM audit_event WHERE seq >= 5")
+    assert audit.verify(session).ok  # a shorter chain is intact: only an outside copy of the head shows it
+    brk = audit.verify(session, anchors=anchor).first_break
+    assert brk is not None and (brk.seq, brk.kind) == (5, "missing_seq")
+    assert "event 6 is anchored" in brk.detail
+
+
+def test_a_rebuilt_chain_is_caught_by_an_anchor(session: Session) -> None:
+    """A DBA who rewrites an event and rehashes everything after it leaves a consistent chain."""
+    events = record_events(session, 4)
+    anchor = {3: events[2].hash}
+    tamper(session, "audit_event", "UPDATE audit_event SET actor = 'mallory' WHERE seq = 2")
+    for seq in (2, 3, 4):
+        if seq > 2:
+            prev = session.get_one(AuditEvent, seq - 1).hash
+            tamper(session, "audit_event", "UPDATE audit_event SET prev_hash = :p WHERE seq = :s",
+                   p=prev, s=seq)
+        tamper(session, "audit_event", "UPDATE audit_event SET hash = :h WHERE seq = :s",
+               h=_forged_hash(session, seq), s=seq)
+    assert audit.verify(session).ok
+    brk = audit.verify(session, anchors=anchor).first_break
+    assert brk is not None and (brk.seq, brk.kind) == (3, "anchor_mismatch")
+
+
+def test_a_matching_anchor_verifies(session: Session) -> None:
+    events = record_events(session, 3)
+    assert audit.verify(session, anchors={1: events[0].hash, 3: events[2].hash}).ok
+
+
 # --- PostgreSQL's triggers -----------------------------------------------------------------------
 
 @pytest.mark.postgres
