@@ -59,6 +59,8 @@ def read_rule(r: Reader, data: Any, path: Path) -> Rule | None:
     raw_id = data.get("id") if isinstance(data, dict) else None
     rule_id = raw_id if isinstance(raw_id, str) else None
     d = r.mapping(data, path, RULE_KEYS, rule_id, ("id", "version", "kind", "on", "effect", "text"), where="")
+    if raw_id is not None and rule_id is None:
+        r.issues.add((*path, "id"), f"an id is text, not {raw_id!r} (quote it)", None, "id")
     if rule_id is not None and not _ID.match(rule_id):
         r.issues.add((*path, "id"), "an id is letters, digits, '.', '_' or '-'", rule_id, "id")
     version = r.int_(d.get("version"), (*path, "version"), "version", rule_id, minimum=1)

@@ -120,14 +120,14 @@ def _pass_fail(p: Mapping[str, Any], inp: ScoreInput) -> tuple[Decimal, str]:
 
 
 def _proportional(p: Mapping[str, Any], inp: ScoreInput) -> tuple[Decimal, str]:
-    """points × min(actual ÷ target, ceiling) — target ÷ actual for lower-is-better."""
+    """points × min(actual ÷ target, ceiling) — target ÷ actual for lower-is-better (one rounding)."""
     ceiling = p.get("ceiling", Decimal(1))
+    top = mul(inp.points, ceiling)
     if inp.direction == "higher":
-        ratio = Decimal(0) if inp.annual == 0 else div(inp.actual, inp.annual)
+        raw = Decimal(0) if inp.annual == 0 else div(inp.points * inp.actual, inp.annual)
     else:
-        ratio = ceiling if inp.actual == 0 else div(inp.annual, inp.actual)
-    used = max(Decimal(0), min(ratio, ceiling))
-    return mul(inp.points, used), f"ratio {fmt(ratio)}, ceiling {fmt(ceiling)}"
+        raw = top if inp.actual == 0 else div(inp.points * inp.annual, inp.actual)
+    return max(Decimal(0), min(raw, top)), f"{fmt(raw)} before the ceiling {fmt(top)}"
 
 
 def _step(p: Mapping[str, Any], inp: ScoreInput) -> tuple[Decimal, str]:
@@ -176,10 +176,9 @@ def _lower_better(p: Mapping[str, Any], inp: ScoreInput) -> tuple[Decimal, str]:
             return inp.points, f"{fmt(inp.actual)} ≤ {fmt(inp.annual)}"
         over = Decimal(0) if inp.annual == 0 else div((inp.actual - inp.annual) * _HUNDRED, inp.annual)
         return max(Decimal(0), q(inp.points - mul(per, over))), f"{fmt(over)} points over target"
-    ceiling = p.get("ceiling", Decimal(1))
-    ratio = ceiling if inp.actual == 0 else div(inp.annual, inp.actual)
-    used = max(Decimal(0), min(ratio, ceiling))
-    return mul(inp.points, used), f"target/actual {fmt(ratio)}, ceiling {fmt(ceiling)}"
+    top = mul(inp.points, p.get("ceiling", Decimal(1)))
+    raw = top if inp.actual == 0 else div(inp.points * inp.annual, inp.actual)
+    return max(Decimal(0), min(raw, top)), f"{fmt(raw)} before the ceiling {fmt(top)}"
 
 
 def _control_line(p: Mapping[str, Any], inp: ScoreInput) -> tuple[Decimal, str]:

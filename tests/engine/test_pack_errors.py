@@ -37,7 +37,9 @@ def test_unknown_field_in_condition_is_named_with_line_and_rule() -> None:
 
 
 def test_unknown_key_in_rule_and_at_top_level() -> None:
-    found = issues(rule_pack(extra="colour: red\n").replace("    kind: deduction", "    kind: deduction\n    prio: 1"))
+    found = issues(
+        rule_pack(extra="colour: red\n").replace("    kind: deduction", "    kind: deduction\n    prio: 1")
+    )
     assert "bad.yaml:3: colour: unknown field 'colour'" in found[0]
     assert any("rule r1: prio: unknown field 'prio'" in f for f in found)
 
@@ -72,7 +74,9 @@ def test_contradictory_and_cyclic_grades() -> None:
       - {grade: poor, min_total: 10}
 """
     found = issues(rule_pack(extra=extra))
-    assert any("contradictory thresholds: excellent needs 85 but the lower grade good needs 90" in f for f in found)
+    assert any(
+        "contradictory thresholds: excellent needs 85 but the lower grade good needs 90" in f for f in found
+    )
     assert any("cyclic or contradictory grade order: excellent after good" in f for f in found)
     assert any("the last grade (poor) must have no threshold" in f for f in found)
 
@@ -85,15 +89,21 @@ def test_condition_that_can_never_hold() -> None:
 def test_level_value_not_in_the_vocabulary() -> None:
     found = issues(rule_pack(when="{level: city}"))
     assert found == [
-        "bad.yaml:9: rule r1: when.level: 'city' is not a level value (one of national, provincial, municipal, county)"
+        "bad.yaml:9: rule r1: when.level: 'city' is not a level value "
+        "(one of national, provincial, municipal, county)"
     ]
 
 
 def test_dead_branch_of_any() -> None:
     found = issues(rule_pack(when="{any: [{level: county}, {documented: true, documented: false}]}"))
     assert any("duplicate key 'documented'" in f for f in found)
-    found = issues(rule_pack(when="{any: [{level: county}, {all: [{documented: true}, {documented: false}]}]}"))
-    assert found == ["bad.yaml:9: rule r1: when: branch 2 of 'any' can never hold: documented = true and documented = false"]
+    found = issues(
+        rule_pack(when="{any: [{level: county}, {all: [{documented: true}, {documented: false}]}]}")
+    )
+    assert found == [
+        "bad.yaml:9: rule r1: when: branch 2 of 'any' can never hold: "
+        "documented = true and documented = false"
+    ]
 
 
 def test_duplicate_rule_ids() -> None:
@@ -102,9 +112,13 @@ def test_duplicate_rule_ids() -> None:
 
 
 def test_type_errors_sign_and_exponent_numbers() -> None:
-    assert any("'<' needs a number field" not in f and "'lt' needs a number field; 'level' is str" in f
-               for f in issues(rule_pack(when="{level: {lt: 3}}")))
-    assert issues(rule_pack(effect="{points: 2}")) == ["bad.yaml:10: rule r1: effect.points: a deduction is negative: 2"]
+    assert any(
+        "'<' needs a number field" not in f and "'lt' needs a number field; 'level' is str" in f
+        for f in issues(rule_pack(when="{level: {lt: 3}}"))
+    )
+    assert issues(rule_pack(effect="{points: 2}")) == [
+        "bad.yaml:10: rule r1: effect.points: a deduction is negative: 2"
+    ]
     assert any("plain decimal (no exponent" in f for f in issues(rule_pack(effect="{points: -1.0e+1}")))
 
 
@@ -123,7 +137,9 @@ def test_unknown_placeholder_and_method_param() -> None:
     text = rule_pack().replace('zh: "扣分"', 'zh: "扣分 {nope}"')
     assert issues(text) == ["bad.yaml:11: rule r1: text.zh: unknown placeholder {nope}"]
     bad_param = "indicators:\n  GDP: {method: step, params: {per_pont: 0.1}}\n"
-    assert any("unknown parameter 'per_pont' for method step" in f for f in issues(rule_pack(extra=bad_param)))
+    assert any(
+        "unknown parameter 'per_pont' for method step" in f for f in issues(rule_pack(extra=bad_param))
+    )
 
 
 def test_displacement_cycle() -> None:
