@@ -11,8 +11,9 @@ import datetime as dt
 from collections import defaultdict
 from collections.abc import Sequence
 from decimal import Decimal
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Row, select
 from sqlalchemy.orm import Session, selectinload
 
 from engine.facts import (
@@ -25,7 +26,7 @@ from engine.facts import (
     TargetFact,
     UnitFact,
 )
-from store import Category, Event, Indicator, ProgressReport, Scheme, Target, Unit
+from store import Category, Event, Indicator, ProgressReport, Scheme, Target, TargetCoUnit, Unit
 from workflows.errors import NotFound
 from workflows.periods import Period
 
@@ -55,12 +56,36 @@ def build_snapshot(session: Session, scheme: Scheme, period: Period) -> Snapshot
     ).all()
     indicators = session.scalars(select(Indicator).where(Indicator.scheme_id == scheme.id)).all()
     indicator_by_id = {i.id: i for i in indicators}
-    targets = session.scalars(
-        select(Target).where(Target.scheme_id == scheme.id).options(selectinload(Target.co_units))
+    # Targets and reports are the bulk of a year's facts (hundreds of thousands and millions at
+    # province scale): read plain rows, never ORM objects.
+    target_rows = session.execute(
+        select(
+            Target.id, Target.unit_id, Target.indicator_id, Target.annual_value,
+            Target.schedule_kind, Target.milestones, Target.lead_unit_id,
+        ).where(Target.scheme_id == scheme.id)
     ).all()
-    target_by_id = {t.id: t for t in targets}
-    reports = session.scalars(
-        select(ProgressReport)
+    co_units: dict[int, list[tuple[str, Decimal]]] = defaultdict(list)
+    for target_id, unit_id, share in session.execute(
+        select(TargetCoUnit.target_id, TargetCoUnit.unit_id, TargetCoUnit.share)
+        .join(Target, TargetCoUnit.target_id == Target.id)
+        .where(Target.scheme_id == scheme.id)
+    ):
+        co_units[target_id].append((code_of[unit_id], share))
+    # Per target: (unit code, indicator code, authoritative source department).
+    keys = {
+        t.id: (code_of[t.unit_id], indicator_by_id[t.indicator_id].code,
+               indicator_by_id[t.indicator_id].source_department)
+        for t in target_rows
+    }
+    report_rows = session.execute(
+        select(
+            ProgressReport.id,
+            ProgressReport.target_id,
+            ProgressReport.period,
+            ProgressReport.reported_value,
+            ProgressReport.verified_value,
+            ProgressReport.source,
+        )
         .join(Target, ProgressReport.target_id == Target.id)
         .where(Target.scheme_id == scheme.id, ProgressReport.period <= period.last_month)
     ).all()
@@ -109,67 +134,63 @@ def build_snapshot(session: Session, scheme: Scheme, period: Period) -> Snapshot
         targets=tuple(
             TargetFact(
                 id=f"T{t.id}",
-                unit=code_of[t.unit_id],
-                indicator=indicator_by_id[t.indicator_id].code,
+                unit=keys[t.id][0],
+                indicator=keys[t.id][1],
                 annual_value=t.annual_value,
                 schedule_kind=t.schedule_kind,
-                milestones=_milestones(t, scheme.year),
+                milestones=_milestones(t.milestones, scheme.year),
                 lead_unit=code_of[t.lead_unit_id],
-                co_units=tuple((code_of[c.unit_id], c.share) for c in t.co_units),
+                co_units=tuple(co_units.get(t.id, ())),
             )
-            for t in targets
+            for t in target_rows
         ),
-        reports=_authoritative_reports(reports, target_by_id, indicator_by_id, code_of),
+        reports=_authoritative_reports(report_rows, keys),
         events=tuple(_event_fact(e, code_of, indicator_by_id) for e in events if _due(e, period.end)),
     ).normalized()
 
 
-def _milestones(target: Target, year: int) -> tuple[tuple[str, Decimal], ...]:
+def _milestones(milestones: dict[str, Any] | None, year: int) -> tuple[tuple[str, Decimal], ...]:
     """Milestones keyed ``MM`` or ``YYYY-MM`` in the database become ``(YYYY-MM, value)`` pairs."""
     pairs = []
-    for key, value in (target.milestones or {}).items():
+    for key, value in (milestones or {}).items():
         month = key if len(key) == 7 else f"{year}-{int(key):02d}"
         pairs.append((month, Decimal(str(value))))
     return tuple(sorted(pairs))
 
 
-def _authoritative_reports(
-    reports: Sequence[ProgressReport],
-    target_by_id: dict[int, Target],
-    indicator_by_id: dict[int, Indicator],
-    code_of: dict[int, str],
-) -> tuple[ReportFact, ...]:
-    """One report per target and month: the source department's figure if it sent one."""
-    grouped: dict[tuple[int, str], list[ProgressReport]] = defaultdict(list)
-    for r in reports:
-        grouped[(r.target_id, r.period)].append(r)
-    facts = []
-    for (target_id, month), candidates in grouped.items():
-        target = target_by_id[target_id]
-        indicator = indicator_by_id[target.indicator_id]
-        unit_code = code_of[target.unit_id]
+ReportRow = Row[int, int, str, Decimal, Decimal | None, str]
 
-        chosen = min(candidates, key=lambda r: _source_rank(r, indicator, unit_code))
+
+def _authoritative_reports(
+    rows: Sequence[ReportRow], keys: dict[int, tuple[str, str, str | None]]
+) -> tuple[ReportFact, ...]:
+    """One report per target and month: the source department's figure if it sent one, else the
+    unit's own, else anyone else's (by source name, so the choice never depends on row order)."""
+    best: dict[tuple[int, str], tuple[tuple[int, str], ReportRow]] = {}
+    for row in rows:
+        _id, target_id, month, _reported, _verified, source = row
+        unit, _indicator, authority = keys[target_id]
+        rank = (0 if source == authority else 1 if source == unit else 2, source)
+        current = best.get((target_id, month))
+        if current is None or rank < current[0]:
+            best[(target_id, month)] = (rank, row)
+    facts = []
+    for (target_id, month), (_rank, row) in best.items():
+        unit, indicator, _authority = keys[target_id]
+        report_id, _target_id, _month, reported, verified, source = row
         facts.append(
             ReportFact(
-                id=f"R{chosen.id}",
-                unit=unit_code,
-                indicator=indicator.code,
+                id=f"R{report_id}",
+                unit=unit,
+                indicator=indicator,
                 period=month,
-                value=chosen.verified_value if chosen.verified_value is not None else chosen.reported_value,
-                reported_value=chosen.reported_value,
-                verified_value=chosen.verified_value,
-                source=chosen.source,
+                value=verified if verified is not None else reported,
+                reported_value=reported,
+                verified_value=verified,
+                source=source,
             )
         )
     return tuple(facts)
-
-
-def _source_rank(report: ProgressReport, indicator: Indicator, unit_code: str) -> tuple[int, str]:
-    """Authoritative department first, then the unit's own figure, then anyone else's."""
-    if indicator.source_department is not None and report.source == indicator.source_department:
-        return (0, report.source)
-    return (1 if report.source == unit_code else 2, report.source)
 
 
 def _due(event: Event, end: dt.date) -> bool:
