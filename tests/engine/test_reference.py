@@ -131,8 +131,8 @@ version: 1
 buckets:
   plus: {cap: 2.5}
 rules:
-  - {id: r0, version: 1, kind: bonus, on: event, when: {event_type: honour}, effect: {points: 2}, bucket: plus,
-     text: {zh: x, en: x}}
+  - {id: r0, version: 1, kind: bonus, on: event, when: {event_type: honour}, effect: {points: 2},
+     bucket: plus, text: {zh: x, en: x}}
 """
     s = snapshot(
         units=(unit("U0", None),), events=tuple(event(f"E{i}", "U0", "honour", "honour") for i in range(2))
