@@ -30,10 +30,11 @@ from store import AuditEvent, Firing, RulePack, Run, ScoreSheet
 FIRING_FIELDS: tuple[str, ...] = (
     "id", "run_id", "seq", "rule_id", "rule_version", "pack_sha256", "unit_id", "indicator_code",
     "period", "effect", "bucket", "matched_facts", "raw_points", "points", "text_zh", "text_en",
+    "detail", "status", "override",
 )
 SCORE_SHEET_FIELDS: tuple[str, ...] = (
     "id", "run_id", "unit_id", "category_code", "sections", "bonus", "deduction", "vetoes",
-    "total", "rank", "grade", "flags",
+    "total", "rank", "grade", "flags", "grade_notes", "credited_events",
 )
 # The run row itself is updated (its status moves on), so only the fields that never change are bound.
 RUN_FIELDS: tuple[str, ...] = (

@@ -9,6 +9,7 @@ from store.db import make_engine, make_session_factory
 from store.models import (
     AuditEvent,
     Category,
+    Cut,
     Event,
     Firing,
     Indicator,
@@ -27,6 +28,7 @@ __all__ = [
     "AuditEvent",
     "Base",
     "Category",
+    "Cut",
     "Event",
     "Firing",
     "Indicator",

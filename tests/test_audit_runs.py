@@ -69,15 +69,17 @@ def test_the_documented_merkle_examples() -> None:
     row = dict(id=41, run_id=7, seq=1, rule_id="deduct.late_report", rule_version=2, pack_sha256="ab" * 32,
                unit_id=3, indicator_code="GDP", period="2024", effect="deduction", bucket=None,
                matched_facts=[{"fact": "late_report", "count": 1}], raw_points=Decimal("-1.0000"),
-               points=Decimal("-1.0000"), text_zh="迟报一次，扣1分", text_en="late report: -1")
+               points=Decimal("-1.0000"), text_zh="迟报一次，扣1分", text_en="late report: -1",
+               detail={"level": "municipal"}, status="applied", override=None)
     leaf = row_leaf(row, FIRING_FIELDS)
     assert leaf.decode() == (
-        '{"bucket":null,"effect":"deduction","id":41,"indicator_code":"GDP","matched_facts":'
-        '[{"count":1,"fact":"late_report"}],"pack_sha256":"' + "ab" * 32 + '","period":"2024",'
-        '"points":"-1","raw_points":"-1","rule_id":"deduct.late_report","rule_version":2,"run_id":7,'
-        '"seq":1,"text_en":"late report: -1","text_zh":"迟报一次，扣1分","unit_id":3}'
+        '{"bucket":null,"detail":{"level":"municipal"},"effect":"deduction","id":41,"indicator_code":"GDP",'
+        '"matched_facts":[{"count":1,"fact":"late_report"}],"override":null,"pack_sha256":"' + "ab" * 32
+        + '","period":"2024","points":"-1","raw_points":"-1","rule_id":"deduct.late_report",'
+        '"rule_version":2,"run_id":7,"seq":1,"status":"applied","text_en":"late report: -1",'
+        '"text_zh":"迟报一次，扣1分","unit_id":3}'
     )
-    assert audit.merkle_root([leaf]) == "b1858899bd267fcfe444eca55f952b28c5a6390f2bd595de5f4a89880c0f7494"
+    assert audit.merkle_root([leaf]) == "6532989715564569a3c292510ec5e7bbb8d19aa3577345c863b2d5ad35747329"
     assert audit.merkle_root([b'{"a":1}', b'{"a":2}', b'{"a":3}']) == (
         "a79bd40194b6654d46059e1580a2157b3bf25e7eeb833c8924398c9add3856ea")
 

@@ -9,10 +9,10 @@ import pytest
 from sqlalchemy.orm import Session
 
 from engine.facts import Snapshot
+from engine.periods import PeriodError, parse_period
 from store import Event, Indicator, ProgressReport, Section, Target, Unit
 from tests.factories import make_scheme_with_category
 from workflows.errors import Invalid, NotFound
-from workflows.periods import Period
 from workflows.snapshot import build_snapshot, find_scheme
 
 UTC = dt.UTC
@@ -61,7 +61,7 @@ def _city(session: Session) -> None:
 
 def test_snapshot_takes_the_authoritative_and_verified_figures(session: Session) -> None:
     _city(session)
-    snap = build_snapshot(session, find_scheme(session, "T2024"), Period.parse("2024-Q1"))
+    snap = build_snapshot(session, find_scheme(session, "T2024"), parse_period("2024-Q1"))
     by_unit = {r.unit: r for r in snap.reports}
     assert by_unit["C01"].source == "市统计局"  # statistics bureau outranks the unit's own figure
     assert by_unit["C01"].value == Decimal("1.6")
@@ -75,7 +75,7 @@ def test_snapshot_takes_the_authoritative_and_verified_figures(session: Session)
 
 def test_snapshot_round_trips_through_canonical_json(session: Session) -> None:
     _city(session)
-    snap = build_snapshot(session, find_scheme(session, "2024"), Period.parse("2024"))
+    snap = build_snapshot(session, find_scheme(session, "2024"), parse_period("2024"))
     again = Snapshot.from_json(snap.canonical_bytes())
     assert again == snap
     assert again.sha256() == snap.sha256()
@@ -86,20 +86,16 @@ def test_unknown_scheme_and_bad_periods_are_named(session: Session) -> None:
     _city(session)
     with pytest.raises(NotFound, match="no scheme with code or year 'X'"):
         find_scheme(session, "X")
-    with pytest.raises(Invalid, match="2024-13"):
-        Period.parse("2024-13")
-    with pytest.raises(Invalid, match="not YYYY"):
-        Period.parse("2024Q3")
-    with pytest.raises(ValueError, match="outside scheme T2024"):
-        build_snapshot(session, find_scheme(session, "T2024"), Period.parse("2023"))
+    with pytest.raises(PeriodError, match="2024-13"):
+        parse_period("2024-13")
+    with pytest.raises(PeriodError, match="not YYYY"):
+        parse_period("2024Q3")
+    with pytest.raises(Invalid, match="outside scheme T2024"):
+        build_snapshot(session, find_scheme(session, "T2024"), parse_period("2023"))
 
 
-@pytest.mark.parametrize(("text", "last", "end"), [
-    ("2024", "2024-12", dt.date(2024, 12, 31)),
-    ("2024-H1", "2024-06", dt.date(2024, 6, 30)),
-    ("2024-Q3", "2024-09", dt.date(2024, 9, 30)),
-    ("2024-02", "2024-02", dt.date(2024, 2, 29)),
-])
-def test_periods(text: str, last: str, end: dt.date) -> None:
-    period = Period.parse(text)
-    assert (str(period), period.last_month, period.end) == (text, last, end)
+def test_definitions_only_snapshot_has_no_facts(session: Session) -> None:
+    _city(session)
+    snap = build_snapshot(session, find_scheme(session, "T2024"), parse_period("2024"), with_facts=False)
+    assert [u.code for u in snap.units] == ["C01", "C02"] and [i.code for i in snap.indicators] == ["GDP"]
+    assert snap.targets == () and snap.reports == () and snap.events == ()

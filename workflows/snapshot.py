@@ -7,13 +7,14 @@ indicator names an authoritative source department (统计局) its figure wins o
 
 from __future__ import annotations
 
+import calendar
 import datetime as dt
 from collections import defaultdict
 from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Row, select
+from sqlalchemy import Row, false, select, true
 from sqlalchemy.orm import Session, selectinload
 
 from engine.facts import (
@@ -26,9 +27,9 @@ from engine.facts import (
     TargetFact,
     UnitFact,
 )
+from engine.periods import Period
 from store import Category, Event, Indicator, ProgressReport, Scheme, Target, TargetCoUnit, Unit
-from workflows.errors import NotFound
-from workflows.periods import Period
+from workflows.errors import Invalid, NotFound
 
 
 def find_scheme(session: Session, ref: str) -> Scheme:
@@ -46,9 +47,13 @@ def find_scheme(session: Session, ref: str) -> Scheme:
     raise NotFound(f"no scheme with code or year {ref!r}")
 
 
-def build_snapshot(session: Session, scheme: Scheme, period: Period) -> Snapshot:
+def build_snapshot(session: Session, scheme: Scheme, period: Period, *, with_facts: bool = True) -> Snapshot:
+    """The scheme's facts due by the end of ``period``. ``with_facts=False`` gives only the
+    scheme's definitions (categories, units, indicators): enough to validate a rule pack."""
     if period.year != scheme.year:
-        raise ValueError(f"period {period} is outside scheme {scheme.code}'s year {scheme.year}")
+        raise Invalid(f"period {period.text} is outside scheme {scheme.code}'s year {scheme.year}")
+    last_month = period.end
+    end_date = dt.date(period.year, period.end_month, calendar.monthrange(period.year, period.end_month)[1])
     units = session.scalars(select(Unit).where(Unit.scheme_id == scheme.id)).all()
     code_of = {u.id: u.code for u in units}
     categories = session.scalars(
@@ -56,19 +61,21 @@ def build_snapshot(session: Session, scheme: Scheme, period: Period) -> Snapshot
     ).all()
     indicators = session.scalars(select(Indicator).where(Indicator.scheme_id == scheme.id)).all()
     indicator_by_id = {i.id: i for i in indicators}
+    # Without facts, the fact queries below match nothing (definitions suffice to check a pack).
+    facts_wanted = true() if with_facts else false()
     # Targets and reports are the bulk of a year's facts (hundreds of thousands and millions at
     # province scale): read plain rows, never ORM objects.
     target_rows = session.execute(
         select(
             Target.id, Target.unit_id, Target.indicator_id, Target.annual_value,
             Target.schedule_kind, Target.milestones, Target.lead_unit_id,
-        ).where(Target.scheme_id == scheme.id)
+        ).where(Target.scheme_id == scheme.id, facts_wanted)
     ).all()
     co_units: dict[int, list[tuple[str, Decimal]]] = defaultdict(list)
     for target_id, unit_id, share in session.execute(
         select(TargetCoUnit.target_id, TargetCoUnit.unit_id, TargetCoUnit.share)
         .join(Target, TargetCoUnit.target_id == Target.id)
-        .where(Target.scheme_id == scheme.id)
+        .where(Target.scheme_id == scheme.id, facts_wanted)
     ):
         co_units[target_id].append((code_of[unit_id], share))
     # Per target: (unit code, indicator code, authoritative source department).
@@ -87,14 +94,14 @@ def build_snapshot(session: Session, scheme: Scheme, period: Period) -> Snapshot
             ProgressReport.source,
         )
         .join(Target, ProgressReport.target_id == Target.id)
-        .where(Target.scheme_id == scheme.id, ProgressReport.period <= period.last_month)
+        .where(Target.scheme_id == scheme.id, ProgressReport.period <= last_month, facts_wanted)
     ).all()
-    events = session.scalars(select(Event).where(Event.scheme_id == scheme.id)).all()
+    events = session.scalars(select(Event).where(Event.scheme_id == scheme.id, facts_wanted)).all()
 
     return Snapshot(
         scheme_code=scheme.code,
         year=scheme.year,
-        period=str(period),
+        period=period.text,
         cutoff_date=scheme.cutoff_date,
         categories=tuple(
             CategoryFact(
@@ -145,7 +152,7 @@ def build_snapshot(session: Session, scheme: Scheme, period: Period) -> Snapshot
             for t in target_rows
         ),
         reports=_authoritative_reports(report_rows, keys),
-        events=tuple(_event_fact(e, code_of, indicator_by_id) for e in events if _due(e, period.end)),
+        events=tuple(_event_fact(e, code_of, indicator_by_id) for e in events if _due(e, end_date)),
     ).normalized()
 
 

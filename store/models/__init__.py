@@ -2,13 +2,14 @@
 
 from store.models.audit import AuditEvent
 from store.models.events import Event
-from store.models.rules import Firing, RulePack, Run, ScoreSheet
+from store.models.rules import Cut, Firing, RulePack, Run, ScoreSheet
 from store.models.scheme import Category, Indicator, Scheme, Section, Unit
 from store.models.targets import ProgressReport, Target, TargetCoUnit
 
 __all__ = [
     "AuditEvent",
     "Category",
+    "Cut",
     "Event",
     "Firing",
     "Indicator",

@@ -40,6 +40,7 @@ class RulePack(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(100))
     version: Mapped[str] = mapped_column(String(40))
+    scheme_code: Mapped[str | None] = mapped_column(String(40), index=True)
     yaml_text: Mapped[str] = mapped_column(Text)
     sha256: Mapped[str] = mapped_column(String(64), index=True)
     status: Mapped[str] = mapped_column(String(10), default="draft")
@@ -81,7 +82,10 @@ class Firing(Base):
     """One rule firing: which rule (id, version, pack hash) matched which facts, with what effect."""
 
     __tablename__ = "firing"
-    __table_args__ = (UniqueConstraint("run_id", "seq"),)
+    __table_args__ = (
+        UniqueConstraint("run_id", "seq"),
+        CheckConstraint("status IN ('applied', 'voided', 'adjusted')", name="status"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     run_id: Mapped[int] = mapped_column(ForeignKey("run.id", ondelete="RESTRICT"))
@@ -97,6 +101,34 @@ class Firing(Base):
     matched_facts: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
     raw_points: Mapped[Decimal] = mapped_column(ExactDecimal(18, 4))
     points: Mapped[Decimal] = mapped_column(ExactDecimal(18, 4))
+    text_zh: Mapped[str] = mapped_column(Text)
+    text_en: Mapped[str] = mapped_column(Text)
+    # The effect's specifics (method, consequence, notice, share …) as the engine reported them.
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # applied, or voided / adjusted by an appeal override named in ``override``.
+    status: Mapped[str] = mapped_column(String(10), default="applied")
+    override: Mapped[str | None] = mapped_column(String(100))
+
+    run: Mapped[Run] = relationship()
+    unit: Mapped[Unit] = relationship()
+
+
+class Cut(Base):
+    """Points a cap, floor, reset, override or verification took off firings (the why-not of a total)."""
+
+    __tablename__ = "cut"
+    __table_args__ = (UniqueConstraint("run_id", "seq"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("run.id", ondelete="RESTRICT"))
+    seq: Mapped[int] = mapped_column(Integer)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("unit.id", ondelete="RESTRICT"))
+    indicator_code: Mapped[str | None] = mapped_column(String(40))
+    kind: Mapped[str] = mapped_column(String(20))
+    source: Mapped[str] = mapped_column(String(100))
+    firing_seqs: Mapped[list[int]] = mapped_column(JSON)
+    before: Mapped[Decimal] = mapped_column(ExactDecimal(18, 4))
+    after: Mapped[Decimal] = mapped_column(ExactDecimal(18, 4))
     text_zh: Mapped[str] = mapped_column(Text)
     text_en: Mapped[str] = mapped_column(Text)
 
@@ -125,6 +157,9 @@ class ScoreSheet(Base):
     rank: Mapped[int | None] = mapped_column(Integer)
     grade: Mapped[str | None] = mapped_column(String(10))
     flags: Mapped[list[str]] = mapped_column(JSON)
+    grade_notes: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # Honours credited in this run, so next year's carry-over never credits them twice.
+    credited_events: Mapped[list[str]] = mapped_column(JSON, default=list)
 
     run: Mapped[Run] = relationship()
     unit: Mapped[Unit] = relationship()
