@@ -7,6 +7,10 @@ The schema is made only by the Alembic migrations in ``migrations/``; this packa
 from store.base import Base
 from store.db import make_engine, make_session_factory
 from store.models import (
+    Account,
+    AccountRole,
+    AccountUnit,
+    ApiToken,
     AuditEvent,
     Category,
     Cut,
@@ -25,6 +29,10 @@ from store.models import (
 )
 
 __all__ = [
+    "Account",
+    "AccountRole",
+    "AccountUnit",
+    "ApiToken",
     "AuditEvent",
     "Base",
     "Category",

@@ -1,5 +1,6 @@
 """All mapped classes; importing this module registers every table on ``Base.metadata``."""
 
+from store.models.accounts import Account, AccountRole, AccountUnit, ApiToken
 from store.models.audit import AuditEvent
 from store.models.events import Event
 from store.models.rules import Cut, Firing, RulePack, Run, ScoreSheet
@@ -7,6 +8,10 @@ from store.models.scheme import Category, Indicator, Scheme, Section, Unit
 from store.models.targets import ProgressReport, Target, TargetCoUnit
 
 __all__ = [
+    "Account",
+    "AccountRole",
+    "AccountUnit",
+    "ApiToken",
     "AuditEvent",
     "Category",
     "Cut",

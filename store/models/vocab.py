@@ -22,6 +22,7 @@ RULE_PACK_STATUSES = ("draft", "approved", "retired")
 RUN_KINDS = ("month", "quarter", "half", "year")
 RUN_STATUSES = ("complete", "superseded", "sealed")
 GRADES = ("excellent", "good", "fair", "poor")
+ROLES = ("admin", "office", "auditor", "reviewer", "committee", "reporter")
 
 
 def in_list(column: str, values: tuple[str, ...]) -> str:
