@@ -25,6 +25,12 @@ class AppContext:
         self.settings = settings
         self._engine: Engine | None = None
 
+    def close(self) -> None:
+        """Dispose of the engine's pool when the command ends (no connection outlives it)."""
+        if self._engine is not None:
+            self._engine.dispose()
+            self._engine = None
+
     @property
     def engine(self) -> Engine:
         if self._engine is None:
@@ -51,6 +57,7 @@ def main(ctx: click.Context) -> None:
     settings = load_settings()
     configure_logging(production=settings.is_production, level=settings.log_level)
     ctx.obj = AppContext(settings)
+    ctx.call_on_close(ctx.obj.close)
 
 
 @main.command()
@@ -75,3 +82,11 @@ main.add_command(audit_group)
 from web.cli_demo import demo  # noqa: E402
 
 main.add_command(demo)
+
+
+from web.cli_runs import explain_command, pack_group, replay_command, run_command  # noqa: E402
+
+main.add_command(pack_group)
+main.add_command(run_command)
+main.add_command(explain_command)
+main.add_command(replay_command)

@@ -22,8 +22,6 @@ if TYPE_CHECKING:
 @click.pass_obj
 def import_command(app: AppContext, file: Path, kind: str | None) -> None:
     """Import FILE (.xlsx or .csv) in one transaction: all of it, or nothing if any row is wrong."""
-    # Close the pooled connection when the command ends, not whenever the engine is collected.
-    click.get_current_context().call_on_close(app.engine.dispose)
     try:
         with app.transaction() as session:
             summary = import_file(session, file, kind)

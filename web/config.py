@@ -6,7 +6,9 @@ engine, workflows and store can be tested without touching ``os.environ``.
 
 from __future__ import annotations
 
+import getpass
 import os
+import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +28,18 @@ class Settings:
     env: Environment
     instance_path: Path
     log_level: str
+    actor: str  # who CLI commands act as in the audit ledger
+    # The web app's signing key (sessions, CSRF). Required in production; a random per-process key
+    # otherwise, so a development restart logs everyone out.
+    secret_key: str = ""
+    # Largest accepted request body (uploads), in bytes.
+    max_upload_bytes: int = 5 * 1024 * 1024
+    # Failed logins before an account is locked, and for how long (minutes).
+    lockout_threshold: int = 5
+    lockout_minutes: int = 15
+    # Where `kaohe serve` listens unless told otherwise.
+    host: str = "127.0.0.1"
+    port: int = 5000
 
     @property
     def is_production(self) -> bool:
@@ -47,9 +61,36 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     level = env_vars.get("KAOHE_LOG_LEVEL", "INFO").strip().upper()
     if level not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
         raise ConfigError(f"KAOHE_LOG_LEVEL must be DEBUG, INFO, WARNING, ERROR or CRITICAL, not {level!r}")
+    secret_key = env_vars.get("KAOHE_SECRET_KEY", "").strip()
+    if not secret_key:
+        if env == "production":
+            raise ConfigError("KAOHE_SECRET_KEY must be set in production (e.g. 64 random hex digits)")
+        secret_key = secrets.token_hex(32)
+    elif env == "production" and len(secret_key) < 32:
+        raise ConfigError("KAOHE_SECRET_KEY must be at least 32 characters in production")
     return Settings(
         database_url=url,
         env=env,
         instance_path=instance_path,
         log_level=level,
+        actor=env_vars.get("KAOHE_ACTOR", "").strip() or f"cli:{getpass.getuser()}",
+        secret_key=secret_key,
+        max_upload_bytes=_positive_int(env_vars, "KAOHE_MAX_UPLOAD_BYTES", 5 * 1024 * 1024),
+        lockout_threshold=_positive_int(env_vars, "KAOHE_LOCKOUT_THRESHOLD", 5),
+        lockout_minutes=_positive_int(env_vars, "KAOHE_LOCKOUT_MINUTES", 15),
+        host=env_vars.get("KAOHE_HOST", "127.0.0.1").strip() or "127.0.0.1",
+        port=_positive_int(env_vars, "KAOHE_PORT", 5000),
     )
+
+
+def _positive_int(env_vars: Mapping[str, str], name: str, default: int) -> int:
+    raw = env_vars.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a positive integer, not {raw!r}") from None
+    if value <= 0:
+        raise ConfigError(f"{name} must be a positive integer, not {raw!r}")
+    return value

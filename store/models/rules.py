@@ -149,7 +149,7 @@ class ScoreSheet(Base):
     run_id: Mapped[int] = mapped_column(ForeignKey("run.id", ondelete="RESTRICT"))
     unit_id: Mapped[int] = mapped_column(ForeignKey("unit.id", ondelete="RESTRICT"))
     category_code: Mapped[str] = mapped_column(String(40))
-    sections: Mapped[dict[str, Any]] = mapped_column(JSON)
+    sections: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
     bonus: Mapped[Decimal] = mapped_column(ExactDecimal(18, 4))
     deduction: Mapped[Decimal] = mapped_column(ExactDecimal(18, 4))
     vetoes: Mapped[list[dict[str, Any]]] = mapped_column(JSON)

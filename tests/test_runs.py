@@ -1,0 +1,137 @@
+"""Assessment runs through the database: stored all at once, hashed, replayable, superseded."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select, text
+from sqlalchemy.orm import Session
+
+import audit
+import workflows.runs
+from engine import PackError
+from store import AuditEvent, Cut, Firing, RulePack, Run, ScoreSheet
+from tests.cli_support import cli_runner
+from tests.conftest import IS_POSTGRES
+from web.cli import main
+from workflows.demo import load_demo
+from workflows.errors import Conflict, NotFound
+from workflows.packs import approve_pack, store_pack
+from workflows.runs import create_run, load_result, replay
+
+ROOT = Path(__file__).resolve().parents[1]
+PACK = ROOT / "rulepacks" / "demo-city-2024.yaml"
+
+
+def _demo_with_pack(session: Session, approve: bool = True) -> None:
+    load_demo(session, ROOT / "demo" / "city")
+    store_pack(session, PACK.read_text(encoding="utf-8"), PACK.name, actor="office.li")
+    if approve:
+        approve_pack(session, "demo-city-2024@1", approver="director.wang")
+
+
+def _counts(session: Session) -> tuple[int, ...]:
+    return tuple(session.scalar(select(func.count()).select_from(m)) or 0
+                 for m in (Run, Firing, ScoreSheet, Cut, AuditEvent))
+
+
+def test_a_year_run_is_stored_whole_and_hashes_back(session: Session) -> None:
+    _demo_with_pack(session)
+    outcome = create_run(session, "DEMO-2024", "2024", actor="office.li")
+    run, result = outcome.run, outcome.result
+    assert run.kind == "year" and run.status == "complete" and outcome.superseded is None
+    stored = load_result(session, run)  # re-hashes the stored rows: equal to the engine's own
+    assert stored.run_hash == result.run_hash == run.run_hash
+    assert len(stored.firings) == len(result.firings) > 0
+    assert len(stored.sheets) == 75 and all(s.grade for s in stored.sheets)
+    assert {s.rank for s in stored.sheets if s.category == "county"} == set(range(1, 10))
+    assert stored.cuts == result.cuts
+    report = audit.verify(session)
+    assert report.ok and report.runs_checked == 1
+
+
+def test_replay_is_identical_and_a_rerun_supersedes(session: Session) -> None:
+    _demo_with_pack(session)
+    first = create_run(session, "2024", "2024-Q3", actor="office.li").run
+    again = create_run(session, "2024", "2024-Q3", actor="office.li")
+    assert again.superseded is not None and again.superseded.id == first.id
+    assert first.status == "superseded" and again.run.supersedes_id == first.id
+    assert again.run.run_hash == first.run_hash  # same facts, same pack: same bytes
+    report, _ = replay(session, again.run)
+    assert report.identical and report.differences == ()
+
+
+def test_no_run_without_an_approved_pack_and_four_eyes(session: Session) -> None:
+    _demo_with_pack(session, approve=False)
+    with pytest.raises(NotFound, match="scheme DEMO-2024 has no approved rule pack"):
+        create_run(session, "DEMO-2024", "2024", actor="office.li")
+    with pytest.raises(Conflict, match="a second person must approve it"):
+        approve_pack(session, "demo-city-2024@1", approver="office.li")
+    assert _counts(session)[0] == 0
+
+
+def test_a_stored_pack_version_never_changes(session: Session) -> None:
+    _demo_with_pack(session)
+    changed = PACK.read_text(encoding="utf-8").replace("honours: {cap: 5", "honours: {cap: 6", 1)
+    with pytest.raises(Conflict, match="already stored with different content"):
+        store_pack(session, changed, PACK.name, actor="office.li")
+    same = store_pack(session, PACK.read_text(encoding="utf-8"), PACK.name, actor="office.zhao")
+    assert not same.created
+    with pytest.raises(PackError):
+        store_pack(session, "pack: x\nversion: 1\nbogus: 1\nrules: []\n", "bad.yaml", actor="office.li")
+    assert session.scalar(select(func.count()).select_from(RulePack)) == 1
+
+
+def test_a_failing_run_stores_nothing(session: Session, monkeypatch: pytest.MonkeyPatch) -> None:
+    _demo_with_pack(session)
+    before = _counts(session)
+
+    def broken(*_args: object, **_kwargs: object) -> None:
+        raise RuntimeError("ledger unavailable")
+
+    monkeypatch.setattr(workflows.runs.audit, "record_run", broken)
+    savepoint = session.begin_nested()
+    with pytest.raises(RuntimeError, match="ledger unavailable"):
+        create_run(session, "DEMO-2024", "2024", actor="office.li")
+    savepoint.rollback()
+    assert _counts(session) == before
+
+
+@pytest.mark.skipif(IS_POSTGRES, reason="PostgreSQL's triggers refuse the tampering itself")
+def test_a_changed_firing_is_refused_when_loading(session: Session) -> None:
+    _demo_with_pack(session)
+    run = create_run(session, "DEMO-2024", "2024", actor="office.li").run
+    session.execute(text("UPDATE firing SET points = '9.0000' WHERE run_id = :r AND seq = 1"), {"r": run.id})
+    session.expire_all()
+    with pytest.raises(Conflict, match="not the recorded run hash"):
+        load_result(session, run)
+
+
+def test_cli_run_explain_replay(fresh_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    with cli_runner(fresh_url, tmp_path, monkeypatch) as runner:
+        assert runner.invoke(main, ["demo", "--no-serve"]).exit_code == 0
+        loaded = runner.invoke(main, ["pack", "load", str(PACK)], env={"KAOHE_ACTOR": "office.li"})
+        assert loaded.exit_code == 0, loaded.output
+        approve = ["pack", "approve", "demo-city-2024@1"]
+        refused = runner.invoke(main, approve, env={"KAOHE_ACTOR": "office.li"})
+        assert refused.exit_code == 1 and "second person" in refused.output
+        ok = runner.invoke(main, approve, env={"KAOHE_ACTOR": "director.wang"})
+        assert ok.exit_code == 0, ok.output
+        ran = runner.invoke(main, ["run", "DEMO-2024", "2024", "--json"])
+        assert ran.exit_code == 0, ran.output
+        summary = json.loads(ran.output)
+        assert summary["score_sheets"] == 75 and len(summary["run_hash"]) == 64
+        run_id = str(summary["run_id"])
+        why = runner.invoke(main, ["explain", run_id, "C05", "--lang", "en"])
+        assert why.exit_code == 0, why.output
+        assert "C05" in why.output and "honours" in why.output  # the honours cap cut is explained
+        data = json.loads(runner.invoke(main, ["explain", run_id, "C05", "--json"]).output)
+        assert data["unit"] == "C05" and data["sheet"]["unit"] == "C05"
+        unknown = runner.invoke(main, ["explain", run_id, "NOPE"])
+        assert unknown.exit_code == 1 and "no unit 'NOPE'" in unknown.output
+        again = runner.invoke(main, ["replay", run_id])
+        assert again.exit_code == 0 and "replays identically" in again.output
+        bad = runner.invoke(main, ["run", "DEMO-2024", "2024-13"])
+        assert bad.exit_code == 1 and "2024-13" in bad.output

@@ -1,0 +1,171 @@
+"""``kaohe pack``, ``kaohe run``, ``kaohe explain`` and ``kaohe replay``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+from sqlalchemy import select
+
+from engine import PackError, explain, render_explanation
+from engine.canonical import to_plain
+from engine.periods import PeriodError
+from store import RulePack, Unit
+from workflows.errors import DomainError
+from workflows.packs import approve_pack, store_pack
+from workflows.runs import create_run, get_run, load_result, replay
+
+if TYPE_CHECKING:
+    from web.cli import AppContext
+
+
+def _fail(message: str) -> None:
+    click.echo(message, err=True)
+    raise SystemExit(1)
+
+
+def _echo_json(value: Any) -> None:
+    click.echo(json.dumps(to_plain(value), ensure_ascii=False, indent=2, sort_keys=True))
+
+
+@click.group("pack")
+def pack_group() -> None:
+    """Rule-pack versions: load, approve, list."""
+
+
+@pack_group.command("load")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.pass_obj
+def pack_load(app: AppContext, file: Path) -> None:
+    """Validate FILE and store it as a new draft pack version (nothing is stored if it is invalid)."""
+    try:
+        with app.transaction() as session:
+            text = file.read_text(encoding="utf-8")
+            stored = store_pack(session, text, file.name, actor=app.settings.actor)
+            row = stored.row
+            label = "stored" if stored.created else "already stored (same content)"
+            click.echo(f"{row.name}@{row.version} {label}: sha256 {row.sha256} status {row.status}")
+    except PackError as exc:
+        for issue in exc.issues:
+            click.echo(str(issue), err=True)
+        _fail(f"{len(exc.issues)} error(s): the pack was not stored")
+    except DomainError as exc:
+        _fail(str(exc))
+
+
+@pack_group.command("approve")
+@click.argument("ref")
+@click.pass_obj
+def pack_approve(app: AppContext, ref: str) -> None:
+    """Approve draft pack REF (NAME@VERSION); the approver must not be who stored it."""
+    try:
+        with app.transaction() as session:
+            row = approve_pack(session, ref, approver=app.settings.actor)
+            click.echo(f"{row.name}@{row.version} approved by {row.approved_by}")
+    except DomainError as exc:
+        _fail(str(exc))
+
+
+@pack_group.command("list")
+@click.pass_obj
+def pack_list(app: AppContext) -> None:
+    """Every stored pack version with its scheme, status and hash."""
+    with app.transaction() as session:
+        for row in session.scalars(select(RulePack).order_by(RulePack.name, RulePack.id)):
+            click.echo(f"{row.name}@{row.version}\t{row.scheme_code or '-'}\t{row.status}\t{row.sha256}")
+
+
+@click.command("run")
+@click.argument("scheme")
+@click.argument("period")
+@click.option("--pack", "pack_ref", help="NAME@VERSION (default: the scheme's newest approved pack).")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@click.pass_obj
+def run_command(app: AppContext, scheme: str, period: str, pack_ref: str | None, as_json: bool) -> None:
+    """Run PERIOD (2024, 2024-H1, 2024-Q3, 2024-07) of SCHEME (its code or year) and store it."""
+    try:
+        with app.transaction() as session:
+            outcome = create_run(session, scheme, period, actor=app.settings.actor, pack_ref=pack_ref)
+            run, result = outcome.run, outcome.result
+            summary = {
+                "run_id": run.id, "run_hash": run.run_hash, "scheme": result.scheme_code,
+                "period": result.period, "pack": f"{result.pack_name}@{result.pack_version}",
+                "pack_sha256": result.pack_sha256, "snapshot_sha256": result.snapshot_sha256,
+                "firings": len(result.firings), "score_sheets": len(result.sheets),
+                "supersedes": outcome.superseded.id if outcome.superseded else None,
+            }
+    except (DomainError, PeriodError) as exc:
+        _fail(str(exc))
+    except PackError as exc:
+        _fail("\n".join(str(i) for i in exc.issues))
+    if as_json:
+        _echo_json(summary)
+        return
+    click.echo(f"run {summary['run_id']} stored: {summary['firings']} firings, "
+               f"{summary['score_sheets']} score sheets")
+    click.echo(f"run hash {summary['run_hash']}")
+    if summary["supersedes"] is not None:
+        click.echo(f"supersedes run {summary['supersedes']}")
+
+
+@click.command("explain")
+@click.argument("run_id", type=int)
+@click.argument("unit")
+@click.option("--indicator", help="Only this indicator's part.")
+@click.option("--why-not", is_flag=True,
+              help="Also list rules evaluated that did not apply (replays the run).")
+@click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True)
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_obj
+def explain_command(app: AppContext, run_id: int, unit: str, indicator: str | None, why_not: bool,
+                    lang: str, as_json: bool) -> None:
+    """How UNIT's total in RUN_ID was made: sections, firings, cuts, vetoes (and why-nots)."""
+    try:
+        with app.transaction() as session:
+            run = get_run(session, run_id)
+            known = session.scalars(
+                select(Unit.code).where(Unit.scheme_id == run.scheme_id, Unit.code == unit)
+            ).one_or_none()
+            if known is None:
+                _fail(f"run {run_id}: no unit {unit!r} in scheme {run.scheme.code}")
+            if why_not:
+                report, result = replay(session, run)
+                if not report.identical:
+                    _fail(f"run {run_id} does not replay identically; see `kaohe replay {run_id}`")
+            else:
+                result = load_result(session, run)
+    except DomainError as exc:
+        _fail(str(exc))
+    explanation = explain(result, unit, indicator, why_not=why_not)
+    if as_json:
+        _echo_json(explanation)
+    else:
+        click.echo(render_explanation(explanation, lang))
+
+
+@click.command("replay")
+@click.argument("run_id", type=int)
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_obj
+def replay_command(app: AppContext, run_id: int, as_json: bool) -> None:
+    """Re-evaluate RUN_ID's frozen snapshot under its own pack version; exit 1 on any difference."""
+    try:
+        with app.transaction() as session:
+            report, _result = replay(session, get_run(session, run_id))
+    except DomainError as exc:
+        _fail(str(exc))
+    if as_json:
+        _echo_json({"run_id": report.run_id, "identical": report.identical,
+                    "stored_hash": report.stored_hash, "replayed_hash": report.replayed_hash,
+                    "differences": list(report.differences)})
+    elif report.identical:
+        click.echo(f"run {run_id} replays identically: run hash {report.stored_hash}")
+    else:
+        click.echo(f"run {run_id} differs on replay: stored {report.stored_hash}, "
+                   f"replayed {report.replayed_hash}")
+        for line in report.differences:
+            click.echo(f"  {line}")
+    if not report.identical:
+        raise SystemExit(1)

@@ -1,0 +1,293 @@
+"""Assessment runs: freeze the facts, evaluate the approved pack, store everything at once.
+
+A run is all or nothing (the caller's transaction holds the run row, its firings, score sheets,
+cuts and the ``run.create`` audit event) and never changes afterwards; running the same scheme
+and period again stores a new run that supersedes the old one. Stored rows can be turned back
+into the engine's :class:`RunResult`, whose hash must equal the one recorded, and a run can be
+replayed from its own frozen snapshot and pack version.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import insert, select
+from sqlalchemy.orm import Session
+
+import audit
+from engine import RunResult, evaluate
+from engine.canonical import to_plain
+from engine.facts import FiringOverride, PriorResult, Snapshot
+from engine.periods import parse_period
+from engine.result import Cut as EngineCut
+from engine.result import Firing as EngineFiring
+from engine.result import MatchedFact, SectionScore, VetoNote, run_hash
+from engine.result import ScoreSheet as EngineSheet
+from store import Cut, Firing, RulePack, Run, Scheme, ScoreSheet, Unit
+from workflows.errors import Conflict, NotFound
+from workflows.packs import approved_pack_for, engine_pack, get_pack
+from workflows.snapshot import build_snapshot, find_scheme
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    run: Run
+    result: RunResult
+    superseded: Run | None
+
+
+def create_run(
+    session: Session,
+    scheme_ref: str,
+    period_text: str,
+    *,
+    actor: str,
+    pack_ref: str | None = None,
+    overrides: Sequence[FiringOverride] = (),
+) -> RunOutcome:
+    """Run ``period_text`` of a scheme under its approved pack (or ``pack_ref``) and store it."""
+    scheme = find_scheme(session, scheme_ref)
+    period = parse_period(period_text)
+    pack_row = get_pack(session, pack_ref) if pack_ref else approved_pack_for(session, scheme.code)
+    if pack_row.scheme_code not in (None, scheme.code):
+        raise Conflict(f"rule pack {pack_row.name}@{pack_row.version} is for scheme {pack_row.scheme_code}")
+    previous = _current_run(session, scheme, period.text)
+    if previous is not None and previous.status == "sealed":
+        raise Conflict(f"run {previous.id} of {scheme.code} {period.text} is sealed: it cannot be superseded")
+    snapshot = build_snapshot(session, scheme, period)
+    snapshot = dataclasses.replace(
+        snapshot,
+        prior_results=_prior_results(session, scheme),
+        prior_cutoff_date=_prior_cutoff(session, scheme),
+        overrides=tuple(overrides),
+    ).normalized()
+    result = evaluate(engine_pack(pack_row), snapshot)
+    run = _store(session, scheme, pack_row, period.kind, snapshot, result, actor, previous)
+    return RunOutcome(run, result, previous)
+
+
+def _current_run(session: Session, scheme: Scheme, period: str) -> Run | None:
+    return session.scalars(
+        select(Run)
+        .where(Run.scheme_id == scheme.id, Run.period == period, Run.status.in_(("complete", "sealed")))
+        .order_by(Run.id.desc())
+    ).first()
+
+
+def _prior_results(session: Session, scheme: Scheme) -> tuple[PriorResult, ...]:
+    """Grades and credited honours of earlier years' sealed year runs, by unit code."""
+    rows = session.execute(
+        select(Scheme.year, Unit.code, ScoreSheet.grade, ScoreSheet.credited_events)
+        .join(Run, ScoreSheet.run_id == Run.id)
+        .join(Scheme, Run.scheme_id == Scheme.id)
+        .join(Unit, ScoreSheet.unit_id == Unit.id)
+        .where(Scheme.year < scheme.year, Run.kind == "year", Run.status == "sealed")
+    ).all()
+    return tuple(PriorResult(year, code, grade, tuple(credited)) for year, code, grade, credited in rows)
+
+
+def _prior_cutoff(session: Session, scheme: Scheme) -> dt.date | None:
+    return session.scalars(
+        select(Scheme.cutoff_date).where(Scheme.year == scheme.year - 1).order_by(Scheme.id)
+    ).first()
+
+
+def _store(
+    session: Session,
+    scheme: Scheme,
+    pack_row: RulePack,
+    kind: str,
+    snapshot: Snapshot,
+    result: RunResult,
+    actor: str,
+    previous: Run | None,
+) -> Run:
+    snapshot_bytes = snapshot.canonical_bytes()
+    run = Run(
+        scheme_id=scheme.id,
+        rule_pack_id=pack_row.id,
+        period=result.period,
+        kind=kind,
+        status="complete",
+        snapshot=snapshot_bytes.decode("utf-8"),
+        snapshot_sha256=result.snapshot_sha256,
+        run_hash=result.run_hash,
+        supersedes_id=previous.id if previous is not None else None,
+        created_at=dt.datetime.now(dt.UTC),
+        created_by=actor,
+    )
+    if previous is not None:
+        previous.status = "superseded"
+    session.add(run)
+    session.flush()
+    unit_id = dict(session.execute(select(Unit.code, Unit.id).where(Unit.scheme_id == scheme.id)).all())
+    if result.firings:
+        session.execute(insert(Firing), [_firing_row(run.id, unit_id, f) for f in result.firings])
+    if result.sheets:
+        session.execute(insert(ScoreSheet), [_sheet_row(run.id, unit_id, s) for s in result.sheets])
+    if result.cuts:
+        session.execute(insert(Cut), [_cut_row(run.id, unit_id, n, c) for n, c in enumerate(result.cuts, 1)])
+    audit.record_run(session, run, actor)
+    return run
+
+
+def _firing_row(run_id: int, unit_id: dict[str, int], f: EngineFiring) -> dict[str, Any]:
+    return {
+        "run_id": run_id, "seq": f.seq, "rule_id": f.rule_id, "rule_version": f.rule_version,
+        "pack_sha256": f.pack_sha256, "unit_id": unit_id[f.unit], "indicator_code": f.indicator,
+        "period": f.period, "effect": f.effect, "bucket": f.bucket,
+        "matched_facts": to_plain(f.matched), "raw_points": f.raw_points, "points": f.points,
+        "text_zh": f.text_zh, "text_en": f.text_en, "detail": to_plain(dict(f.detail)),
+        "status": f.status, "override": f.override,
+    }
+
+
+def _sheet_row(run_id: int, unit_id: dict[str, int], s: EngineSheet) -> dict[str, Any]:
+    return {
+        "run_id": run_id, "unit_id": unit_id[s.unit], "category_code": s.category or "",
+        "sections": to_plain(s.sections), "bonus": s.bonus, "deduction": s.deduction,
+        "vetoes": to_plain(s.vetoes), "total": s.total, "rank": s.rank, "grade": s.grade,
+        "flags": list(s.flags), "grade_notes": list(s.grade_notes),
+        "credited_events": list(s.credited_events),
+    }
+
+
+def _cut_row(run_id: int, unit_id: dict[str, int], seq: int, c: EngineCut) -> dict[str, Any]:
+    return {
+        "run_id": run_id, "seq": seq, "unit_id": unit_id[c.unit], "indicator_code": c.indicator,
+        "kind": c.kind, "source": c.source, "firing_seqs": list(c.seqs), "before": c.before,
+        "after": c.after, "text_zh": c.text_zh, "text_en": c.text_en,
+    }
+
+
+def get_run(session: Session, run_id: int) -> Run:
+    run = session.get(Run, run_id)
+    if run is None:
+        raise NotFound(f"no run {run_id}")
+    return run
+
+
+def load_result(session: Session, run: Run) -> RunResult:
+    """The stored run as the engine's result (without why-nots, which only a replay recomputes).
+
+    The firings and score sheets are re-hashed: rows changed behind the ledger's back are refused.
+    """
+    units = select(Unit.id, Unit.code).where(Unit.scheme_id == run.scheme_id)
+    code_of = dict(session.execute(units).all())
+    firings = tuple(
+        EngineFiring(
+            seq=f.seq, rule_id=f.rule_id, rule_version=f.rule_version, pack_sha256=f.pack_sha256,
+            unit=code_of[f.unit_id], indicator=f.indicator_code, period=f.period, effect=f.effect,
+            bucket=f.bucket,
+            matched=tuple(MatchedFact(m["id"], m["type"], m["values"]) for m in f.matched_facts),
+            raw_points=f.raw_points, points=f.points, text_zh=f.text_zh, text_en=f.text_en,
+            detail=dict(f.detail), status=f.status, override=f.override,
+        )
+        for f in session.scalars(select(Firing).where(Firing.run_id == run.id).order_by(Firing.seq))
+    )
+    sheets = tuple(
+        sorted(
+            (_engine_sheet(s, code_of[s.unit_id])
+             for s in session.scalars(select(ScoreSheet).where(ScoreSheet.run_id == run.id))),
+            key=lambda s: s.unit,
+        )
+    )
+    cuts = tuple(
+        EngineCut(
+            unit=code_of[c.unit_id], indicator=c.indicator_code, kind=c.kind, source=c.source,
+            seqs=tuple(c.firing_seqs), before=c.before, after=c.after, text_zh=c.text_zh, text_en=c.text_en,
+        )
+        for c in session.scalars(select(Cut).where(Cut.run_id == run.id).order_by(Cut.seq))
+    )
+    stored_hash = run_hash(firings, sheets)
+    if stored_hash != run.run_hash:
+        raise Conflict(
+            f"run {run.id}: its stored firings and score sheets hash to {stored_hash[:12]}…, "
+            f"not the recorded run hash {run.run_hash[:12]}… — run `kaohe audit verify`"
+        )
+    pack = run.rule_pack
+    return RunResult(
+        scheme_code=run.scheme.code, period=run.period, pack_name=pack.name,
+        pack_version=int(pack.version) if pack.version.isdigit() else 0, pack_sha256=pack.sha256,
+        snapshot_sha256=run.snapshot_sha256, firings=firings, sheets=sheets, cuts=cuts, why_not=(),
+        run_hash=run.run_hash,
+    )
+
+
+def _engine_sheet(s: ScoreSheet, unit: str) -> EngineSheet:
+    return EngineSheet(
+        unit=unit,
+        category=s.category_code or None,
+        sections=tuple(
+            SectionScore(
+                code=x["code"], weight=Decimal(x["weight"]), full=Decimal(x["full"]),
+                earned=Decimal(x["earned"]), score=Decimal(x["score"]),
+                indicators=tuple(x["indicators"]), zeroed_by=x["zeroed_by"],
+            )
+            for x in s.sections
+        ),
+        bonus=s.bonus,
+        deduction=s.deduction,
+        vetoes=tuple(
+            VetoNote(v["rule_id"], v["consequence"], v["grade"], v["section"], tuple(v["fact_ids"]), v["seq"])
+            for v in s.vetoes
+        ),
+        total=s.total,
+        rank=s.rank,
+        grade=s.grade,
+        flags=tuple(s.flags),
+        grade_notes=tuple(s.grade_notes),
+        credited_events=tuple(s.credited_events),
+    )
+
+
+@dataclass(frozen=True)
+class ReplayReport:
+    run_id: int
+    stored_hash: str
+    replayed_hash: str
+    differences: tuple[str, ...]
+
+    @property
+    def identical(self) -> bool:
+        return self.stored_hash == self.replayed_hash and not self.differences
+
+
+def replay(session: Session, run: Run) -> tuple[ReplayReport, RunResult]:
+    """Re-evaluate the run's frozen snapshot under its own pack version and compare."""
+    snapshot = Snapshot.from_json(run.snapshot)
+    if snapshot.sha256() != run.snapshot_sha256:
+        raise Conflict(f"run {run.id}: the stored snapshot no longer hashes to its snapshot_sha256")
+    replayed = evaluate(engine_pack(run.rule_pack), snapshot)
+    stored = load_result(session, run)
+    return ReplayReport(run.id, run.run_hash, replayed.run_hash, _differences(stored, replayed)), replayed
+
+
+def _differences(stored: RunResult, replayed: RunResult) -> tuple[str, ...]:
+    out: list[str] = []
+    old_f = {f.seq: f for f in stored.firings}
+    new_f = {f.seq: f for f in replayed.firings}
+    for seq in sorted(old_f.keys() | new_f.keys()):
+        a, b = old_f.get(seq), new_f.get(seq)
+        if a is None or b is None:
+            out.append(f"firing {seq}: {'only in the replay' if a is None else 'missing from the replay'}")
+        elif to_plain(a) != to_plain(b):
+            out.append(f"firing {seq} ({a.rule_id}, {a.unit}): stored {a.points} / replayed {b.points}")
+    old_s = {s.unit: s for s in stored.sheets}
+    new_s = {s.unit: s for s in replayed.sheets}
+    for unit in sorted(old_s.keys() | new_s.keys()):
+        x, y = old_s.get(unit), new_s.get(unit)
+        if x is None or y is None:
+            where = "only in the replay" if x is None else "missing from the replay"
+            out.append(f"score sheet {unit}: {where}")
+        elif to_plain(x) != to_plain(y):
+            out.append(
+                f"score sheet {unit}: stored total {x.total} rank {x.rank} grade {x.grade} / "
+                f"replayed total {y.total} rank {y.rank} grade {y.grade}"
+            )
+    return tuple(out)
