@@ -21,7 +21,9 @@ def test_defaults_to_sqlite_under_instance(tmp_path: Path) -> None:
 
 
 def test_database_url_and_env_are_read() -> None:
-    settings = load_settings({"KAOHE_DATABASE_URL": "postgresql://u@h/db", "KAOHE_ENV": "Production"})
+    settings = load_settings({"KAOHE_DATABASE_URL": "postgresql://u@h/db", "KAOHE_ENV": "Production",
+                              "KAOHE_SECRET_KEY": "k" * 64, "KAOHE_ACTOR": "office.li"})
+    assert settings.actor == "office.li"
     assert settings.database_url == "postgresql://u@h/db"
     assert settings.is_production
 
