@@ -2,6 +2,7 @@
 
 from store.models.accounts import Account, AccountRole, AccountUnit, ApiToken
 from store.models.audit import AuditEvent
+from store.models.cases import Appeal, AppealFiring, Case, CaseEvent, IdempotencyKey, Publication
 from store.models.events import Event
 from store.models.rules import Cut, Firing, RulePack, Run, ScoreSheet
 from store.models.scheme import Category, Indicator, Scheme, Section, Unit
@@ -12,13 +13,19 @@ __all__ = [
     "AccountRole",
     "AccountUnit",
     "ApiToken",
+    "Appeal",
+    "AppealFiring",
     "AuditEvent",
+    "Case",
+    "CaseEvent",
     "Category",
     "Cut",
     "Event",
     "Firing",
+    "IdempotencyKey",
     "Indicator",
     "ProgressReport",
+    "Publication",
     "RulePack",
     "Run",
     "Scheme",
