@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
-from typing import Any, ClassVar
+from typing import Any
 
 from sqlalchemy import (
     JSON,
@@ -77,7 +77,7 @@ class Case(Base):
     unit: Mapped[Unit] = relationship()
     carried_from: Mapped[Case | None] = relationship(remote_side=[id])
 
-    __mapper_args__: ClassVar[dict[str, Any]] = {"version_id_col": version}
+    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012 (SQLAlchemy reads it once)
 
 
 class CaseEvent(Base):
@@ -150,7 +150,7 @@ class Appeal(Base):
         back_populates="appeal", cascade="all, delete-orphan", order_by="AppealFiring.firing_id"
     )
 
-    __mapper_args__: ClassVar[dict[str, Any]] = {"version_id_col": version}
+    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012 (SQLAlchemy reads it once)
 
 
 class AppealFiring(Base):
