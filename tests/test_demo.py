@@ -102,6 +102,7 @@ def test_kaohe_demo_loads_the_city(run_cli: CliRunner, engine: Engine) -> None:
     assert result.exit_code == 0, result.output
     assert "DEMO-2024" in result.output and "progress_report" in result.output
     assert "not part of this release" not in result.output
+    assert "reporter" in result.output and "demo-reporter-2024" in result.output
 
     with Session(engine) as s:
         scheme = s.scalars(select(Scheme).where(Scheme.code == "DEMO-2024")).one()
@@ -180,10 +181,10 @@ def test_loading_twice_changes_nothing(run_cli: CliRunner, engine: Engine) -> No
     first = run_cli.invoke(main, ["demo", "--no-serve"])
     assert first.exit_code == 0, first.output
     counts = table_counts(engine)
-    second = run_cli.invoke(main, ["demo"])
+    second = run_cli.invoke(main, ["demo", "--no-serve"])
     assert second.exit_code == 0, second.output
     assert "already loaded: nothing imported" in second.output
-    assert "The web app is not part of this release yet" in second.output
+    assert "http://127.0.0.1:5000/" in second.output
     assert table_counts(engine) == counts
 
 

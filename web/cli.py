@@ -90,3 +90,11 @@ main.add_command(pack_group)
 main.add_command(run_command)
 main.add_command(explain_command)
 main.add_command(replay_command)
+
+
+from web.cli_serve import serve  # noqa: E402
+from web.cli_users import token_group, user_group  # noqa: E402
+
+main.add_command(serve)
+main.add_command(user_group)
+main.add_command(token_group)

@@ -11,6 +11,8 @@ from sqlalchemy import Engine, func, select
 from store import Base
 from store import migrate as store_migrate
 from workflows.demo import DEMO_SCHEME_CODE, demo_loaded, load_demo
+from workflows.demo_web import DEMO_ACCOUNTS, prepare_demo_web
+from workflows.errors import DomainError
 from workflows.imports import ImportRejected
 
 if TYPE_CHECKING:
@@ -36,14 +38,16 @@ def explore_hint(engine: Engine) -> str:
 
 
 @click.command("demo")
-@click.option("--no-serve", is_flag=True,
-              help="Only migrate and load the data; do not mention the web app.")
+@click.option("--no-serve", is_flag=True, help="Only migrate and load the data; do not serve the web app.")
+@click.option("--host", default=None, help="Address to serve on (default 127.0.0.1).")
+@click.option("--port", default=None, type=click.IntRange(1, 65535), help="Port to serve on (default 5000).")
 @click.pass_obj
-def demo(app: AppContext, no_serve: bool) -> None:
-    """Migrate the database and load the demo city 江澄市 (scheme DEMO-2024).
+def demo(app: AppContext, no_serve: bool, host: str | None, port: int | None) -> None:
+    """Migrate the database, load the demo city 江澄市 (scheme DEMO-2024), and serve the web app.
 
     Loading is one transaction through the same importer as `kaohe import`; if the scheme
-    DEMO-2024 is already there, nothing is imported again.
+    DEMO-2024 is already there, nothing is imported again. The demo's rule pack is approved, the
+    third quarter and the year are run, and one account per role is created (each only once).
     """
     engine = app.engine
     url = engine.url.render_as_string(hide_password=True)
@@ -64,6 +68,12 @@ def demo(app: AppContext, no_serve: bool) -> None:
             from exc
     except FileNotFoundError as exc:
         raise click.ClickException(str(exc)) from exc
+    try:
+        with app.transaction() as session:
+            for line in prepare_demo_web(session, actor=app.settings.actor):
+                click.echo(line)
+    except DomainError as exc:
+        raise click.ClickException(f"the demo's runs or accounts could not be made: {exc}") from exc
 
     click.echo(f"\nThe data is in {url}")
     for name, count in table_counts(engine):
@@ -73,6 +83,14 @@ def demo(app: AppContext, no_serve: bool) -> None:
     click.echo(f"  the story, units, indicators and special cases: {DEMO_DIR / 'README.md'}")
     click.echo("  kaohe import --help      import your own workbooks and CSV files")
     click.echo("  kaohe template --help    an empty workbook in the import format")
+    host = host or app.settings.host
+    port = port or app.settings.port
+    click.echo(f"\nThe web app: http://{host}:{port}/  (`kaohe serve` serves it again later)")
+    click.echo("Demo accounts, one per role (demo passwords: for this demo database only):")
+    for a in DEMO_ACCOUNTS:
+        scope = f"  units {', '.join(a.units)}" if a.units else ""
+        click.echo(f"  {a.role:<10} {a.username:<10} {a.password:<22} {a.display_name}{scope}")
     if not no_serve:
-        click.echo("\nThe web app is not part of this release yet: nothing is served. "
-                   "The data above is ready for it.")
+        from web.cli_serve import serve_app
+
+        serve_app(app, host, port)
