@@ -112,13 +112,20 @@ def test_a_changed_firing_is_refused_when_loading(session: Session) -> None:
 def test_cli_run_explain_replay(fresh_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     with cli_runner(fresh_url, tmp_path, monkeypatch) as runner:
         assert runner.invoke(main, ["demo", "--no-serve"]).exit_code == 0
-        loaded = runner.invoke(main, ["pack", "load", str(PACK)], env={"KAOHE_ACTOR": "office.li"})
+        # The demo approved version 1; a second version needs a second person too.
+        v2 = tmp_path / "demo-city-2024-v2.yaml"
+        v2.write_text(PACK.read_text(encoding="utf-8").replace("\nversion: 1\n", "\nversion: 2\n", 1),
+                      encoding="utf-8")
+        loaded = runner.invoke(main, ["pack", "load", str(v2)], env={"KAOHE_ACTOR": "office.li"})
         assert loaded.exit_code == 0, loaded.output
-        approve = ["pack", "approve", "demo-city-2024@1"]
+        approve = ["pack", "approve", "demo-city-2024@2"]
         refused = runner.invoke(main, approve, env={"KAOHE_ACTOR": "office.li"})
         assert refused.exit_code == 1 and "second person" in refused.output
         ok = runner.invoke(main, approve, env={"KAOHE_ACTOR": "director.wang"})
         assert ok.exit_code == 0, ok.output
+        listed = runner.invoke(main, ["pack", "list"]).output
+        assert "demo-city-2024@1\tDEMO-2024\tapproved" in listed
+        assert "demo-city-2024@2\tDEMO-2024\tapproved" in listed
         ran = runner.invoke(main, ["run", "DEMO-2024", "2024", "--json"])
         assert ran.exit_code == 0, ran.output
         summary = json.loads(ran.output)
@@ -135,3 +142,45 @@ def test_cli_run_explain_replay(fresh_url: str, tmp_path: Path, monkeypatch: pyt
         assert again.exit_code == 0 and "replays identically" in again.output
         bad = runner.invoke(main, ["run", "DEMO-2024", "2024-13"])
         assert bad.exit_code == 1 and "2024-13" in bad.output
+
+
+def _shuffled_copy(source: Path, target: Path, seed: int) -> None:
+    """The demo files with their data rows in another order (same encodings, same content)."""
+    import csv
+    import random
+    import shutil
+
+    import openpyxl
+
+    rng = random.Random(seed)
+    target.mkdir()
+    shutil.copyfile(source / "scheme.xlsx", target / "scheme.xlsx")
+    for name, encoding in (("progress.csv", "gb18030"), ("events.csv", "utf-8-sig")):
+        with (source / name).open(encoding=encoding, newline="") as fh:
+            header, *rows = list(csv.reader(fh))
+        rng.shuffle(rows)
+        with (target / name).open("w", encoding=encoding, newline="") as fh:
+            csv.writer(fh).writerows([header, *rows])
+    book = openpyxl.load_workbook(source / "targets.xlsx")
+    for sheet in book.worksheets:
+        header, *rows = [list(r) for r in sheet.iter_rows(values_only=True)]
+        rng.shuffle(rows)
+        sheet.delete_rows(1, sheet.max_row)
+        for row in [header, *rows]:
+            sheet.append(row)
+    book.save(target / "targets.xlsx")
+
+
+def test_the_run_hash_does_not_depend_on_the_load_order(session: Session, tmp_path: Path) -> None:
+    hashes = []
+    for seed, city in ((None, ROOT / "demo" / "city"), (7, tmp_path / "a"), (8, tmp_path / "b")):
+        if seed is not None:
+            _shuffled_copy(ROOT / "demo" / "city", city, seed)
+        savepoint = session.begin_nested()
+        load_demo(session, city)
+        store_pack(session, PACK.read_text(encoding="utf-8"), PACK.name, actor="office.li")
+        approve_pack(session, "demo-city-2024@1", approver="director.wang")
+        outcome = create_run(session, "DEMO-2024", "2024", actor="office.li")
+        hashes.append((outcome.run.snapshot_sha256, outcome.run.run_hash))
+        savepoint.rollback()
+    assert hashes[0] == hashes[1] == hashes[2]

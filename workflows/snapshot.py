@@ -140,7 +140,7 @@ def build_snapshot(session: Session, scheme: Scheme, period: Period, *, with_fac
         ),
         targets=tuple(
             TargetFact(
-                id=f"T{t.id}",
+                id=f"T:{keys[t.id][0]}:{keys[t.id][1]}",
                 unit=keys[t.id][0],
                 indicator=keys[t.id][1],
                 annual_value=t.annual_value,
@@ -184,10 +184,10 @@ def _authoritative_reports(
     facts = []
     for (target_id, month), (_rank, row) in best.items():
         unit, indicator, _authority = keys[target_id]
-        report_id, _target_id, _month, reported, verified, source = row
+        _report_id, _target_id, _month, reported, verified, source = row
         facts.append(
             ReportFact(
-                id=f"R{report_id}",
+                id=f"R:{unit}:{indicator}:{month}",
                 unit=unit,
                 indicator=indicator,
                 period=month,
