@@ -297,9 +297,9 @@ def scheme_or_404(session: Session, code: str) -> Scheme:
 
 
 @bp.route("/schemes")
+@allow()
 @bp.arguments(PageArgs, location="query")
 @bp.response(200, page_of(SchemeSchema, "SchemePage"))
-@allow()
 def list_schemes(args: dict[str, Any]) -> Any:
     """Assessment schemes (考核方案)."""
     session = db.session()
@@ -307,17 +307,17 @@ def list_schemes(args: dict[str, Any]) -> Any:
 
 
 @bp.route("/schemes/<code>")
+@allow()
 @bp.response(200, SchemeSchema)
 @bp.alt_response(404, schema=ApiErrorSchema)
-@allow()
 def get_scheme(code: str) -> Any:
     return scheme_or_404(db.session(), code)
 
 
 @bp.route("/schemes/<code>/units")
+@allow()
 @bp.arguments(PageArgs, location="query")
 @bp.response(200, page_of(UnitSchema, "UnitPage"))
-@allow()
 def list_units(args: dict[str, Any], code: str) -> Any:
     """Assessed units (reporters see only their own)."""
     session = db.session()
@@ -327,9 +327,9 @@ def list_units(args: dict[str, Any], code: str) -> Any:
 
 
 @bp.route("/schemes/<code>/indicators")
+@allow()
 @bp.arguments(PageArgs, location="query")
 @bp.response(200, page_of(IndicatorSchema, "IndicatorPage"))
-@allow()
 def list_indicators(args: dict[str, Any], code: str) -> Any:
     session = db.session()
     scheme = scheme_or_404(session, code)
@@ -338,9 +338,9 @@ def list_indicators(args: dict[str, Any], code: str) -> Any:
 
 
 @bp.route("/schemes/<code>/targets")
+@allow()
 @bp.arguments(PageArgs, location="query")
 @bp.response(200, page_of(TargetSchema, "TargetPage"))
-@allow()
 def list_targets(args: dict[str, Any], code: str) -> Any:
     """Targets (目标任务); reporters see their own units' targets."""
     session = db.session()
@@ -350,9 +350,9 @@ def list_targets(args: dict[str, Any], code: str) -> Any:
 
 
 @bp.route("/schemes/<code>/events")
+@allow()
 @bp.arguments(PageArgs, location="query")
 @bp.response(200, page_of(EventSchema, "EventPage"))
-@allow()
 def list_events(args: dict[str, Any], code: str) -> Any:
     """Honours, incidents and project claims; reporters see their own units' events."""
     session = db.session()
@@ -365,9 +365,9 @@ def list_events(args: dict[str, Any], code: str) -> Any:
 
 
 @bp.route("/progress-reports")
+@allow()
 @bp.arguments(ProgressQuery, location="query")
 @bp.response(200, page_of(ProgressSchema, "ProgressPage"))
-@allow()
 def list_progress(args: dict[str, Any]) -> Any:
     session = db.session()
     query = select(ProgressReport).join(Target, Target.id == ProgressReport.target_id)
@@ -382,12 +382,12 @@ def list_progress(args: dict[str, Any]) -> Any:
 
 
 @bp.route("/progress-reports", methods=["POST"])
+@allow(*REPORTERS)
 @bp.arguments(ProgressIn)
 @bp.response(201, ProgressSchema)
 @bp.alt_response(403, schema=ApiErrorSchema)
 @bp.alt_response(409, schema=ApiErrorSchema)
 @bp.alt_response(422, schema=ApiErrorSchema)
-@allow(*REPORTERS)
 def post_progress(data: dict[str, Any]) -> Any:
     """Report a cumulative value (a reporter for its own units, or a source department's token)."""
     session = db.session()
@@ -405,12 +405,12 @@ def post_progress(data: dict[str, Any]) -> Any:
 
 
 @bp.route("/imports", methods=["POST"])
+@allow(*OFFICE)
 @bp.arguments(ImportQuery, location="query")
 @bp.arguments(ImportArgs, location="files")
 @bp.response(201, ImportOut)
 @bp.alt_response(413, schema=ApiErrorSchema)
 @bp.alt_response(422, schema=ApiErrorSchema)
-@allow(*OFFICE)
 def post_import(query: dict[str, Any], files: dict[str, Any]) -> Any:
     """Import a workbook (.xlsx) or CSV file; refused as a whole, with row-level errors, if invalid."""
     name, summary = import_upload(files["file"], query.get("kind"))
@@ -421,16 +421,16 @@ def post_import(query: dict[str, Any], files: dict[str, Any]) -> Any:
 
 
 @bp.route("/rule-packs")
+@allow(*STAFF)
 @bp.arguments(PageArgs, location="query")
 @bp.response(200, page_of(PackSchema, "PackPage"))
-@allow(*STAFF)
 def list_packs(args: dict[str, Any]) -> Any:
     return paginate(db.session(), select(RulePack).order_by(RulePack.name, RulePack.id), args)
 
 
 @bp.route("/rule-packs/<name>/<version>")
-@bp.response(200, PackDetailSchema)
 @allow(*STAFF)
+@bp.response(200, PackDetailSchema)
 def get_pack(name: str, version: str) -> Any:
     row = db.session().scalars(
         select(RulePack).where(RulePack.name == name, RulePack.version == version)
@@ -444,19 +444,19 @@ def get_pack(name: str, version: str) -> Any:
 
 
 @bp.route("/runs")
+@allow(*STAFF)
 @bp.arguments(PageArgs, location="query")
 @bp.response(200, page_of(RunSchema, "RunPage"))
-@allow(*STAFF)
 def list_runs(args: dict[str, Any]) -> Any:
     return paginate(db.session(), select(Run).order_by(Run.id.desc()), args)
 
 
 @bp.route("/runs", methods=["POST"])
+@allow(*OFFICE)
 @bp.arguments(RunIn)
 @bp.response(201, RunSchema)
 @bp.alt_response(409, schema=ApiErrorSchema)
 @bp.alt_response(422, schema=ApiErrorSchema)
-@allow(*OFFICE)
 def post_run(data: dict[str, Any]) -> Any:
     """Run a period (2024, 2024-H1, 2024-Q3, 2024-07) of a scheme under its approved rule pack."""
     outcome = create_run(db.session(), data["scheme"], data["period"], actor=current().username,
@@ -477,16 +477,16 @@ def _run_for_reader(run_id: int) -> Run:
 
 
 @bp.route("/runs/<int:run_id>")
-@bp.response(200, RunSchema)
 @allow()
+@bp.response(200, RunSchema)
 def get_run(run_id: int) -> Any:
     return _run_for_reader(run_id)
 
 
 @bp.route("/runs/<int:run_id>/firings")
+@allow()
 @bp.arguments(FiringQuery, location="query")
 @bp.response(200, page_of(FiringSchema, "FiringPage"))
-@allow()
 def list_firings(args: dict[str, Any], run_id: int) -> Any:
     """A run's rule firings (reporters: their own units only)."""
     session = db.session()
@@ -502,8 +502,8 @@ def list_firings(args: dict[str, Any], run_id: int) -> Any:
 
 
 @bp.route("/runs/<int:run_id>/firings/<int:seq>")
-@bp.response(200, FiringExplanationSchema)
 @allow()
+@bp.response(200, FiringExplanationSchema)
 def get_firing(run_id: int, seq: int) -> Any:
     """One firing with the rule's text and the cuts that touched it."""
     session = db.session()
@@ -517,9 +517,9 @@ def get_firing(run_id: int, seq: int) -> Any:
 
 
 @bp.route("/runs/<int:run_id>/score-sheets")
+@allow()
 @bp.arguments(PageArgs, location="query")
 @bp.response(200, page_of(SheetSchema, "SheetPage"))
-@allow()
 def list_sheets(args: dict[str, Any], run_id: int) -> Any:
     session = db.session()
     run = _run_for_reader(run_id)
@@ -530,8 +530,8 @@ def list_sheets(args: dict[str, Any], run_id: int) -> Any:
 
 
 @bp.route("/runs/<int:run_id>/score-sheets/<code>")
-@bp.response(200, SheetSchema)
 @allow()
+@bp.response(200, SheetSchema)
 def get_sheet(run_id: int, code: str) -> Any:
     session = db.session()
     run = _run_for_reader(run_id)
@@ -544,9 +544,9 @@ def get_sheet(run_id: int, code: str) -> Any:
 
 
 @bp.route("/runs/<int:run_id>/units/<code>/explanation")
+@allow()
 @bp.arguments(ExplanationQuery, location="query")
 @bp.response(200, ExplanationSchema)
-@allow()
 def get_explanation(args: dict[str, Any], run_id: int, code: str) -> Any:
     """Why a unit scored what it did: its sheet, the firings behind it, and the engine's text."""
     session = db.session()
@@ -566,8 +566,8 @@ def get_explanation(args: dict[str, Any], run_id: int, code: str) -> Any:
 
 
 @bp.route("/published")
-@bp.response(200, PublishedSchema)
 @public
+@bp.response(200, PublishedSchema)
 def published() -> Any:
     """Runs published for the public (公示): readable without logging in."""
     return {"runs": published_runs(db.session())}

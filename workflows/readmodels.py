@@ -81,8 +81,8 @@ def ranking(session: Session, run: Run, category_code: str) -> list[RankRow]:
         select(ScoreSheet, Unit)
         .join(Unit, Unit.id == ScoreSheet.unit_id)
         .where(ScoreSheet.run_id == run.id, ScoreSheet.category_code == category_code)
-    ).tuples()
-    out = [RankRow(u, s) for s, u in rows]
+    )
+    out = [RankRow(row[1], row[0]) for row in rows]
     out.sort(key=lambda r: (r.sheet.rank is None, r.sheet.rank or 0, r.unit.code))
     return out
 
