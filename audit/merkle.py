@@ -84,7 +84,7 @@ class RunRoots:
         }
 
 
-def _leaves(
+def stored_leaves(
     session: Session, table: FromClause, run_id: int, order: str, fields: Sequence[str]
 ) -> list[bytes]:
     # Core rows straight from the database, never the identity map: what is stored is what counts.
@@ -96,8 +96,8 @@ def _leaves(
 
 def run_roots(session: Session, run_id: int) -> RunRoots:
     """Merkle roots of a run's stored firings (by seq) and score sheets (by unit_id)."""
-    firings = _leaves(session, Firing.__table__, run_id, "seq", FIRING_FIELDS)
-    sheets = _leaves(session, ScoreSheet.__table__, run_id, "unit_id", SCORE_SHEET_FIELDS)
+    firings = stored_leaves(session, Firing.__table__, run_id, "seq", FIRING_FIELDS)
+    sheets = stored_leaves(session, ScoreSheet.__table__, run_id, "unit_id", SCORE_SHEET_FIELDS)
     return RunRoots(len(firings), merkle_root(firings), len(sheets), merkle_root(sheets))
 
 

@@ -4,11 +4,18 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
 
 from audit import verify as verify_ledger
+from audit.bundle_verify import Replayed, verify_bundle
+from audit.export import ExportError, export_run
+from engine import evaluate, load_pack
+from engine.canonical import to_plain
+from engine.facts import Snapshot
+from engine.packdoc import pack_document
 
 if TYPE_CHECKING:
     from web.cli import AppContext
@@ -48,5 +55,58 @@ def verify_command(app: AppContext, as_json: bool, anchors: dict[int, str]) -> N
         click.echo(f"BROKEN at event {brk.seq} ({brk.kind}): {brk.detail}", err=True)
         click.echo(f"{report.events_checked} events before it verified; "
                    f"last good event {report.head_seq} {report.head_hash}", err=True)
+    if not report.ok:
+        raise SystemExit(1)
+
+
+@audit_group.command("export")
+@click.argument("run_id", type=int)
+@click.option("--out", type=click.Path(path_type=Path), help="Bundle path (default run-RUN.kaohe.zip).")
+@click.option("--dir", "as_dir", is_flag=True, help="Write the files into a directory, not a zip.")
+@click.pass_obj
+def export_command(app: AppContext, run_id: int, out: Path | None, as_dir: bool) -> None:
+    """Write RUN_ID's self-contained bundle (docs/audit-format.md §5) for verify-bundle."""
+    target = out or Path(f"run-{run_id}.kaohe" + ("" if as_dir else ".zip"))
+    try:
+        with app.transaction() as session:
+            bundle = export_run(session, run_id, pack_document=pack_document, actor=app.settings.actor)
+    except ExportError as exc:
+        click.echo(str(exc), err=True)
+        raise SystemExit(1) from None
+    if as_dir:
+        bundle.write_dir(target)
+    else:
+        bundle.write_zip(target)
+    chain = json.loads(bundle.files["manifest.json"])["chain"]
+    click.echo(f"run {run_id} exported to {target}: events {chain['first_seq']}–{chain['last_seq']}, "
+               f"run.create at event {chain['run_create_seq']}")
+
+
+def _replayer(pack_text: str, snapshot_text: str) -> Replayed:
+    """The engine, handed to the database-free verifier (audit never imports evaluation)."""
+    pack = load_pack(pack_text, "pack.yaml")
+    result = evaluate(pack, Snapshot.from_json(snapshot_text))
+    return Replayed(pack.sha256, result.run_hash, [to_plain(f) for f in result.firings],
+                    [to_plain(s) for s in result.sheets], [to_plain(c) for c in result.cuts])
+
+
+@audit_group.command("verify-bundle")
+@click.argument("bundle", type=click.Path(exists=True, path_type=Path))
+@click.option("--replay", is_flag=True, help="Also re-evaluate the snapshot under the pack and compare.")
+@click.option("--anchor", "anchors", multiple=True, callback=_parse_anchors, metavar="SEQ:HASH",
+              help="An event hash known from elsewhere (a published head); may repeat.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as one JSON object.")
+def verify_bundle_command(bundle: Path, replay: bool, anchors: dict[int, str], as_json: bool) -> None:
+    """Check an export BUNDLE (zip or directory) without a database; exit 1 naming each problem."""
+    report = verify_bundle(bundle, replayer=_replayer if replay else None, anchors=anchors)
+    if as_json:
+        click.echo(json.dumps(report.as_dict(), ensure_ascii=False, sort_keys=True))
+    elif report.ok:
+        click.echo(f"OK: run {report.run_id}: {report.events_checked} events, {report.firings} firings, "
+                   f"{report.score_sheets} score sheets verified"
+                   + (", replay identical" if report.replayed else ""))
+    else:
+        for problem in report.problems:
+            click.echo(f"BROKEN: {problem}", err=True)
     if not report.ok:
         raise SystemExit(1)
