@@ -6,7 +6,7 @@ KAOHE := $(VENV)/bin/kaohe
 PG_URL ?= postgresql://postgres@127.0.0.1:5432/test
 export KAOHE_INSTANCE_PATH ?= $(CURDIR)/instance
 
-.PHONY: install demo test lint typecheck migrations-check test-sqlite test-postgres clean
+.PHONY: install browser translations demo test lint typecheck migrations-check test-sqlite test-postgres clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,12 +21,30 @@ node_modules/.installed: package.json package-lock.json
 
 install: $(VENV)/.installed node_modules/.installed
 
+# The browser tests drive Debian's chromium (never `playwright install`), with CJK fonts so the
+# Chinese pages render in screenshots. CI runs as root; apt runs only when something is missing.
+CHROMIUM ?= /usr/bin/chromium
+CJK_FONT ?= /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc
+browser:
+	@if [ ! -x $(CHROMIUM) ] || [ ! -f $(CJK_FONT) ]; then \
+		apt-get update && apt-get install -y chromium fonts-noto-cjk; \
+	fi
+
+# Page strings: extract, merge into the zh catalog, compile (the .mo is committed; a test checks it).
+translations: install
+	$(VENV)/bin/pybabel extract -F web/babel.cfg -k _l -k lazy_gettext --no-location --sort-output \
+		-o web/translations/messages.pot .
+	$(VENV)/bin/pybabel update -i web/translations/messages.pot -d web/translations -l zh --no-location \
+		--no-fuzzy-matching
+	$(VENV)/bin/pybabel compile -d web/translations
+	rm -f web/translations/messages.pot
+
 ## demo: install, migrate the SQLite database under instance/, load the demo city
 demo: install
 	$(KAOHE) demo
 
 ## test: install, lint, type-check, then the whole suite on SQLite and on PostgreSQL
-test: install lint typecheck migrations-check test-sqlite test-postgres
+test: install browser lint typecheck migrations-check test-sqlite test-postgres
 
 lint: install
 	$(VENV)/bin/ruff check .

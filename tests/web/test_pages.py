@@ -75,7 +75,8 @@ def test_reporter_reports_progress(app: Flask, demo_url: str) -> None:
     form = client.get("/progress").get_data(as_text=True)
     assert "C01" in form and "C02 " not in form  # only its own unit's targets are offered
     response = client.post("/progress", data={"target": target_id, "period": "2024-11", "value": "12.5",
-                                              "evidence": "青统〔2024〕11号", "csrf_token": csrf_token(client, "/progress")})
+                                              "evidence": "青统〔2024〕11号",
+                                              "csrf_token": csrf_token(client, "/progress")})
     assert response.status_code == 302
     assert "已保存报送" in client.get("/progress").get_data(as_text=True)
     bad = client.post("/progress", data={"target": target_id, "period": "2023-11", "value": "1",
@@ -103,7 +104,8 @@ def test_reporter_cannot_report_for_another_unit(app: Flask, demo_url: str) -> N
                                               "csrf_token": csrf_token(client, "/progress")})
     assert response.status_code in (403, 422)  # not even offered as a choice
     token = csrf_token(client, "/progress")
-    api = client.post("/api/v1/progress-reports", json={"target_id": other, "period": "2024-11", "value": "1"},
+    api = client.post("/api/v1/progress-reports",
+                      json={"target_id": other, "period": "2024-11", "value": "1"},
                       headers={"X-CSRFToken": token})
     assert api.status_code == 403
 
