@@ -98,3 +98,11 @@ from web.cli_users import token_group, user_group  # noqa: E402
 main.add_command(serve)
 main.add_command(user_group)
 main.add_command(token_group)
+
+
+from web.cli_cases import appeal_group, case_group, publish_command, seal_command  # noqa: E402
+
+main.add_command(case_group)
+main.add_command(publish_command)
+main.add_command(appeal_group)
+main.add_command(seal_command)
