@@ -6,6 +6,7 @@ readers reach only the public disclosure page and login.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from decimal import Decimal
 from typing import Any
@@ -20,12 +21,12 @@ from sqlalchemy import select
 from wtforms import SelectField, StringField
 from wtforms.validators import DataRequired, Length, Optional, Regexp
 
-from store import Run, Scheme, Unit
+from store import Publication, Run, Scheme, Unit
 from web.app_support import chart_available
 from web.extensions import db
 from web.policy import OFFICE, REPORTERS, STAFF, allow, current, public, require_report_scope, require_unit
 from web.uploads import import_upload
-from web.visibility import published_runs
+from web.visibility import publications
 from workflows import readmodels as rm
 from workflows.errors import DomainError
 from workflows.imports import ImportRejected
@@ -66,16 +67,19 @@ def home() -> Any:
 def public_results() -> Any:
     """公示: published results for everyone; staff also see a preview of unpublished runs."""
     session = db.session()
-    published = published_runs(session)
-    preview: list[Run] = []
-    if not published and current().is_staff:
-        preview = [r for s in _schemes() for r in rm.current_runs(session, s)][:1]
-    shown = published or preview
+    pubs = publications(session)
+    shown: list[tuple[Run, Publication | None]] = [(p.run, p) for p in pubs]
+    preview = False
+    if not shown and current().is_staff:
+        latest = [r for s in _schemes() for r in rm.current_runs(session, s)][:1]
+        shown, preview = [(r, None) for r in latest], bool(latest)
+    now = dt.datetime.now(dt.UTC)
     blocks = []
-    for run in shown:
+    for run, pub in shown:
+        left = pub.window_ends_at - now if pub is not None else None
         for cat in rm.categories(session, run.scheme):
-            blocks.append((run, cat, rm.ranking(session, run, cat.code)))
-    return render_template("public.html", published=published, preview=bool(preview), blocks=blocks)
+            blocks.append((run, pub, left, cat, rm.ranking(session, run, cat.code)))
+    return render_template("public.html", preview=preview, blocks=blocks)
 
 
 @bp.route("/dashboard")

@@ -160,3 +160,24 @@ def test_user_text_is_escaped(demo_url: str, tmp_path: Path) -> None:
     login_page = client.get('/login?next="><script>x</script>').get_data(as_text=True)
     assert "<script>x</script>" not in login_page
     eng.dispose()
+
+
+def test_published_results_are_public_with_the_window_countdown(demo_url: str, tmp_path: Path) -> None:
+    import datetime as dt
+
+    from store import Publication
+
+    now = dt.datetime.now(dt.UTC)
+    engine = make_engine(demo_url)
+    with Session(engine) as s, s.begin():
+        s.add(Publication(run_id=2, published_at=now, published_by="office",
+                          window_ends_at=now + dt.timedelta(days=7, hours=1),
+                          appeals_close_at=now + dt.timedelta(days=5)))
+    engine.dispose()
+    app, eng = make_app(demo_url, tmp_path)
+    client = app.test_client()
+    page = client.get("/public").get_data(as_text=True)
+    assert "青溪县" in page and 'class="countdown"' in page and "剩余 7 天" in page
+    assert client.get("/api/v1/published").get_json()["runs"][0]["id"] == 2
+    assert client.get("/dashboard").status_code == 302  # the rest stays closed
+    eng.dispose()
