@@ -31,9 +31,14 @@ def _cut(
     led.cuts.append(CutDraft(first.unit, first.indicator, kind, source, drafts, before, after, zh, en))
 
 
-def apply_overrides(overrides: tuple[FiringOverride, ...], led: Ledger) -> None:
-    """Decided appeals void or adjust a firing; the firing stays, marked, with the appeal named."""
+def apply_overrides(
+    overrides: tuple[FiringOverride, ...], led: Ledger, defer: frozenset[str] = frozenset()
+) -> None:
+    """Decided appeals void or adjust a firing; the firing stays, marked, with the appeal named.
+    Overrides of the rules in ``defer`` (sheet rules, applied later) are left for their pass."""
     for o in overrides:
+        if o.rule_id in defer:
+            continue
         wanted = tuple(sorted(o.fact_ids))
         hits = [
             dr

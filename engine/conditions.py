@@ -1,22 +1,32 @@
 """Rule conditions: a small declarative language over one fact type's fields.
 
 The same tree is (1) checked at load (types, vocabularies, satisfiability), (2) compiled to a
-durable_rules expression, and (3) evaluated in Python — only to double-check what durable_rules
-reports and to explain why a rule did not apply, never as the matcher itself.
+durable_rules expression, and (3) evaluated in Python — to double-check what durable_rules
+reports and to explain why a rule did not apply.
 
 A comparison on a field the fact does not have never holds (as in durable_rules); ``exists``
 tests presence.
+
+Two kinds of leaf: :class:`Cmp` compares a field with literal values and compiles to durable_rules;
+:class:`Calc` compares a field with another field, a pack constant or an arithmetic expression,
+reads the same unit's target on another indicator (``rank@CQ01``) or tests a tag. A Calc is
+evaluated in exact Python after durable_rules matched the rest of the condition: it compiles to
+"always true" there, so durable's matches are a superset that the Calc then filters (there is no
+negation in the language, so dropping a leaf can only widen a match). Arithmetic is exact decimal,
+each step rounded to four places half up (the engine's one rounding rule); division by zero, like
+an absent field, makes the comparison fail.
 """
 
 from __future__ import annotations
 
 import itertools
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from engine.decimals import check_decimal, fmt, scaled
+from engine.decimals import check_decimal, div, fmt, mul, q, scaled
 from engine.packerrors import Issues, Path
 from engine.schema import FieldSpec
 
@@ -24,6 +34,9 @@ Scalar = str | Decimal | bool
 FactValues = Mapping[str, Scalar]
 
 OPS = ("eq", "ne", "lt", "lte", "gt", "gte", "in", "not_in", "exists")
+TAG_OPS = ("has", "lacks")
+ARITH = ("add", "sub", "mul", "div")
+_ARITH_SYMBOLS = {"add": "+", "sub": "−", "mul": "×", "div": "÷"}
 _ORDER_OPS = ("lt", "lte", "gt", "gte")
 _SYMBOLS = {
     "eq": "=",
@@ -35,9 +48,12 @@ _SYMBOLS = {
     "in": "in",
     "not_in": "not in",
     "exists": "exists",
+    "has": "has",
+    "lacks": "lacks",
 }
 _DURABLE_OPS = {"ne": "$neq", "lt": "$lt", "lte": "$lte", "gt": "$gt", "gte": "$gte"}
 _MAX_CONJUNCTS = 512
+_TAG = re.compile(r"^[A-Za-z0-9_\-]+$")
 
 
 @dataclass(frozen=True)
@@ -60,7 +76,49 @@ class AnyOf:
     items: tuple[Node, ...]
 
 
-Node = Cmp | AllOf | AnyOf
+@dataclass(frozen=True)
+class Ref:
+    """A field of the fact itself, or (``indicator`` given) of the same unit's target on that
+    indicator; its key in the fact's values is ``field`` or ``field@indicator``."""
+
+    field: str
+    indicator: str | None = None
+
+    @property
+    def key(self) -> str:
+        return self.field if self.indicator is None else f"{self.field}@{self.indicator}"
+
+
+@dataclass(frozen=True)
+class Lit:
+    value: Decimal
+    name: str | None = None  # a pack constant's name
+
+
+@dataclass(frozen=True)
+class Arith:
+    op: str  # add | sub | mul | div
+    args: tuple[Expr, ...]
+
+
+Expr = Ref | Lit | Arith
+
+
+@dataclass(frozen=True)
+class Calc:
+    """``left op right`` evaluated in Python: right is an expression, or a literal when left reads
+    another indicator's target; ``has``/``lacks`` test a tag in the ``tags`` field."""
+
+    left: Ref
+    op: str
+    right: Expr | Scalar
+
+    def describe(self) -> str:
+        return f"{self.left.key} {_SYMBOLS[self.op]} {_show_expr(self.right)}"
+
+
+Leaf = Cmp | Calc
+Node = Cmp | Calc | AllOf | AnyOf
 
 
 def _show(value: Scalar | tuple[Scalar, ...]) -> str:
@@ -73,11 +131,21 @@ def _show(value: Scalar | tuple[Scalar, ...]) -> str:
     return value
 
 
+def _show_expr(e: Expr | Scalar) -> str:
+    if isinstance(e, Ref):
+        return e.key
+    if isinstance(e, Lit):
+        return e.name if e.name else fmt(e.value)
+    if isinstance(e, Arith):
+        return "(" + f" {_ARITH_SYMBOLS[e.op]} ".join(_show_expr(a) for a in e.args) + ")"
+    return _show(e)
+
+
 def describe(node: Node) -> str:
-    if isinstance(node, Cmp):
+    if isinstance(node, Cmp | Calc):
         return node.describe()
     joiner = " and " if isinstance(node, AllOf) else " or "
-    parts = [describe(n) if isinstance(n, Cmp) else f"({describe(n)})" for n in node.items]
+    parts = [describe(n) if isinstance(n, Cmp | Calc) else f"({describe(n)})" for n in node.items]
     return joiner.join(parts) if parts else "always"
 
 
@@ -85,9 +153,34 @@ def describe(node: Node) -> str:
 
 
 def parse_condition(
-    data: Any, fields: Mapping[str, FieldSpec], path: Path, issues: Issues, rule_id: str | None
+    data: Any,
+    fields: Mapping[str, FieldSpec],
+    path: Path,
+    issues: Issues,
+    rule_id: str | None,
+    *,
+    fact_type: str | None = None,
+    constants: Mapping[str, Decimal] | None = None,
 ) -> Node:
     """``data`` is the YAML ``when`` mapping: entries are and-ed; ``any``/``all`` hold lists."""
+    ctx = _Ctx(fields, fact_type, constants or {}, issues, rule_id)
+    return _parse(data, path, ctx)
+
+
+@dataclass(frozen=True)
+class _Ctx:
+    fields: Mapping[str, FieldSpec]
+    fact_type: str | None
+    constants: Mapping[str, Decimal]
+    issues: Issues
+    rule_id: str | None
+
+    def add(self, path: Path, message: str, where: str) -> None:
+        self.issues.add(path, message, self.rule_id, where)
+
+
+def _parse(data: Any, path: Path, ctx: _Ctx) -> Node:
+    fields, issues, rule_id = ctx.fields, ctx.issues, ctx.rule_id
     if data is None:
         return AllOf(())
     if not isinstance(data, dict):
@@ -100,10 +193,11 @@ def parse_condition(
             if not isinstance(value, list) or not value:
                 issues.add(kpath, f"'{key}' needs a non-empty list of conditions", rule_id, f"when.{key}")
                 continue
-            subs = tuple(
-                _unwrap(parse_condition(v, fields, (*kpath, i), issues, rule_id)) for i, v in enumerate(value)
-            )
+            subs = tuple(_unwrap(_parse(v, (*kpath, i), ctx)) for i, v in enumerate(value))
             items.append(AnyOf(subs) if key == "any" else AllOf(subs))
+            continue
+        if "@" in key:
+            items.extend(_parse_cross(key, value, kpath, ctx))
             continue
         spec = fields.get(key)
         if spec is None:
@@ -111,10 +205,18 @@ def parse_condition(
                 kpath, f"unknown field '{key}' (known: {', '.join(sorted(fields))})", rule_id, f"when.{key}"
             )
             continue
+        if spec.type == "tags":
+            items.extend(_parse_tags(key, value, kpath, ctx))
+            continue
         if isinstance(value, dict):
             if not value:
                 issues.add(kpath, "an empty comparison", rule_id, f"when.{key}")
             for op, operand in value.items():
+                if isinstance(operand, dict) and op in OPS:
+                    calc = _parse_calc(Ref(key), spec, op, operand, (*kpath, op), ctx)
+                    if calc is not None:
+                        items.append(calc)
+                    continue
                 cmp = _parse_cmp(key, spec, op, operand, (*kpath, op), issues, rule_id)
                 if cmp is not None:
                     items.append(cmp)
@@ -123,6 +225,168 @@ def parse_condition(
             if cmp is not None:
                 items.append(cmp)
     return AllOf(tuple(items))
+
+
+def _ref_spec(ref: Ref, path: Path, ctx: _Ctx, where: str) -> FieldSpec | None:
+    """The spec of a referenced field; cross-indicator references read target fields (and, on
+    sheet facts, ``score``: the points the indicator earned)."""
+    from engine.schema import FIELDS, SHEET_SCORE
+
+    if ref.indicator is None:
+        spec = ctx.fields.get(ref.field)
+        if spec is None:
+            ctx.add(path, f"unknown field '{ref.field}' (known: {', '.join(sorted(ctx.fields))})", where)
+        return spec
+    if not ref.indicator or not ref.field:
+        ctx.add(path, f"'{ref.key}': write FIELD@INDICATOR, e.g. rank@CQ01", where)
+        return None
+    if ref.field == "score":
+        if ctx.fact_type != "sheet":
+            ctx.add(path, f"'{ref.key}': an indicator's score is known only on sheet facts", where)
+            return None
+        return SHEET_SCORE
+    spec = FIELDS["target"].get(ref.field)
+    if spec is None:
+        known = ", ".join(sorted(FIELDS["target"]))
+        ctx.add(path, f"'{ref.key}': unknown target field '{ref.field}' (known: {known}, score)", where)
+    elif spec.type == "tags":
+        ctx.add(path, f"'{ref.key}': tags are read on the fact itself, not through another indicator", where)
+        return None
+    return spec
+
+
+def _split_ref(text: str) -> Ref:
+    if "@" in text:
+        name, _, indicator = text.partition("@")
+        return Ref(name, indicator)
+    return Ref(text)
+
+
+def _parse_cross(key: str, value: Any, path: Path, ctx: _Ctx) -> list[Node]:
+    where = f"when.{key}"
+    ref = _split_ref(key)
+    spec = _ref_spec(ref, path, ctx, where)
+    if spec is None:
+        return []
+    ops = value if isinstance(value, dict) else {"eq": value}
+    if not ops:
+        ctx.add(path, "an empty comparison", where)
+    out: list[Node] = []
+    for op, operand in ops.items():
+        opath = (*path, op) if isinstance(value, dict) else path
+        if op not in OPS or op in ("in", "not_in", "exists"):
+            ctx.add(opath, f"'{op}' is not available on {key} (use eq, ne, lt, lte, gt, gte)", where)
+            continue
+        if isinstance(operand, dict):
+            calc = _parse_calc(ref, spec, op, operand, opath, ctx)
+            if calc is not None:
+                out.append(calc)
+            continue
+        cmp = _parse_cmp(ref.field, spec, op, operand, opath, ctx.issues, ctx.rule_id)
+        if cmp is not None and not isinstance(cmp.value, tuple):
+            out.append(Calc(ref, op, cmp.value))
+    return out
+
+
+def _parse_tags(key: str, value: Any, path: Path, ctx: _Ctx) -> list[Node]:
+    where = f"when.{key}"
+    if not isinstance(value, dict) or not value:
+        ctx.add(path, f"'{key}' is a set of tags: write {{has: TAG}} or {{lacks: TAG}}", where)
+        return []
+    out: list[Node] = []
+    for op, tag in value.items():
+        if op not in TAG_OPS:
+            ctx.add((*path, op), f"'{op}' is not a tag test (use has or lacks)", where)
+        elif not isinstance(tag, str) or not _TAG.match(tag):
+            ctx.add((*path, op), f"a tag is letters, digits, '_' or '-', not {tag!r}", where)
+        else:
+            out.append(Calc(Ref(key), op, tag))
+    return out
+
+
+def _parse_calc(left: Ref, spec: FieldSpec, op: str, operand: Any, path: Path, ctx: _Ctx) -> Calc | None:
+    """``left op expression``: a field reference, a pack constant or arithmetic."""
+    where = f"when.{left.key}"
+    if op in ("in", "not_in", "exists"):
+        ctx.add(path, f"'{op}' takes literal values, not an expression", where)
+        return None
+    parsed = _parse_expr(operand, path, ctx, where)
+    if parsed is None:
+        return None
+    expr, kind = parsed
+    if op in _ORDER_OPS and (spec.type != "num" or kind != "num"):
+        bad = left.key if spec.type != "num" else _show_expr(expr)
+        ctx.add(
+            path,
+            f"'{op}' needs numbers on both sides; '{bad}' is {spec.type if bad == left.key else kind}",
+            where,
+        )
+        return None
+    if kind != spec.type:
+        ctx.add(path, f"type mismatch: '{left.key}' is {spec.type}, '{_show_expr(expr)}' is {kind}", where)
+        return None
+    return Calc(left, op, expr)
+
+
+def _parse_expr(data: Any, path: Path, ctx: _Ctx, where: str) -> tuple[Expr, str] | None:
+    """An operand: a number, a field name (inside arithmetic), or one of {field[, indicator]},
+    {const}, {add|sub|mul|div: [operands]}. Returns the expression and its type."""
+    if isinstance(data, bool):
+        ctx.add(path, f"{data!r} is not a number or an expression", where)
+        return None
+    if isinstance(data, int | Decimal):
+        try:
+            return Lit(check_decimal(data, where)), "num"
+        except ValueError as exc:
+            ctx.add(path, str(exc), where)
+            return None
+    if isinstance(data, str):
+        ref = _split_ref(data)
+        spec = _ref_spec(ref, path, ctx, where)
+        return None if spec is None else (ref, spec.type)
+    if not isinstance(data, dict) or len(data) not in (1, 2):
+        ctx.add(
+            path,
+            "an expression is {field: F}, {field: F, indicator: I}, {const: C} or "
+            "{add|sub|mul|div: [a, b, …]}",
+            where,
+        )
+        return None
+    keys = set(data)
+    if "field" in keys and keys <= {"field", "indicator"}:
+        name, indicator = data.get("field"), data.get("indicator")
+        if not isinstance(name, str) or (indicator is not None and not isinstance(indicator, str)):
+            ctx.add(path, "field and indicator are text", where)
+            return None
+        ref = Ref(name, indicator)
+        spec = _ref_spec(ref, path, ctx, where)
+        return None if spec is None else (ref, spec.type)
+    if keys == {"const"}:
+        name = data["const"]
+        value = ctx.constants.get(name) if isinstance(name, str) else None
+        if value is None:
+            known = ", ".join(sorted(ctx.constants)) or "none defined"
+            ctx.add(path, f"unknown constant {name!r} (constants: {known})", where)
+            return None
+        return Lit(value, name), "num"
+    if len(keys) == 1 and next(iter(keys)) in ARITH:
+        op = next(iter(keys))
+        args = data[op]
+        if not isinstance(args, list) or len(args) < 2 or (op in ("sub", "div") and len(args) != 2):
+            need = "two operands" if op in ("sub", "div") else "two or more operands"
+            ctx.add((*path, op), f"'{op}' needs a list of {need}", where)
+            return None
+        parts = [_parse_expr(a, (*path, op, i), ctx, where) for i, a in enumerate(args)]
+        if any(p is None for p in parts):
+            return None
+        for p in parts:
+            assert p is not None
+            if p[1] != "num":
+                ctx.add((*path, op), f"arithmetic needs numbers; '{_show_expr(p[0])}' is {p[1]}", where)
+                return None
+        return Arith(op, tuple(p[0] for p in parts if p is not None)), "num"
+    ctx.add(path, f"unknown expression {sorted(keys)} (field, indicator, const, add, sub, mul, div)", where)
+    return None
 
 
 def _unwrap(node: Node) -> Node:
@@ -186,9 +450,9 @@ def _typed(
 # --- satisfiability ---------------------------------------------------------------------------
 
 
-def conjuncts(node: Node) -> list[list[Cmp]] | None:
+def conjuncts(node: Node) -> list[list[Leaf]] | None:
     """Disjunctive normal form, or None when it would be too large to check."""
-    if isinstance(node, Cmp):
+    if isinstance(node, Cmp | Calc):
         return [[node]]
     parts = [conjuncts(n) for n in node.items]
     if any(p is None for p in parts):
@@ -201,13 +465,55 @@ def conjuncts(node: Node) -> list[list[Cmp]] | None:
     return out if len(out) <= _MAX_CONJUNCTS else None
 
 
-def unsatisfiable_reason(cmps: list[Cmp], fields: Mapping[str, FieldSpec]) -> str | None:
-    """Why a conjunction of comparisons can never hold, or None if some fact could satisfy it."""
+def _spec_of(key: str, fields: Mapping[str, FieldSpec]) -> FieldSpec | None:
+    from engine.schema import FIELDS, SHEET_SCORE
+
+    if "@" not in key:
+        return fields.get(key)
+    name = key.partition("@")[0]
+    return SHEET_SCORE if name == "score" else FIELDS["target"].get(name)
+
+
+def _divides_by_zero(e: Expr | Scalar) -> bool:
+    if not isinstance(e, Arith):
+        return False
+    if e.op == "div" and isinstance(e.args[1], Lit) and e.args[1].value == 0:
+        return True
+    return any(_divides_by_zero(a) for a in e.args)
+
+
+def _calc_unsat(calcs: list[Calc]) -> str | None:
+    for c in calcs:
+        if _divides_by_zero(c.right):
+            return f"{c.describe()} divides by zero"
+        if isinstance(c.right, Ref) and c.right == c.left and c.op in ("lt", "gt", "ne"):
+            return f"{c.describe()} compares a field with itself"
+    has = {c.right for c in calcs if c.op == "has"}
+    for c in calcs:
+        if c.op == "lacks" and c.right in has:
+            return f"{c.left.key} has {c.right} and lacks {c.right}"
+    return None
+
+
+def unsatisfiable_reason(leaves: list[Leaf], fields: Mapping[str, FieldSpec]) -> str | None:
+    """Why a conjunction of comparisons can never hold, or None if some fact could satisfy it.
+    A cross-indicator comparison with a literal (``rank@CQ01 <= 3``) is checked like a field's."""
+    calcs = [c for c in leaves if isinstance(c, Calc)]
+    reason = _calc_unsat(calcs)
+    if reason:
+        return reason
+    cmps = [c for c in leaves if isinstance(c, Cmp)]
+    cmps += [
+        Cmp(c.left.key, c.op, c.right)
+        for c in calcs
+        if c.left.indicator is not None and not isinstance(c.right, Ref | Lit | Arith)
+    ]
     by_field: dict[str, list[Cmp]] = {}
     for c in cmps:
         by_field.setdefault(c.field, []).append(c)
     for name, group in by_field.items():
-        reason = _field_unsat(group, fields[name])
+        spec = _spec_of(name, fields)
+        reason = _field_unsat(group, spec) if spec is not None else None
         if reason:
             return reason
     return None
@@ -279,7 +585,7 @@ def dead_parts(node: Node, fields: Mapping[str, FieldSpec]) -> list[str]:
 
 
 def _dead_branches(node: Node, fields: Mapping[str, FieldSpec], out: list[str]) -> None:
-    if isinstance(node, Cmp):
+    if isinstance(node, Cmp | Calc):
         return
     for i, item in enumerate(node.items):
         if isinstance(node, AnyOf):
@@ -306,7 +612,10 @@ def encode(spec: FieldSpec, value: Scalar) -> str | int:
 
 
 def to_durable(node: Node, fields: Mapping[str, FieldSpec]) -> dict[str, Any] | None:
-    """The durable_rules expression for ``node``; None for the empty (always true) condition."""
+    """The durable_rules expression for ``node``; None for the empty (always true) condition.
+    A :class:`Calc` is always true here: it is evaluated in Python on what durable matched."""
+    if isinstance(node, Calc):
+        return None
     if isinstance(node, Cmp):
         return _cmp_to_durable(node, fields[node.field])
     parts = [p for p in (to_durable(n, fields) for n in node.items) if p is not None]
@@ -343,7 +652,66 @@ def holds(node: Node, values: FactValues) -> bool:
         return all(holds(n, values) for n in node.items)
     if isinstance(node, AnyOf):
         return any(holds(n, values) for n in node.items)
+    if isinstance(node, Calc):
+        return calc_holds(node, values)
     return _cmp_holds(node, values)
+
+
+def holds_compiled(node: Node, values: FactValues) -> bool:
+    """What durable_rules was asked: the condition with every :class:`Calc` taken as true."""
+    if isinstance(node, AllOf):
+        return all(holds_compiled(n, values) for n in node.items)
+    if isinstance(node, AnyOf):
+        return any(holds_compiled(n, values) for n in node.items)
+    if isinstance(node, Calc):
+        return True
+    return _cmp_holds(node, values)
+
+
+def value_of(e: Expr | Scalar, values: FactValues) -> Scalar | None:
+    """An operand's value; None when a field is absent or a division is by zero."""
+    if isinstance(e, Ref):
+        return values.get(e.key)
+    if isinstance(e, Lit):
+        return e.value
+    if not isinstance(e, Arith):
+        return e
+    args = [value_of(a, values) for a in e.args]
+    nums = [a for a in args if isinstance(a, Decimal) and not isinstance(a, bool)]
+    if len(nums) != len(args):
+        return None
+    acc = nums[0]
+    for x in nums[1:]:
+        if e.op == "add":
+            acc = q(acc + x)
+        elif e.op == "sub":
+            acc = q(acc - x)
+        elif e.op == "mul":
+            acc = mul(acc, x)
+        elif x == 0:
+            return None
+        else:
+            acc = div(acc, x)
+    return acc
+
+
+def calc_holds(c: Calc, values: FactValues) -> bool:
+    left = values.get(c.left.key)
+    if left is None:
+        return False
+    if c.op in TAG_OPS:
+        tags = set(str(left).split(",")) - {""}
+        return (c.right in tags) is (c.op == "has")
+    right = value_of(c.right, values)
+    if right is None:
+        return False
+    if c.op == "eq":
+        return _same(left, right)
+    if c.op == "ne":
+        return not _same(left, right)
+    if not isinstance(left, Decimal) or not isinstance(right, Decimal):
+        return False
+    return {"lt": left < right, "lte": left <= right, "gt": left > right, "gte": left >= right}[c.op]
 
 
 def _cmp_holds(c: Cmp, values: FactValues) -> bool:
@@ -377,9 +745,35 @@ def failing_parts(node: Node, values: FactValues) -> list[str]:
     for item in items:
         if holds(item, values):
             continue
-        if isinstance(item, Cmp):
-            have = _show(values[item.field]) if item.field in values else "absent"
+        if isinstance(item, Cmp | Calc):
+            key = item.field if isinstance(item, Cmp) else item.left.key
+            have = _show(values[key]) if key in values else "absent"
+            if isinstance(item, Calc) and isinstance(item.right, Ref | Arith):
+                other = value_of(item.right, values)
+                have += f"; {_show_expr(item.right)}: {_show(other) if other is not None else 'absent'}"
             out.append(f"{item.describe()} (fact: {have})")
         else:
             out.append(f"({describe(item)})")
     return out
+
+
+def keys_read(node: Node) -> set[str]:
+    """Every value key a condition reads (``field`` or ``field@INDICATOR``)."""
+    if isinstance(node, AllOf | AnyOf):
+        return {k for n in node.items for k in keys_read(n)}
+    if isinstance(node, Cmp):
+        return {node.field}
+    return {node.left.key} | _expr_keys(node.right)
+
+
+def _expr_keys(e: Expr | Scalar) -> set[str]:
+    if isinstance(e, Ref):
+        return {e.key}
+    if isinstance(e, Arith):
+        return {k for a in e.args for k in _expr_keys(a)}
+    return set()
+
+
+def indicators_referenced(node: Node) -> set[str]:
+    """Indicator codes named by cross-indicator references (checked against the snapshot)."""
+    return {k.partition("@")[2] for k in keys_read(node) if "@" in k}

@@ -54,8 +54,9 @@ def derive(snapshot: Snapshot, period: Period, pack: RulePack) -> Derived:
     indicators = {i.code: i for i in snapshot.indicators}
     d = Derived(snapshot, period, units, indicators, {t.id: t for t in snapshot.targets})
     reports = {(r.unit, r.indicator, r.period): r.value for r in snapshot.reports}
+    cat_tags = {c.code: c.tags for c in snapshot.categories}
     for t in snapshot.targets:
-        na = _not_applicable(pack, units[t.unit], t.indicator)
+        na = _not_applicable(pack, units[t.unit], t.indicator, cat_tags)
         if na is not None:
             d.not_applicable[(t.unit, t.indicator)] = na
     live = [
@@ -77,6 +78,9 @@ def derive(snapshot: Snapshot, period: Period, pack: RulePack) -> Derived:
         else []
     )
     d.facts["sheet"] = []
+    from engine.compose import enrich  # on-demand fields the pack reads (imported here: a cycle)
+
+    enrich(d, pack)
     return d
 
 
@@ -87,10 +91,16 @@ def _over_bonus_cap(pack: RulePack, ind: IndicatorFact) -> Decimal | None:
     return None if raw is None else Decimal(str(raw)) if isinstance(raw, str | int) else raw
 
 
-def _not_applicable(pack: RulePack, unit: UnitFact, indicator: str) -> NotApplicable | None:
+def _not_applicable(
+    pack: RulePack, unit: UnitFact, indicator: str, cat_tags: Mapping[str, tuple[str, ...]]
+) -> NotApplicable | None:
+    tags = set(unit.tags) | set(cat_tags.get(unit.category or "", ()))
     for na in pack.not_applicable:
         if na.indicator == indicator and (
-            unit.code in na.units or (unit.category in na.categories) or unit.level in na.unit_levels
+            unit.code in na.units
+            or (unit.category in na.categories)
+            or unit.level in na.unit_levels
+            or not tags.isdisjoint(na.tags)
         ):
             return na
     return None

@@ -135,7 +135,7 @@ def make_drafts(matches: list[tuple[Rule, DerivedFact]], pack: RulePack, d: Deri
         if rule.kind == "score":
             _score(rule, fact, pack, d, led)
         elif rule.kind in ("bonus", "deduction"):
-            _points(rule, fact, d, led)
+            _points(rule, fact, pack, d, led)
         else:
             detail = {
                 "veto": {
@@ -207,7 +207,7 @@ def _score(rule: Rule, fact: DerivedFact, pack: RulePack, d: Derived, led: Ledge
     )
 
 
-def _points(rule: Rule, fact: DerivedFact, d: Derived, led: Ledger) -> None:
+def _points(rule: Rule, fact: DerivedFact, pack: RulePack, d: Derived, led: Ledger) -> None:
     p = rule.effect.points
     assert p is not None
     raw, why = points_for(p, fact)
@@ -238,8 +238,23 @@ def _points(rule: Rule, fact: DerivedFact, d: Derived, led: Ledger) -> None:
             )
         )
         return
-    co = sorted(target.co_units)
-    lead_share = Decimal(1) - sum((s for _, s in co), Decimal(0)) if shared == "split" else Decimal(1)
+    default = rule.effect.co_unit_share if rule.effect.co_unit_share is not None else pack.co_unit_share
+    # A co-unit given no share (0) in its target takes the rule's, else the pack's, default share.
+    co = [
+        (u, default if s == 0 and default is not None else s, s == 0 and default is not None)
+        for u, s in sorted(target.co_units)
+    ]
+    lead_share = Decimal(1) - sum((s for _, s, _ in co), Decimal(0)) if shared == "split" else Decimal(1)
+    if lead_share < 0:
+        led.gap(
+            fact.unit,
+            fact.indicator,
+            f"gap.{rule.id}",
+            [fact],
+            f"规则 {rule.id} 无法分摊：协办单位份额合计超过 1",
+            f"rule {rule.id} cannot split: the co-units' shares add up to more than 1",
+        )
+        return
     led.drafts.append(
         Draft(
             rule.id,
@@ -254,7 +269,10 @@ def _points(rule: Rule, fact: DerivedFact, d: Derived, led: Ledger) -> None:
             detail={"share": fmt(lead_share), "role": "lead"},
         )
     )
-    for unit, share in co:
+    for unit, share, defaulted in co:
+        detail = {"share": fmt(share), "role": "co_unit", "lead_unit": fact.unit}
+        if defaulted:
+            detail["share_from"] = "rule" if rule.effect.co_unit_share is not None else "pack"
         led.drafts.append(
             Draft(
                 rule.id,
@@ -266,7 +284,7 @@ def _points(rule: Rule, fact: DerivedFact, d: Derived, led: Ledger) -> None:
                 mul(raw, share),
                 rule=rule,
                 bucket=rule.bucket,
-                detail={"share": fmt(share), "role": "co_unit", "lead_unit": fact.unit},
+                detail=detail,
             )
         )
 

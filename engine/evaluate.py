@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from engine import adjust
+from engine import adjust, sheetrules
+from engine.compose import enrich_sheets
 from engine.conditions import failing_parts
 from engine.decimals import fmt
 from engine.derive import Derived, DerivedFact, derive
@@ -55,12 +56,13 @@ def evaluate(pack: RulePack, snapshot: Snapshot, *, why_not_detail: bool = True)
     ]
     make_drafts(displace(matches, pack, led), pack, d, led)
     _gaps(d, rules, led)
-    adjust.apply_overrides(snapshot.overrides, led)
+    adjust.apply_overrides(snapshot.overrides, led, sheetrules.deferred(pack))
     adjust.apply_rule_caps(led)
     adjust.apply_resets(d, led)
     adjust.apply_bucket_caps(pack, led)
     adjust.apply_floors(pack, d, led)
     sheets = build_sheets(pack, d, led)
+    sheetrules.apply_sheet_rules(pack, d, rules, sheets, led)  # veto/deduction/bonus on sheets
     graded = _grade(pack, d, sheets)
     flags = _sheet_pass(pack, d, rules, sheets, graded, led)
     _no_match(d, rules, led, why_not_detail)
@@ -176,8 +178,9 @@ def _sheet_pass(
             v["grade"] = grade
         v.update(_history(d, s.unit, grade))
         facts.append(DerivedFact("sheet", f"sheet:{s.unit}", s.unit, None, v))
+    facts = enrich_sheets(pack, d, facts, {s.unit: (s.bonus, s.deduction) for s in sheets}, led)
     d.facts["sheet"] = facts
-    active = {r.id for r in rules}
+    active = {r.id for r in rules if not sheetrules.pre_grade(r)}
     matches = [(r, f) for r, f in match_facts(pack, "sheet", facts) if r.id in active]
     make_drafts(displace(matches, pack, led), pack, d, led)
     flags: dict[str, list[str]] = {}

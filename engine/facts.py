@@ -7,6 +7,7 @@ tuples sorted by their natural key, so the order facts were loaded in never show
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 from collections.abc import Mapping
@@ -14,7 +15,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from engine.canonical import canonical_json, sha256_hex
+from engine.canonical import canonical_json, sha256_hex, to_plain
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +33,7 @@ class CategoryFact:
     name_en: str
     sections: tuple[SectionFact, ...]
     grade_rules: Mapping[str, Any] = field(default_factory=dict)
+    tags: tuple[str, ...] = ()  # attributes rules may test, e.g. grain_producing (sorted)
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +43,7 @@ class UnitFact:
     level: str
     category: str | None
     parent: str | None
+    tags: tuple[str, ...] = ()  # attributes rules may test, e.g. grain_producing (sorted)
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,9 +158,12 @@ class Snapshot:
             cutoff_date=self.cutoff_date,
             categories=tuple(sorted(
                 (CategoryFact(c.code, c.name_zh, c.name_en,
-                              tuple(sorted(c.sections, key=lambda s: s.code)), c.grade_rules)
+                              tuple(sorted(c.sections, key=lambda s: s.code)), c.grade_rules,
+                              tuple(sorted(set(c.tags))))
                  for c in self.categories), key=lambda c: c.code)),
-            units=tuple(sorted(self.units, key=lambda u: u.code)),
+            units=tuple(sorted(
+                (dataclasses.replace(u, tags=tuple(sorted(set(u.tags)))) if u.tags else u
+                 for u in self.units), key=lambda u: u.code)),
             indicators=tuple(sorted(self.indicators, key=lambda i: i.code)),
             targets=tuple(sorted(self.targets, key=lambda t: (t.unit, t.indicator))),
             reports=tuple(sorted(self.reports, key=lambda r: (r.unit, r.indicator, r.period, r.id))),
@@ -168,7 +174,13 @@ class Snapshot:
         )
 
     def canonical_bytes(self) -> bytes:
-        return canonical_json(self.normalized())
+        plain = to_plain(self.normalized())
+        # Empty tags are left out, so snapshots without tags keep the bytes (and hashes) they had.
+        for group in ("units", "categories"):
+            for item in plain[group]:
+                if not item["tags"]:
+                    del item["tags"]
+        return canonical_json(plain)
 
     def sha256(self) -> str:
         return sha256_hex(self.canonical_bytes())
@@ -197,9 +209,9 @@ def snapshot_from_plain(d: Mapping[str, Any]) -> Snapshot:
             CategoryFact(c["code"], c["name_zh"], c["name_en"],
                          tuple(SectionFact(s["code"], s["name_zh"], s["name_en"], Decimal(s["weight"]))
                                for s in c["sections"]),
-                         c["grade_rules"])
+                         c["grade_rules"], tuple(c.get("tags", ())))
             for c in d["categories"]),
-        units=tuple(UnitFact(**u) for u in d["units"]),
+        units=tuple(UnitFact(**{**u, "tags": tuple(u.get("tags", ()))}) for u in d["units"]),
         indicators=tuple(
             IndicatorFact(**{**i, "points": Decimal(i["points"])}) for i in d["indicators"]),
         targets=tuple(

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from engine.conditions import encode, holds, to_durable
+from engine.conditions import encode, holds, holds_compiled, to_durable
 from engine.derive import DerivedFact
 from engine.durable_host import DurableError, Match, RuleSpec, host
 from engine.packmodel import Rule, RulePack
@@ -53,7 +53,8 @@ def encode_fact(fact: DerivedFact) -> dict[str, Any]:
     fields = FIELDS[fact.type]
     message: dict[str, Any] = {"t": f"s:{fact.type}"}
     for name, value in fact.values.items():
-        message[name] = encode(fields[name], value)
+        if name in fields:  # not ``field@INDICATOR`` keys: those are read in Python (a Calc)
+            message[name] = encode(fields[name], value)
     return message
 
 
@@ -78,7 +79,9 @@ def match_facts(
         seen: set[tuple[str, str]] = set()
         for rs in rulesets:
             for m in h.run_session(rs.name, messages):
-                out.append(_checked(m, rules, unit_facts, seen))
+                rule, fact = _checked(m, rules, unit_facts, seen)
+                if holds(rule.when, fact.values):  # the Calc parts durable did not evaluate
+                    out.append((rule, fact))
     out.sort(key=lambda pair: (pair[1].unit, pair[1].id, pair[0].id))
     return out
 
@@ -92,7 +95,7 @@ def _checked(
     if (rule.id, fact.id) in seen:
         raise DurableError(f"durable_rules reported rule {rule.id} on fact {fact.id} twice")
     seen.add((rule.id, fact.id))
-    if not holds(rule.when, fact.values):
+    if not holds_compiled(rule.when, fact.values):
         raise DurableError(
             f"durable_rules matched rule {rule.id} to fact {fact.id}, but its condition does not hold"
         )

@@ -39,6 +39,8 @@ TOP_KEYS = (
     "item_floor",
     "bonus_requires_document",
     "carry_over",
+    "co_unit_share",
+    "constants",
     "buckets",
     "categories",
     "indicators",
@@ -64,6 +66,10 @@ def load_pack(text: str, filename: str) -> RulePack:
     title = r.mapping(d.get("title"), ("title",), ("zh", "en"), where="title")
     buckets = _buckets(r, d.get("buckets"))
     categories = _categories(r, d.get("categories"))
+    r.constants = _constants(r, d.get("constants"))
+    co_share = r.num(d.get("co_unit_share"), ("co_unit_share",), "co_unit_share")
+    if co_share is not None and not 0 <= co_share <= 1:
+        issues.add(("co_unit_share",), "a share is 0..1", field_name="co_unit_share")
     rules = _rules(r, d.get("rules"))
     _cross_check(r, rules, buckets)
     pack = RulePack(
@@ -86,6 +92,8 @@ def load_pack(text: str, filename: str) -> RulePack:
         sha256=sha256_hex(canonical_json(_numbers_as_decimals(data))),
         filename=filename,
         marks=dict(issues.marks),
+        co_unit_share=co_share,
+        constants=tuple(sorted(r.constants.items())),
     )
     if pack.item_floor > 0:
         issues.add(("item_floor",), "item_floor is 0 (扣完为止) or a negative limit", field_name="item_floor")
@@ -111,6 +119,21 @@ def _entries(r: Reader, data: Any, path: Path) -> list[tuple[str, Any]]:
         r.issues.add(path, "must be a mapping of code: settings")
         return []
     return list(data.items())
+
+
+def _constants(r: Reader, data: Any) -> dict[str, Decimal]:
+    out: dict[str, Decimal] = {}
+    for name, raw in _entries(r, data, ("constants",)):
+        if not _NAME.match(name):
+            r.issues.add(
+                ("constants", name),
+                "a constant's name is letters, digits, '_' or '-'",
+                field_name=f"constants.{name}",
+            )
+        n = r.num(raw, ("constants", name), f"constants.{name}")
+        if n is not None:
+            out[name] = n
+    return out
 
 
 def _buckets(r: Reader, data: Any) -> tuple[Bucket, ...]:
@@ -229,7 +252,7 @@ def _not_applicable(r: Reader, data: Any) -> tuple[NotApplicable, ...]:
         m = r.mapping(
             raw,
             p,
-            ("indicator", "units", "categories", "unit_levels", "treatment", "reason"),
+            ("indicator", "units", "categories", "unit_levels", "tags", "treatment", "reason"),
             required=("indicator",),
             where=f"not_applicable[{i}]",
         )
@@ -239,8 +262,11 @@ def _not_applicable(r: Reader, data: Any) -> tuple[NotApplicable, ...]:
                 r.issues.add((*p, "unit_levels"), f"'{level}' is not a unit level", field_name="unit_levels")
         units = r.text_list(m.get("units"), (*p, "units"), "not_applicable.units")
         cats = r.text_list(m.get("categories"), (*p, "categories"), "not_applicable.categories")
-        if not (units or cats or levels):
-            r.issues.add(p, "say which units: units, categories or unit_levels", field_name="not_applicable")
+        tags = r.text_list(m.get("tags"), (*p, "tags"), "not_applicable.tags")
+        if not (units or cats or levels or tags):
+            r.issues.add(
+                p, "say which units: units, categories, unit_levels or tags", field_name="not_applicable"
+            )
         reason = r.mapping(m.get("reason"), (*p, "reason"), ("zh", "en"), where="not_applicable.reason")
         out.append(
             NotApplicable(
@@ -248,6 +274,7 @@ def _not_applicable(r: Reader, data: Any) -> tuple[NotApplicable, ...]:
                 units=units,
                 categories=cats,
                 unit_levels=levels,
+                tags=tags,
                 treatment=r.choice(
                     m.get("treatment"),
                     (*p, "treatment"),

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from engine.conditions import AllOf, AnyOf, Cmp, Node
+from engine.conditions import Calc, Cmp, Node, indicators_referenced
 from engine.facts import Snapshot
 from engine.packerrors import Issues, PackError, Path
 from engine.packmodel import RulePack
@@ -19,8 +19,17 @@ from engine.scoring import check_params
 def _cmps(node: Node) -> list[Cmp]:
     if isinstance(node, Cmp):
         return [node]
-    assert isinstance(node, AllOf | AnyOf)
+    if isinstance(node, Calc):
+        return []
     return [c for n in node.items for c in _cmps(n)]
+
+
+def _tags_tested(node: Node) -> set[str]:
+    if isinstance(node, Calc):
+        return {str(node.right)} if node.op in ("has", "lacks") else set()
+    if isinstance(node, Cmp):
+        return set()
+    return {t for n in node.items for t in _tags_tested(n)}
 
 
 def validate_pack(pack: RulePack, snapshot: Snapshot) -> None:
@@ -32,6 +41,10 @@ def validate_pack(pack: RulePack, snapshot: Snapshot) -> None:
         "category": {c.code for c in snapshot.categories},
         "section": {s.code for c in snapshot.categories for s in c.sections}
         | {i.section for i in snapshot.indicators},
+    }
+
+    known_tags = {t for u in snapshot.units for t in u.tags} | {
+        t for c in snapshot.categories for t in c.tags
     }
 
     def need(kind: str, code: str, path: Path, field: str, rule_id: str | None = None) -> None:
@@ -50,6 +63,15 @@ def validate_pack(pack: RulePack, snapshot: Snapshot) -> None:
                 continue
             for v in c.value if isinstance(c.value, tuple) else (c.value,):
                 need(kind, str(v), (*path, "when", c.field), f"when.{c.field}", rule.id)
+        for code in sorted(indicators_referenced(rule.when)):
+            need("indicator", code, (*path, "when"), "when", rule.id)
+        for tag in sorted(_tags_tested(rule.when) - known_tags):
+            issues.add(
+                (*path, "when", "tags"),
+                f"no unit or category has the tag '{tag}' (tags: {', '.join(sorted(known_tags)) or 'none'})",
+                rule.id,
+                "when.tags",
+            )
         if rule.effect.section is not None:
             need("section", rule.effect.section, (*path, "effect", "section"), "effect.section", rule.id)
     for b in pack.buckets:
@@ -96,6 +118,10 @@ def validate_pack(pack: RulePack, snapshot: Snapshot) -> None:
             need("unit", u, (*path, "units"), "not_applicable.units")
         for cat_code in na.categories:
             need("category", cat_code, (*path, "categories"), "not_applicable.categories")
+        for tag in sorted(set(na.tags) - known_tags):
+            issues.add(
+                (*path, "tags"), f"no unit or category has the tag '{tag}'", None, "not_applicable.tags"
+            )
     for g in pack.grades:
         if g.category != "*":
             need("category", g.category, ("grades", g.category), f"grades.{g.category}")

@@ -49,6 +49,7 @@ class Effect:
     shared: str | None = None  # deduction on a target: additional | split among co-units
     reset_if_caught_up: bool = False
     dedupe: bool = False  # bonus on events: one per dedupe_key, at the highest points
+    co_unit_share: Decimal | None = None  # shared: the share of a co-unit given none (0) in its target
 
 
 @dataclass(frozen=True)
@@ -103,6 +104,7 @@ class NotApplicable:
     categories: tuple[str, ...] = ()
     unit_levels: tuple[str, ...] = ()
     treatment: str = "rescale"  # rescale | full_marks
+    tags: tuple[str, ...] = ()  # units having any of these tags (their own or their category's)
     reason_zh: str = ""
     reason_en: str = ""
 
@@ -141,6 +143,10 @@ class RulePack:
     rules: tuple[Rule, ...]
     sha256: str
     filename: str = ""
+    # The share a co-unit takes of a shared deduction when its target gives it none (0).
+    co_unit_share: Decimal | None = None
+    # Named numbers a condition may read as {const: NAME} (e.g. the province's published average).
+    constants: tuple[tuple[str, Decimal], ...] = ()
     marks: Mapping[tuple[str | int, ...], int] = field(default_factory=dict, compare=False, repr=False)
 
     @property

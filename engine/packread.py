@@ -12,6 +12,7 @@ from engine.packerrors import Issues, Path
 class Reader:
     def __init__(self, issues: Issues) -> None:
         self.issues = issues
+        self.constants: dict[str, Decimal] = {}  # the pack's constants:, read before its rules
 
     def mapping(
         self,

@@ -8,11 +8,11 @@ from decimal import Decimal
 from typing import Any
 
 from engine import vocab
-from engine.conditions import dead_parts, parse_condition
+from engine.conditions import dead_parts, keys_read, parse_condition
 from engine.packerrors import Path
 from engine.packmodel import Effect, Points, Rule
 from engine.packread import Reader
-from engine.schema import EXTRA_PLACEHOLDERS, FIELDS
+from engine.schema import EXTRA_PLACEHOLDERS, FIELDS, GRADED_FIELDS
 from engine.scoring import METHOD_PARAMS, check_params
 
 RULE_KEYS = (
@@ -32,9 +32,9 @@ _ID = re.compile(r"^[A-Za-z0-9_.\-]+$")
 # Which fact types each kind may read.
 KIND_FACTS: dict[str, tuple[str, ...]] = {
     "score": ("target",),
-    "veto": ("target", "event"),
-    "deduction": ("target", "checkpoint", "event"),
-    "bonus": ("target", "event"),
+    "veto": ("target", "checkpoint", "event", "sheet"),
+    "deduction": ("target", "checkpoint", "event", "sheet"),
+    "bonus": ("target", "event", "sheet"),
     "warning": ("target", "checkpoint", "event", "sheet"),
     "flag": ("sheet",),
 }
@@ -42,15 +42,19 @@ _POINT_KEYS = ("points", "multiply_by", "multiplier", "max_points")
 EFFECT_KEYS: dict[str, tuple[str, ...]] = {
     "score": ("method", "params"),
     "veto": ("consequence", "grade", "section"),
-    "deduction": (*_POINT_KEYS, "shared", "reset_if_caught_up"),
+    "deduction": (*_POINT_KEYS, "shared", "co_unit_share", "reset_if_caught_up"),
     "bonus": (*_POINT_KEYS, "dedupe"),
     "warning": ("notice",),
     "flag": ("flag",),
 }
 
 
+# Rules on sheet facts of these kinds run before grading; flag and warning rules after it.
+PRE_GRADE_KINDS = ("veto", "deduction", "bonus")
+
+
 def default_periods(kind: str, on: str) -> tuple[str, ...]:
-    if on != "checkpoint":
+    if on != "checkpoint" or kind == "veto":
         return ("year",)
     return vocab.PERIOD_KINDS if kind == "warning" else ("year", "half", "quarter")
 
@@ -77,9 +81,20 @@ def read_rule(r: Reader, data: Any, path: Path) -> Rule | None:
     if not (rule_id and version and kind and on):
         return None
     fields = FIELDS[on]
-    when = parse_condition(d.get("when"), fields, (*path, "when"), r.issues, rule_id)
+    when = parse_condition(
+        d.get("when"), fields, (*path, "when"), r.issues, rule_id, fact_type=on, constants=r.constants
+    )
     for dead in dead_parts(when, fields):
         r.issues.add((*path, "when"), dead, rule_id, "when")
+    if on == "sheet" and kind in PRE_GRADE_KINDS:
+        for name in sorted(keys_read(when) & set(GRADED_FIELDS)):
+            r.issues.add(
+                (*path, "when"),
+                f"'{name}' is known only after grading; a {kind} rule on sheet facts runs before "
+                "grading (flag and warning rules run after it)",
+                rule_id,
+                f"when.{name}",
+            )
     effect = _effect(r, d.get("effect"), (*path, "effect"), kind, on, rule_id)
     bucket = r.text(d.get("bucket"), (*path, "bucket"), "bucket", rule_id)
     if bucket is not None and kind not in ("bonus", "deduction"):
@@ -92,7 +107,7 @@ def read_rule(r: Reader, data: Any, path: Path) -> Rule | None:
     for lang in ("zh", "en"):
         t = r.text(text.get(lang), (*path, "text", lang), f"text.{lang}", rule_id) or ""
         for name in _placeholders(t):
-            if name not in fields and name not in EXTRA_PLACEHOLDERS:
+            if name not in fields and name not in EXTRA_PLACEHOLDERS and not _cross_ok(name, on):
                 r.issues.add(
                     (*path, "text", lang), f"unknown placeholder {{{name}}}", rule_id, f"text.{lang}"
                 )
@@ -111,6 +126,14 @@ def read_rule(r: Reader, data: Any, path: Path) -> Rule | None:
         text_en=texts["en"],
         line=r.issues.line(path),
     )
+
+
+def _cross_ok(name: str, on: str) -> bool:
+    """``{rank@CQ01}``: a target field of the same unit on another indicator (``score@…`` on sheets)."""
+    field, at, indicator = name.partition("@")
+    if not at or not indicator:
+        return False
+    return field in FIELDS["target"] or (field == "score" and on == "sheet")
 
 
 def _placeholders(text: str) -> list[str]:
@@ -201,7 +224,14 @@ def _effect(r: Reader, data: Any, path: Path, kind: str, on: str, rule_id: str) 
     dedupe = r.bool_(d.get("dedupe"), (*path, "dedupe"), "effect.dedupe", False, rule_id)
     if dedupe and on != "event":
         r.issues.add((*path, "dedupe"), "dedupe needs event facts", rule_id, "effect.dedupe")
-    return Effect(points=points, shared=shared, reset_if_caught_up=reset, dedupe=dedupe)
+    share = r.num(d.get("co_unit_share"), (*path, "co_unit_share"), "effect.co_unit_share", rule_id)
+    if share is not None and not 0 <= share <= 1:
+        r.issues.add((*path, "co_unit_share"), "a share is 0..1", rule_id, "effect.co_unit_share")
+    if share is not None and not shared:
+        r.issues.add(
+            (*path, "co_unit_share"), "co_unit_share goes with shared", rule_id, "effect.co_unit_share"
+        )
+    return Effect(points=points, shared=shared, reset_if_caught_up=reset, dedupe=dedupe, co_unit_share=share)
 
 
 def _points(

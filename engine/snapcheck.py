@@ -6,11 +6,14 @@ A run over bad input must stop with a precise message, never produce a silently 
 from __future__ import annotations
 
 import dataclasses
+import re
 from decimal import Decimal
 
 from engine import vocab
 from engine.decimals import check_decimal
 from engine.facts import Snapshot
+
+_TAG = re.compile(r"^[A-Za-z0-9_\-]+$")
 
 
 class SnapshotError(ValueError):
@@ -39,6 +42,12 @@ def check_snapshot(s: Snapshot) -> None:
     pairs = [(t.unit, t.indicator) for t in s.targets]
     for pair in sorted({p for p in pairs if pairs.count(p) > 1}):
         problems.append(f"two targets for unit {pair[0]} and indicator {pair[1]}")
+    for label, code, tags in [("unit", u.code, u.tags) for u in s.units] + [
+        ("category", c.code, c.tags) for c in s.categories
+    ]:
+        for tag in tags:
+            if not _TAG.match(tag):
+                problems.append(f"{label} {code}: tag {tag!r} is not letters, digits, '_' or '-'")
     for u in s.units:
         if u.category is not None and u.category not in categories:
             problems.append(f"unit {u.code}: unknown category {u.category}")

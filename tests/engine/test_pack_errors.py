@@ -157,3 +157,138 @@ def test_hash_ignores_comments_whitespace_and_key_order() -> None:
     b = load_pack("# a comment\nbuckets:\n  h:   {cap: 5.0}\nversion: 1\npack: test\nrules: []\n", "b.yaml")
     assert a.sha256 == b.sha256
     assert pack("rules: []\nbuckets: {h: {cap: 4}}\n").sha256 != a.sha256
+
+
+# --- composition: expressions, references, tags, sheet rules, shares ------------------------------
+
+TARGET_RULE = """pack: bad
+version: 1
+constants: {{PROVINCE: 5.2}}
+rules:
+  - id: r1
+    version: 1
+    kind: bonus
+    on: {on}
+    when: {when}
+    effect: {{points: 1}}
+    text: {{zh: "加分", en: "{text}"}}
+"""
+
+
+def target_issues(when: str, on: str = "target", text: str = "bonus") -> list[str]:
+    return issues(TARGET_RULE.format(when=when, on=on, text=text))
+
+
+def test_expression_errors_name_the_rule_field_and_line() -> None:
+    assert target_issues("{completion_pct: {lt: {field: category_avgpct}}}") == [
+        "bad.yaml:9: rule r1: when.completion_pct: unknown field 'category_avgpct' (known: "
+        + ", ".join(sorted(__import__("engine.schema", fromlist=["FIELDS"]).FIELDS["target"]))
+        + ")"
+    ]
+    assert target_issues("{completion_pct: {lt: {field: category}}}") == [
+        "bad.yaml:9: rule r1: when.completion_pct: 'lt' needs numbers on both sides; 'category' is str"
+    ]
+    assert target_issues("{category: {eq: {field: actual}}}") == [
+        "bad.yaml:9: rule r1: when.category: type mismatch: 'category' is str, 'actual' is num"
+    ]
+    assert target_issues("{actual: {gt: {mul: [annual, category]}}}") == [
+        "bad.yaml:9: rule r1: when.actual: arithmetic needs numbers; 'category' is str"
+    ]
+    assert target_issues("{actual: {gt: {sub: [annual]}}}") == [
+        "bad.yaml:9: rule r1: when.actual: 'sub' needs a list of two operands"
+    ]
+    assert target_issues("{actual: {gt: {const: PROVINCIAL}}}") == [
+        "bad.yaml:9: rule r1: when.actual: unknown constant 'PROVINCIAL' (constants: PROVINCE)"
+    ]
+    assert target_issues("{actual: {in: {field: annual}}}") == [
+        "bad.yaml:9: rule r1: when.actual: 'in' takes literal values, not an expression"
+    ]
+
+
+def test_comparisons_that_can_never_hold() -> None:
+    assert target_issues("{actual: {lt: {field: actual}}}") == [
+        "bad.yaml:9: rule r1: when: the condition can never hold: "
+        "actual < actual compares a field with itself"
+    ]
+    assert target_issues("{actual: {gt: {div: [annual, 0]}}}") == [
+        "bad.yaml:9: rule r1: when: the condition can never hold: actual > (annual ÷ 0) divides by zero"
+    ]
+    assert target_issues("{tags: {has: grain, lacks: grain}}") == [
+        "bad.yaml:9: rule r1: when: the condition can never hold: tags has grain and lacks grain"
+    ]
+    assert target_issues('{"rank@CQ01": {lt: 2, gt: 3}}') == [
+        "bad.yaml:9: rule r1: when: the condition can never hold: rank@CQ01 < 2 and rank@CQ01 > 3"
+    ]
+
+
+def test_cross_indicator_references_and_tags_misused() -> None:
+    assert target_issues('{"rnk@CQ01": 1}') == [
+        "bad.yaml:9: rule r1: when.rnk@CQ01: 'rnk@CQ01': unknown target field 'rnk' (known: "
+        + ", ".join(sorted(__import__("engine.schema", fromlist=["FIELDS"]).FIELDS["target"]))
+        + ", score)"
+    ]
+    assert target_issues('{"score@CQ01": {lt: 3}}') == [
+        "bad.yaml:9: rule r1: when.score@CQ01: 'score@CQ01': an indicator's score is known only on "
+        "sheet facts"
+    ]
+    assert target_issues("{tags: grain}") == [
+        "bad.yaml:9: rule r1: when.tags: 'tags' is a set of tags: write {has: TAG} or {lacks: TAG}"
+    ]
+    assert target_issues("{tags: {has: 'grain land'}}") == [
+        "bad.yaml:9: rule r1: when.tags: a tag is letters, digits, '_' or '-', not 'grain land'"
+    ]
+    assert target_issues("{indicator: CQ01}", text="{rank@}") == [
+        "bad.yaml:11: rule r1: text.en: unknown placeholder {rank@}"
+    ]
+
+
+def test_sheet_rules_before_grading_may_not_read_the_grade() -> None:
+    found = target_issues("{grade: fair, total: {lt: 60}}", on="sheet")
+    assert found == [
+        "bad.yaml:9: rule r1: when.grade: 'grade' is known only after grading; a bonus rule on sheet "
+        "facts runs before grading (flag and warning rules run after it)"
+    ]
+
+
+def test_checkpoint_vetoes_are_year_only_and_shares_are_checked() -> None:
+    text = rule_pack(when="{direction: higher}", effect="{points: -1, co_unit_share: 1.5}").replace(
+        "on: event", "on: target"
+    )
+    assert issues(text) == [
+        "bad.yaml:10: rule r1: effect.co_unit_share: a share is 0..1",
+        "bad.yaml:10: rule r1: effect.co_unit_share: co_unit_share goes with shared",
+    ]
+    veto = (
+        "pack: bad\nversion: 1\nco_unit_share: -0.1\nrules:\n  - id: v\n    version: 1\n    kind: veto\n"
+        "    on: checkpoint\n    periods: [quarter]\n    effect: {consequence: bar_excellent}\n"
+        "    text: {zh: x, en: x}\n"
+    )
+    assert issues(veto) == [
+        "bad.yaml:3: co_unit_share: a share is 0..1",
+        "bad.yaml:9: rule v: periods: 'quarter' not allowed for a veto rule on checkpoint: "
+        "checkpoint facts exist in year runs only",
+    ]
+
+
+def test_unknown_indicator_or_tag_against_the_snapshot() -> None:
+    p = pack(
+        """
+not_applicable:
+  - {indicator: Q, tags: [urban_cor]}
+rules:
+  - id: r1
+    version: 1
+    kind: bonus
+    on: target
+    when: {"rank@GPD": 1, tags: {has: grain}}
+    effect: {points: 1}
+    text: {zh: x, en: x}
+"""
+    )
+    with pytest.raises(PackError) as info:
+        validate_pack(p, snapshot(units=(unit("A"),), indicators=(indicator("Q"),)))
+    assert [str(i) for i in info.value.issues] == [
+        "test.yaml:5: not_applicable.tags: no unit or category has the tag 'urban_cor'",
+        "test.yaml:11: rule r1: when: unknown indicator 'GPD'",
+        "test.yaml:11: rule r1: when.tags: no unit or category has the tag 'grain' (tags: none)",
+    ]
