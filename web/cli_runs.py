@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -11,11 +12,14 @@ from sqlalchemy import select
 
 from engine import PackError, explain, render_explanation
 from engine.canonical import to_plain
+from engine.decimals import fmt
 from engine.periods import PeriodError
 from store import RulePack, Unit
 from workflows.errors import DomainError
-from workflows.packs import approve_pack, store_pack
+from workflows.impact import pack_impact
+from workflows.packs import approve_pack, get_pack, store_pack
 from workflows.runs import create_run, get_run, load_result, replay
+from workflows.trail import render_counterfactuals, render_trail, unit_counterfactuals, workflow_trail
 
 if TYPE_CHECKING:
     from web.cli import AppContext
@@ -68,6 +72,38 @@ def pack_approve(app: AppContext, ref: str) -> None:
         _fail(str(exc))
 
 
+@pack_group.command("impact")
+@click.argument("draft_ref")
+@click.option("--period", help="Compare on the latest run of this period (default: the latest run).")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_obj
+def pack_impact_command(app: AppContext, draft_ref: str, period: str | None, as_json: bool) -> None:
+    """Show what draft DRAFT_REF would change against the approved pack (recorded: approval needs it)."""
+    try:
+        with app.transaction() as session:
+            scheme = get_pack(session, draft_ref).scheme_code
+            if scheme is None:
+                _fail(f"rule pack {draft_ref} names no scheme: there is nothing to compare it on")
+            report = pack_impact(session, str(scheme), draft_ref, period, actor=app.settings.actor)
+    except DomainError as exc:
+        _fail(str(exc))
+    if as_json:
+        _echo_json({**report.audit_payload(), "changes": [
+            {**to_plain(c), "delta": to_plain(c.delta)} for c in report.changes]})
+        return
+    click.echo(f"{report.draft} against {report.baseline or '(no approved version)'} on run "
+               f"{report.run_id} ({report.scheme} {report.period}): {len(report.changes)} of "
+               f"{report.units} units change")
+    for c in report.changes:
+        click.echo(f"  {c.unit}\t{c.category or '-'}\ttotal {_num(c.old_total)} → {_num(c.new_total)}"
+                   f"\tgrade {c.old_grade or '—'} → {c.new_grade or '—'}"
+                   f"\trank {c.old_rank or '—'} → {c.new_rank or '—'}")
+
+
+def _num(value: Decimal | None) -> str:
+    return "—" if value is None else fmt(value)
+
+
 @pack_group.command("list")
 @click.pass_obj
 def pack_list(app: AppContext) -> None:
@@ -116,12 +152,18 @@ def run_command(app: AppContext, scheme: str, period: str, pack_ref: str | None,
 @click.option("--indicator", help="Only this indicator's part.")
 @click.option("--why-not", is_flag=True,
               help="Also list rules evaluated that did not apply (replays the run).")
+@click.option("--counterfactual", is_flag=True,
+              help="Also list the single changes of fact that would move the total, rank or grade "
+                   "(each found by re-evaluating the frozen snapshot).")
+@click.option("--max-candidates", type=click.IntRange(1, 500), default=30, show_default=True,
+              help="With --counterfactual: how many changes to re-evaluate at most.")
 @click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True)
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_obj
 def explain_command(app: AppContext, run_id: int, unit: str, indicator: str | None, why_not: bool,
-                    lang: str, as_json: bool) -> None:
-    """How UNIT's total in RUN_ID was made: sections, firings, cuts, vetoes (and why-nots)."""
+                    counterfactual: bool, max_candidates: int, lang: str, as_json: bool) -> None:
+    """How UNIT's total in RUN_ID was made: sections, firings, cuts, vetoes (and why-nots), then
+    what became of each deduction and veto: case history, publication, appeals."""
     try:
         with app.transaction() as session:
             run = get_run(session, run_id)
@@ -136,13 +178,23 @@ def explain_command(app: AppContext, run_id: int, unit: str, indicator: str | No
                     _fail(f"run {run_id} does not replay identically; see `kaohe replay {run_id}`")
             else:
                 result = load_result(session, run)
+            trail = workflow_trail(session, run, unit)
+            found = (unit_counterfactuals(run, result, unit, max_candidates=max_candidates)
+                     if counterfactual else None)
     except DomainError as exc:
         _fail(str(exc))
     explanation = explain(result, unit, indicator, why_not=why_not)
     if as_json:
-        _echo_json(explanation)
-    else:
-        click.echo(render_explanation(explanation, lang))
+        extra: dict[str, Any] = {"workflow": trail}
+        if found is not None:
+            extra["counterfactuals"] = [{**to_plain(c), "delta": to_plain(c.delta)} for c in found]
+        _echo_json({**to_plain(explanation), **extra})
+        return
+    click.echo(render_explanation(explanation, lang))
+    if any(f.case_id is not None for f in trail.firings) or trail.published or trail.superseded_by:
+        click.echo(render_trail(trail, lang))
+    if found is not None:
+        click.echo(render_counterfactuals(found, lang))
 
 
 @click.command("replay")

@@ -2,12 +2,15 @@
 
 A stored version's text never changes: loading the same name and version again with the same
 content is a no-op, with different content an error — a changed method needs a new version.
-Approval takes a second person (four eyes): the approver may not be who stored it.
+Approval takes a second person (four eyes): the approver may not be who stored it, and when the
+version would replace an approved one, the approver must first have seen its impact
+(``workflows.impact.pack_impact``, recorded as a ``pack.impact`` event against that baseline).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -17,9 +20,11 @@ import audit
 from engine import RulePack as EnginePack
 from engine import load_pack, validate_pack
 from engine.periods import parse_period
-from store import RulePack
+from store import AuditEvent, RulePack
 from workflows.errors import Conflict, Invalid, NotFound
 from workflows.snapshot import build_snapshot, find_scheme
+
+IMPACT_ACTION = "pack.impact"
 
 
 @dataclass(frozen=True)
@@ -87,6 +92,12 @@ def approve_pack(session: Session, ref: str, *, approver: str) -> RulePack:
         raise Conflict(f"rule pack {ref} is {row.status}, not draft: only a draft can be approved")
     if approver == row.created_by:
         raise Conflict(f"rule pack {ref} was stored by {approver}: a second person must approve it")
+    current = _current_approved(session, row.scheme_code)
+    if current is not None and not impact_seen(session, row, current, approver):
+        raise Conflict(
+            f"rule pack {ref} would replace {current.name}@{current.version} for scheme "
+            f"{row.scheme_code}: {approver} must first see its impact (`kaohe pack impact {ref}`)"
+        )
     row.status = "approved"
     row.approved_by = approver
     session.flush()
@@ -94,6 +105,26 @@ def approve_pack(session: Session, ref: str, *, approver: str) -> RulePack:
                  subject_id=row.id, payload={"name": row.name, "version": row.version,
                                              "sha256": row.sha256})
     return row
+
+
+def _current_approved(session: Session, scheme_code: str | None) -> RulePack | None:
+    if scheme_code is None:
+        return None
+    try:
+        return approved_pack_for(session, scheme_code)
+    except NotFound:
+        return None
+
+
+def impact_seen(session: Session, draft: RulePack, baseline: RulePack, approver: str) -> bool:
+    """Whether ``approver`` has seen ``draft``'s impact against exactly ``baseline``'s text."""
+    payloads = session.scalars(select(AuditEvent.payload).where(
+        AuditEvent.action == IMPACT_ACTION, AuditEvent.subject_type == "rule_pack",
+        AuditEvent.subject_id == str(draft.id), AuditEvent.actor == approver))
+    return any(
+        (seen.get("draft_sha256"), seen.get("baseline_sha256")) == (draft.sha256, baseline.sha256)
+        for seen in map(json.loads, payloads)
+    )
 
 
 def approved_pack_for(session: Session, scheme_code: str) -> RulePack:
