@@ -121,6 +121,11 @@ def test_cli_run_explain_replay(fresh_url: str, tmp_path: Path, monkeypatch: pyt
         approve = ["pack", "approve", "demo-city-2024@2"]
         refused = runner.invoke(main, approve, env={"KAOHE_ACTOR": "office.li"})
         assert refused.exit_code == 1 and "second person" in refused.output
+        unseen = runner.invoke(main, approve, env={"KAOHE_ACTOR": "director.wang"})
+        assert unseen.exit_code == 1 and "must first see its impact" in unseen.output
+        impact = ["pack", "impact", "demo-city-2024@2"]
+        seen = runner.invoke(main, impact, env={"KAOHE_ACTOR": "director.wang"})
+        assert seen.exit_code == 0 and "0 of 75 units change" in seen.output, seen.output
         ok = runner.invoke(main, approve, env={"KAOHE_ACTOR": "director.wang"})
         assert ok.exit_code == 0, ok.output
         listed = runner.invoke(main, ["pack", "list"]).output
