@@ -109,8 +109,9 @@ class StoredRun:
     snapshot_text_sha256: str
 
 
-def stored_run(session: Session, run_id: int) -> StoredRun | None:
-    """Compute from the stored rows what a ``run.create`` event records; ``None`` if the run is gone."""
+def stored_run(session: Session, run_id: int, roots: RunRoots | None = None) -> StoredRun | None:
+    """Compute from the stored rows what a ``run.create`` event records; ``None`` if the run is gone.
+    ``roots``: already computed over the run's rows (by ``record_run``'s caller), else read here."""
     run_table, pack_table = Run.__table__, RulePack.__table__
     row = session.execute(
         select(run_table, pack_table.c.sha256.label("pack_sha256"))
@@ -122,19 +123,21 @@ def stored_run(session: Session, run_id: int) -> StoredRun | None:
     binding = {
         "run": {name: row[name] for name in RUN_FIELDS},
         "pack_sha256": row["pack_sha256"],
-        **run_roots(session, run_id).as_payload(),
+        **(roots if roots is not None else run_roots(session, run_id)).as_payload(),
     }
     return StoredRun(binding, hashlib.sha256(row["snapshot"].encode("utf-8")).hexdigest())
 
 
-def record_run(session: Session, run: Run, actor: str) -> AuditEvent:
+def record_run(session: Session, run: Run, actor: str, *, roots: RunRoots | None = None) -> AuditEvent:
     """Record ``run.create`` for a run whose firings and score sheets are all stored.
 
     Call it after the last firing and score sheet is added, in the same transaction: the roots are
     computed from the rows as the database stores them, so a later verify compares like with like.
+    A caller that has just inserted hundreds of thousands of rows may pass ``roots`` computed with
+    :func:`row_leaf` over exactly the values it inserted (ids included) instead of reading them back.
     """
     session.flush()
-    stored = stored_run(session, run.id)
+    stored = stored_run(session, run.id, roots)
     if stored is None:  # flushed above, so only a caller passing a deleted run gets here
         raise ValueError(f"run {run.id} is not stored")
     if stored.snapshot_text_sha256 != run.snapshot_sha256:

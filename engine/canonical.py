@@ -10,19 +10,31 @@ import dataclasses
 import datetime as dt
 import hashlib
 import json
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
 
 def to_plain(value: Any) -> Any:
     """Turn dataclasses, decimals, dates, tuples and mappings into JSON-ready plain values."""
+    kind = type(value)
+    if kind is str or kind is int or kind is bool or value is None:
+        return value
+    convert = _BY_TYPE.get(kind)
+    if convert is not None:
+        return convert(value)
+    return _general(value)
+
+
+def _general(value: Any) -> Any:
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: to_plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+        names = tuple(f.name for f in dataclasses.fields(value))
+        if dataclasses.is_dataclass(type(value)):
+            # Exact dataclass types are remembered: the next instance skips these checks.
+            _BY_TYPE[type(value)] = lambda v: {n: to_plain(getattr(v, n)) for n in names}
+        return {n: to_plain(getattr(value, n)) for n in names}
     if isinstance(value, Decimal):
-        if not value.is_finite():
-            raise ValueError(f"non-finite decimal {value} has no canonical form")
-        text = format(value.normalize(), "f")
-        return "0" if text in ("-0", "0") else text
+        return _decimal(value)
     if isinstance(value, float):
         raise TypeError("binary floats have no canonical form here; use Decimal")
     if isinstance(value, dt.datetime):
@@ -38,6 +50,31 @@ def to_plain(value: Any) -> Any:
     if value is None or isinstance(value, str | int | bool):
         return value
     raise TypeError(f"no canonical form for {type(value).__name__}")
+
+
+def _decimal(value: Decimal) -> str:
+    if not value.is_finite():
+        raise ValueError(f"non-finite decimal {value} has no canonical form")
+    text = format(value.normalize(), "f")
+    return "0" if text in ("-0", "0") else text
+
+
+def _sequence(value: list[Any] | tuple[Any, ...]) -> list[Any]:
+    return [to_plain(v) for v in value]
+
+
+def _dict(value: dict[Any, Any]) -> dict[str, Any]:
+    return {str(k): to_plain(v) for k, v in value.items()}
+
+
+# Converters by exact type (subclasses take the general path, so nothing changes meaning).
+_BY_TYPE: dict[type, Callable[[Any], Any]] = {
+    Decimal: _decimal,
+    tuple: _sequence,
+    list: _sequence,
+    dict: _dict,
+    dt.date: lambda v: v.isoformat(),
+}
 
 
 def canonical_json(value: Any) -> bytes:

@@ -84,6 +84,7 @@ class DurableHost:
         self._current: _Session | None = None
         self._sids = itertools.count(1)
         self._live: dict[str, int] = {}
+        self.messages = 0  # every message asserted so far (facts and session sentinels), for benchmarks
 
     def ensure_ruleset(self, name: str, rules: Sequence[RuleSpec]) -> None:
         """Register ``name`` once; a later call must describe the very same rules."""
@@ -185,6 +186,7 @@ class DurableHost:
                 self._live[name] -= 1
 
     def _assert(self, name: str, message: dict[str, Any], session: _Session) -> None:
+        self.messages += 1
         with contextlib.suppress(MessageNotHandledException):  # no rule matched: a normal outcome
             self._host.assert_fact(name, message)
         if session.errors:

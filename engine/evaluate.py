@@ -23,6 +23,7 @@ from engine.matching import match_facts
 from engine.packcheck import validate_pack
 from engine.packmodel import Rule, RulePack
 from engine.periods import PeriodError, parse_period
+from engine.progress import Progress, silent
 from engine.render import texts
 from engine.result import Cut, Firing, MatchedFact, RunResult, ScoreSheet, WhyNot, run_hash
 from engine.schema import FIELDS
@@ -40,20 +41,28 @@ def active_rules(pack: RulePack, period_kind: str) -> list[Rule]:
     ]
 
 
-def evaluate(pack: RulePack, snapshot: Snapshot, *, why_not_detail: bool = True) -> RunResult:
+def evaluate(
+    pack: RulePack, snapshot: Snapshot, *, why_not_detail: bool = True, progress: Progress = silent
+) -> RunResult:
+    progress("check", 0, 1)
     snapshot = snapshot.normalized()
     check_snapshot(snapshot)
     validate_pack(pack, snapshot)
     period = parse_period(snapshot.period)
     if period.year != snapshot.year:
         raise PeriodError(f"period {snapshot.period} is not in the scheme's year {snapshot.year}")
+    progress("derive", 0, 1)
     d = derive(snapshot, period, pack)
     rules = active_rules(pack, period.kind)
     active_ids = {r.id for r in rules}
     led = Ledger()
     matches = [
-        (r, f) for t in _MATCHED_TYPES for r, f in match_facts(pack, t, d.facts[t]) if r.id in active_ids
+        (r, f)
+        for t in _MATCHED_TYPES
+        for r, f in match_facts(pack, t, d.facts[t], progress)
+        if r.id in active_ids
     ]
+    progress("effects", 0, 1)
     make_drafts(displace(matches, pack, led), pack, d, led)
     _gaps(d, rules, led)
     adjust.apply_overrides(snapshot.overrides, led, sheetrules.deferred(pack))
@@ -61,11 +70,13 @@ def evaluate(pack: RulePack, snapshot: Snapshot, *, why_not_detail: bool = True)
     adjust.apply_resets(d, led)
     adjust.apply_bucket_caps(pack, led)
     adjust.apply_floors(pack, d, led)
+    progress("sheets", 0, 1)
     sheets = build_sheets(pack, d, led)
     sheetrules.apply_sheet_rules(pack, d, rules, sheets, led)  # veto/deduction/bonus on sheets
     graded = _grade(pack, d, sheets)
     flags = _sheet_pass(pack, d, rules, sheets, graded, led)
     _no_match(d, rules, led, why_not_detail)
+    progress("finish", 0, 1)
     return _finish(pack, snapshot, d, led, sheets, graded, flags)
 
 

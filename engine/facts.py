@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import itertools
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from engine.canonical import canonical_json, sha256_hex, to_plain
+from engine.canonical import sha256_hex, to_plain
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,7 +151,9 @@ class Snapshot:
     prior_cutoff_date: dt.date | None = None
 
     def normalized(self) -> Snapshot:
-        """The same facts with every collection sorted by its natural key."""
+        """The same facts with every collection sorted by its natural key (``self`` if they are)."""
+        if self._is_normalized():
+            return self
         return Snapshot(
             scheme_code=self.scheme_code,
             year=self.year,
@@ -173,14 +176,49 @@ class Snapshot:
             prior_cutoff_date=self.prior_cutoff_date,
         )
 
+    def _is_normalized(self) -> bool:
+        def ordered(items: tuple[Any, ...], key: Callable[[Any], Any]) -> bool:
+            keys = [key(x) for x in items]
+            return all(a <= b for a, b in itertools.pairwise(keys))
+
+        return (
+            all(ordered(c.sections, lambda s: s.code) and _tidy(c.tags) for c in self.categories)
+            and all(_tidy(u.tags) for u in self.units)
+            and ordered(self.categories, lambda c: c.code)
+            and ordered(self.units, lambda u: u.code)
+            and ordered(self.indicators, lambda i: i.code)
+            and ordered(self.targets, lambda t: (t.unit, t.indicator))
+            and ordered(self.reports, lambda r: (r.unit, r.indicator, r.period, r.id))
+            and ordered(self.events, lambda e: e.id)
+            and ordered(self.prior_results, lambda p: (p.year, p.unit))
+            and ordered(self.overrides, lambda o: (o.reference, o.rule_id, o.unit))
+        )
+
     def canonical_bytes(self) -> bytes:
-        plain = to_plain(self.normalized())
-        # Empty tags are left out, so snapshots without tags keep the bytes (and hashes) they had.
-        for group in ("units", "categories"):
-            for item in plain[group]:
-                if not item["tags"]:
-                    del item["tags"]
-        return canonical_json(plain)
+        """``canonical_json`` of the normalized snapshot, built collection by collection (the
+        same bytes, without a plain copy of millions of reports at once) and remembered for the
+        last snapshot asked: a run hashes it and then stores it."""
+        s = self.normalized()
+        if _LAST_CANONICAL[0] is s:
+            cached: bytes = _LAST_CANONICAL[1]
+            return cached
+        parts = []
+        for name in sorted(f.name for f in dataclasses.fields(s)):
+            value = getattr(s, name)
+            if name in _CHUNKED:
+                text = "[" + ",".join(_chunks(value)) + "]"
+            else:
+                plain = to_plain(value)
+                if name in ("units", "categories"):
+                    # Empty tags are left out, so snapshots without tags keep the bytes they had.
+                    for item in plain:
+                        if not item["tags"]:
+                            del item["tags"]
+                text = _dumps(plain)
+            parts.append(f'"{name}":{text}')
+        data = ("{" + ",".join(parts) + "}").encode("utf-8")
+        _LAST_CANONICAL[0], _LAST_CANONICAL[1] = s, data
+        return data
 
     def sha256(self) -> str:
         return sha256_hex(self.canonical_bytes())
@@ -188,6 +226,29 @@ class Snapshot:
     @classmethod
     def from_json(cls, data: bytes | str) -> Snapshot:
         return snapshot_from_plain(json.loads(data))
+
+
+_CHUNKED = frozenset({"targets", "reports", "events"})
+_CHUNK = 20_000
+_LAST_CANONICAL: list[Any] = [None, b""]
+
+
+def _dumps(plain: Any) -> str:
+    return json.dumps(plain, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+
+
+def _chunks(items: tuple[Any, ...]) -> list[str]:
+    """The canonical JSON of each run of ``_CHUNK`` items, without the enclosing brackets."""
+    out = []
+    for start in range(0, len(items), _CHUNK):
+        text = _dumps(to_plain(items[start : start + _CHUNK]))
+        if len(text) > 2:
+            out.append(text[1:-1])
+    return out
+
+
+def _tidy(tags: tuple[str, ...]) -> bool:
+    return all(a < b for a, b in itertools.pairwise(tags))
 
 
 def _dec(v: Any) -> Decimal | None:

@@ -17,6 +17,7 @@ from engine.conditions import encode, holds, holds_compiled, to_durable
 from engine.derive import DerivedFact
 from engine.durable_host import DurableError, Match, RuleSpec, host
 from engine.packmodel import Rule, RulePack
+from engine.progress import Progress, silent
 from engine.schema import FIELDS
 
 CHUNK = 200
@@ -59,7 +60,7 @@ def encode_fact(fact: DerivedFact) -> dict[str, Any]:
 
 
 def match_facts(
-    pack: RulePack, fact_type: str, facts: Iterable[DerivedFact]
+    pack: RulePack, fact_type: str, facts: Iterable[DerivedFact], progress: Progress = silent
 ) -> list[tuple[Rule, DerivedFact]]:
     """Every (rule, fact) pair whose condition holds, in a canonical order."""
     rulesets = compile_rules(pack, fact_type)
@@ -73,7 +74,9 @@ def match_facts(
         by_unit.setdefault(fact.unit, []).append(fact)
     rules = {r.id: r for r in pack.rules}
     out: list[tuple[Rule, DerivedFact]] = []
-    for unit in sorted(by_unit):
+    phase, total = f"match {fact_type}", len(by_unit)
+    progress(phase, 0, total)
+    for done, unit in enumerate(sorted(by_unit), start=1):
         unit_facts = {f.id: f for f in sorted(by_unit[unit], key=lambda f: f.id)}
         messages = [(fid, encode_fact(f)) for fid, f in unit_facts.items()]
         seen: set[tuple[str, str]] = set()
@@ -82,6 +85,8 @@ def match_facts(
                 rule, fact = _checked(m, rules, unit_facts, seen)
                 if holds(rule.when, fact.values):  # the Calc parts durable did not evaluate
                     out.append((rule, fact))
+        if done % 50 == 0 or done == total:
+            progress(phase, done, total)
     out.sort(key=lambda pair: (pair[1].unit, pair[1].id, pair[0].id))
     return out
 

@@ -31,6 +31,14 @@ class Period:
     def end(self) -> str:
         return self.month_text(self.end_month)
 
+    @property
+    def report_months(self) -> tuple[str, ...]:
+        """The months whose cumulative reports a run of this period reads: its checkpoints, its
+        end, and every quarter end before it (lag counts over earlier quarters). A snapshot holds
+        exactly these months' reports; a rule feature reading another month must add it here."""
+        months = {*self.checkpoints, self.end_month, *(m for m in (3, 6, 9, 12) if m <= self.end_month)}
+        return tuple(self.month_text(m) for m in sorted(months))
+
 
 def parse_period(text: str) -> Period:
     m = _PATTERN.match(text)

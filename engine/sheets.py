@@ -15,6 +15,7 @@ from decimal import Decimal
 from engine.decimals import div, fmt, mul, q
 from engine.derive import Derived
 from engine.drafts import Draft, Ledger
+from engine.facts import TargetFact
 from engine.packmodel import RulePack, SectionWeight
 from engine.result import SectionScore, VetoNote
 
@@ -47,6 +48,9 @@ def build_sheets(pack: RulePack, d: Derived, led: Ledger) -> list[SheetDraft]:
     by_unit: dict[str, list[Draft]] = {}
     for dr in led.drafts:
         by_unit.setdefault(dr.unit, []).append(dr)
+    targets_of: dict[str, list[TargetFact]] = {}
+    for t in d.snapshot.targets:
+        targets_of.setdefault(t.unit, []).append(t)
     sheets = []
     for unit in sorted(d.units.values(), key=lambda u: u.code):
         mine = by_unit.get(unit.code, [])
@@ -69,7 +73,8 @@ def build_sheets(pack: RulePack, d: Derived, led: Ledger) -> list[SheetDraft]:
             zeroed = {
                 v.section: v.rule_id for _, v in vetoes if v.consequence == "zero_section" and v.section
             }
-            sections = _sections(pack, d, led, unit.code, unit.category, mine, zeroed)
+            targets = sorted(targets_of.get(unit.code, ()), key=lambda t: t.indicator)
+            sections = _sections(pack, d, led, unit.code, unit.category, mine, zeroed, targets)
         bonus = q(sum((dr.points for dr in _applied(mine, "bonus")), Decimal(0)))
         deduction = q(sum((dr.points for dr in _applied(mine, "deduction")), Decimal(0)))
         total = q(sum((s.score for s in sections), Decimal(0)) + bonus + deduction)
@@ -96,6 +101,7 @@ def _sections(
     category: str,
     mine: list[Draft],
     zeroed: dict[str, str],
+    targets: list[TargetFact],
 ) -> tuple[SectionScore, ...]:
     weights = section_weights(pack, d, category)
     codes = {w.code for w in weights}
@@ -103,7 +109,6 @@ def _sections(
     for dr in _applied(mine, "score"):
         if dr.indicator is not None:
             scores[dr.indicator] = scores.get(dr.indicator, Decimal(0)) + dr.points
-    targets = sorted((t for t in d.snapshot.targets if t.unit == unit), key=lambda t: t.indicator)
     for t in targets:
         section = d.indicators[t.indicator].section
         if section not in codes:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from collections import Counter
 from decimal import Decimal
 
 from engine import vocab
@@ -36,11 +37,11 @@ def check_snapshot(s: Snapshot) -> None:
         ("event", [e.id for e in s.events]),
         ("category", [c.code for c in s.categories]),
     ):
-        dupes = sorted({i for i in ids if ids.count(i) > 1})
+        dupes = sorted(i for i, n in Counter(ids).items() if n > 1)
         if dupes:
             problems.append(f"duplicate {label} ids: {', '.join(dupes)}")
-    pairs = [(t.unit, t.indicator) for t in s.targets]
-    for pair in sorted({p for p in pairs if pairs.count(p) > 1}):
+    pairs = Counter((t.unit, t.indicator) for t in s.targets)
+    for pair in sorted(p for p, n in pairs.items() if n > 1):
         problems.append(f"two targets for unit {pair[0]} and indicator {pair[1]}")
     for label, code, tags in [("unit", u.code, u.tags) for u in s.units] + [
         ("category", c.code, c.tags) for c in s.categories
@@ -84,6 +85,8 @@ def check_snapshot(s: Snapshot) -> None:
 
 def _numbers(value: object, where: str, problems: list[str]) -> None:
     """Every number reachable from the snapshot must be an exact decimal with ≤ 4 places."""
+    if value is None or isinstance(value, str | bool | int):
+        return
     if isinstance(value, float):
         problems.append(f"{where}: binary float {value!r}; use Decimal")
     elif isinstance(value, Decimal):
@@ -91,13 +94,23 @@ def _numbers(value: object, where: str, problems: list[str]) -> None:
             check_decimal(value, where)
         except ValueError as exc:
             problems.append(str(exc))
-    elif dataclasses.is_dataclass(value) and not isinstance(value, type):
-        name = getattr(value, "id", None) or getattr(value, "code", None) or type(value).__name__
-        for f in dataclasses.fields(value):
-            _numbers(getattr(value, f.name), f"{name}.{f.name}", problems)
     elif isinstance(value, tuple | list):
         for item in value:
             _numbers(item, where, problems)
     elif isinstance(value, dict):
         for k, item in value.items():
             _numbers(item, f"{where}.{k}", problems)
+    elif dataclasses.is_dataclass(value) and not isinstance(value, type):
+        name = getattr(value, "id", None) or getattr(value, "code", None) or type(value).__name__
+        for f in _fields(type(value)):
+            _numbers(getattr(value, f), f"{name}.{f}", problems)
+
+
+_FIELDS: dict[type, tuple[str, ...]] = {}
+
+
+def _fields(cls: type) -> tuple[str, ...]:
+    names = _FIELDS.get(cls)
+    if names is None:
+        names = _FIELDS[cls] = tuple(f.name for f in dataclasses.fields(cls))
+    return names

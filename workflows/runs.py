@@ -16,14 +16,16 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import Table, func, insert, select, text
 from sqlalchemy.orm import Session
 
 import audit
+from audit.merkle import FIRING_FIELDS, SCORE_SHEET_FIELDS, merkle_root, row_leaf
 from engine import RunResult, evaluate
 from engine.canonical import to_plain
 from engine.facts import FiringOverride, PriorResult, Snapshot
 from engine.periods import parse_period
+from engine.progress import Progress, silent
 from engine.result import Cut as EngineCut
 from engine.result import Firing as EngineFiring
 from engine.result import MatchedFact, SectionScore, VetoNote, run_hash
@@ -49,8 +51,11 @@ def create_run(
     actor: str,
     pack_ref: str | None = None,
     overrides: Sequence[FiringOverride] = (),
+    progress: Progress = silent,
 ) -> RunOutcome:
-    """Run ``period_text`` of a scheme under its approved pack (or ``pack_ref``) and store it."""
+    """Run ``period_text`` of a scheme under its approved pack (or ``pack_ref``) and store it.
+
+    ``progress(phase, done, total)`` hears of each phase (snapshot, the engine's, store)."""
     scheme = find_scheme(session, scheme_ref)
     period = parse_period(period_text)
     pack_row = get_pack(session, pack_ref) if pack_ref else approved_pack_for(session, scheme.code)
@@ -59,6 +64,7 @@ def create_run(
     previous = _current_run(session, scheme, period.text)
     if previous is not None and previous.status == "sealed":
         raise Conflict(f"run {previous.id} of {scheme.code} {period.text} is sealed: it cannot be superseded")
+    progress("snapshot", 0, 1)
     snapshot = build_snapshot(session, scheme, period)
     snapshot = dataclasses.replace(
         snapshot,
@@ -66,8 +72,10 @@ def create_run(
         prior_cutoff_date=_prior_cutoff(session, scheme),
         overrides=tuple(overrides),
     ).normalized()
-    result = evaluate(engine_pack(pack_row), snapshot)
+    result = evaluate(engine_pack(pack_row), snapshot, progress=progress)
+    progress("store", 0, 1)
     run = _store(session, scheme, pack_row, period.kind, snapshot, result, actor, previous)
+    progress("store", 1, 1)
     return RunOutcome(run, result, previous)
 
 
@@ -126,14 +134,46 @@ def _store(
     session.add(run)
     session.flush()
     unit_id = dict(session.execute(select(Unit.code, Unit.id).where(Unit.scheme_id == scheme.id)).all())
-    if result.firings:
-        session.execute(insert(Firing), [_firing_row(run.id, unit_id, f) for f in result.firings])
-    if result.sheets:
-        session.execute(insert(ScoreSheet), [_sheet_row(run.id, unit_id, s) for s in result.sheets])
-    if result.cuts:
-        session.execute(insert(Cut), [_cut_row(run.id, unit_id, n, c) for n, c in enumerate(result.cuts, 1)])
-    audit.record_run(session, run, actor)
+    firing_table, sheet_table, cut_table = Firing.__table__, ScoreSheet.__table__, Cut.__table__
+    firings = _with_ids(session, firing_table, [_firing_row(run.id, unit_id, f) for f in result.firings])
+    sheets = _with_ids(session, sheet_table, [_sheet_row(run.id, unit_id, s) for s in result.sheets])
+    cuts = [_cut_row(run.id, unit_id, n, c) for n, c in enumerate(result.cuts, 1)]
+    tables: tuple[tuple[Table, list[dict[str, Any]]], ...] = (
+        (firing_table, firings), (sheet_table, sheets), (cut_table, cuts)  # type: ignore[assignment]
+    )
+    for table, rows in tables:
+        for start in range(0, len(rows), _BATCH):
+            session.execute(insert(table), rows[start : start + _BATCH])
+    # The roots over exactly the rows just inserted, ids included: what reading them back gives
+    # (tests/test_runs.py verifies the ledger against the stored rows on both backends).
+    sheets.sort(key=lambda row: row["unit_id"])
+    roots = audit.RunRoots(
+        len(firings), merkle_root([row_leaf(row, FIRING_FIELDS) for row in firings]),
+        len(sheets), merkle_root([row_leaf(row, SCORE_SHEET_FIELDS) for row in sheets]),
+    )
+    audit.record_run(session, run, actor, roots=roots)
     return run
+
+
+_BATCH = 50_000
+
+
+def _with_ids(session: Session, table: Any, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Give ``rows`` their primary keys before inserting them, so their ledger leaves (which bind
+    the id) are computed from the rows in hand instead of being read back."""
+    if not rows:
+        return rows
+    if session.get_bind().dialect.name == "postgresql":
+        ids = sorted(session.execute(
+            text("SELECT nextval(pg_get_serial_sequence(:t, 'id')) FROM generate_series(1, :n)"),
+            {"t": table.name, "n": len(rows)},
+        ).scalars())
+    else:  # SQLite: this transaction holds the write lock since the run row was flushed
+        top = session.execute(select(func.max(table.c.id))).scalar() or 0
+        ids = list(range(top + 1, top + 1 + len(rows)))
+    for row, row_id in zip(rows, ids, strict=True):
+        row["id"] = row_id
+    return rows
 
 
 def _firing_row(run_id: int, unit_id: dict[str, int], f: EngineFiring) -> dict[str, Any]:

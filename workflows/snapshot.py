@@ -94,7 +94,12 @@ def build_snapshot(session: Session, scheme: Scheme, period: Period, *, with_fac
             ProgressReport.source,
         )
         .join(Target, ProgressReport.target_id == Target.id)
-        .where(Target.scheme_id == scheme.id, ProgressReport.period <= last_month, facts_wanted)
+        .where(
+            Target.scheme_id == scheme.id,
+            ProgressReport.period.in_(period.report_months),
+            ProgressReport.period <= last_month,
+            facts_wanted,
+        )
     ).all()
     events = session.scalars(select(Event).where(Event.scheme_id == scheme.id, facts_wanted)).all()
 
@@ -182,9 +187,12 @@ def _authoritative_reports(
         if current is None or rank < current[0]:
             best[(target_id, month)] = (rank, row)
     facts = []
-    for (target_id, month), (_rank, row) in best.items():
+    shared: dict[str, str] = {}  # one str object per distinct month and source (millions of rows)
+    for (target_id, month_text), (_rank, row) in best.items():
         unit, indicator, _authority = keys[target_id]
-        _report_id, _target_id, _month, reported, verified, source = row
+        _report_id, _target_id, _month, reported, verified, source_text = row
+        month = shared.setdefault(month_text, month_text)
+        source = shared.setdefault(source_text, source_text)
         facts.append(
             ReportFact(
                 id=f"R:{unit}:{indicator}:{month}",

@@ -1,0 +1,253 @@
+"""Run the benchmark year: BENCH-2024 from bench/generate.py through ``create_run``, timed.
+
+    python bench/run_year.py [--url URL] [--units N] [--period 2024] [--commit] [--no-raw]
+
+Stores and approves bench/province-pack.yaml if the database has no approved pack for the
+scheme, runs the period through ``workflows.runs.create_run`` in one transaction (rolled back
+unless ``--commit``: the data set stays as generated), and prints the facts, firings, wall seconds
+(total and per phase), firings per second, peak memory (ru_maxrss) and — in the same process —
+raw durable_rules posting as many messages to a one-rule ruleset, with the ratio of the two.
+``--units N`` generates a fresh N-unit data set (in a temporary SQLite file, or into ``--url``,
+which must then be empty) for a quick run. A progress bar goes to stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import resource
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from durable.engine import Host, MessageNotHandledException  # noqa: E402
+from sqlalchemy import func, select  # noqa: E402
+from sqlalchemy.orm import Session  # noqa: E402
+from tqdm import tqdm  # type: ignore[import-untyped]  # noqa: E402
+
+from bench.generate import SCHEME_CODE, generate  # noqa: E402
+from engine.durable_host import host  # noqa: E402
+from store import Event, ProgressReport, RulePack, Scheme, Target  # noqa: E402
+from store.db import make_engine, make_session_factory  # noqa: E402
+from workflows.packs import approve_pack, store_pack  # noqa: E402
+from workflows.runs import create_run  # noqa: E402
+
+PACK = ROOT / "bench" / "province-pack.yaml"
+DEFAULT_URL = f"sqlite:///{ROOT / 'bench' / 'data' / 'province.db'}"
+STORED_BY, APPROVED_BY = "bench.office", "bench.director"
+
+
+def peak_rss_mb() -> float:
+    """Peak resident memory of this process so far (Linux reports ru_maxrss in KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def children_peak_rss_mb() -> float:
+    """Peak resident memory of the largest waited-for child (worker processes), if any."""
+    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+
+
+class Phases:
+    """A progress callback that times phases and drives one tqdm bar per long phase."""
+
+    def __init__(self, quiet: bool) -> None:
+        self.quiet = quiet
+        self.started: dict[str, float] = {}
+        self.order: list[str] = []
+        self.bar: tqdm[Any] | None = None
+        self.current: str | None = None
+
+    def __call__(self, phase: str, done: int, total: int) -> None:
+        now = time.perf_counter()
+        if phase != self.current:
+            self._close()
+            self.current = phase
+            self.started.setdefault(phase, now)
+            self.order.append(phase)
+            if not self.quiet:
+                self.bar = tqdm(total=total, desc=f"{phase:>16}", unit="u" if total > 1 else "",
+                                file=sys.stderr, leave=False, dynamic_ncols=True)
+        if self.bar is not None:
+            self.bar.n = done
+            self.bar.refresh()
+
+    def _close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+    def finish(self, end: float) -> dict[str, float]:
+        self._close()
+        spans: dict[str, float] = {}
+        for i, phase in enumerate(self.order):
+            stop = self.started[self.order[i + 1]] if i + 1 < len(self.order) else end
+            spans[phase] = spans.get(phase, 0.0) + stop - self.started[phase]
+        return spans
+
+
+def ensure_pack(session: Session) -> str:
+    """The approved pack for BENCH-2024: the stored one, else bench/province-pack.yaml stored now."""
+    approved = session.scalars(
+        select(RulePack).where(RulePack.scheme_code == SCHEME_CODE, RulePack.status == "approved")
+    ).first()
+    if approved is not None:
+        return f"{approved.name}@{approved.version}"
+    stored = store_pack(session, PACK.read_text(encoding="utf-8"), PACK.name, actor=STORED_BY).row
+    ref = f"{stored.name}@{stored.version}"
+    if stored.status == "draft":
+        approve_pack(session, ref, approver=APPROVED_BY)
+    return ref
+
+
+def fact_counts(session: Session) -> dict[str, int]:
+    scheme_id = session.scalars(select(Scheme.id).where(Scheme.code == SCHEME_CODE)).one()
+    targets = session.scalar(select(func.count()).where(Target.scheme_id == scheme_id)) or 0
+    reports = session.scalar(
+        select(func.count()).select_from(ProgressReport)
+        .join(Target, ProgressReport.target_id == Target.id).where(Target.scheme_id == scheme_id)
+    ) or 0
+    events = session.scalar(select(func.count()).where(Event.scheme_id == scheme_id)) or 0
+    return {"targets": targets, "reports": reports, "events": events}
+
+
+class _RawHost(Host):  # type: ignore[misc]
+    def _run(self) -> None:
+        """No dispatcher thread, as in the engine and the notes' measurements."""
+
+
+def raw_durable(messages: int) -> dict[str, float]:
+    """Post ``messages`` events to a one-rule ruleset in one sid, about half of them firing."""
+    fired = [0]
+
+    def action(c: Any) -> None:
+        fired[0] += 1
+
+    h = _RawHost()
+    name = f"bench_raw_{os.getpid()}_{time.monotonic_ns()}"
+    h.register_rulesets({name: {"r": {"all": [{"m": {"$lt": {"v": 50}}}], "run": action}}})
+    started = time.perf_counter()
+    for i in range(messages):
+        with contextlib.suppress(MessageNotHandledException):
+            h.post(name, {"sid": "1", "id": i, "v": i % 100})
+    seconds = time.perf_counter() - started
+    return {"messages": messages, "firings": fired[0], "seconds": seconds,
+            "messages_per_s": messages / seconds if seconds else 0.0}
+
+
+@contextlib.contextmanager
+def database(url: str | None, units: int | None) -> Iterator[str]:
+    """The database to run on: as given, or a fresh ``units``-unit data set."""
+    if units is None:
+        yield url or DEFAULT_URL
+        return
+    if url is not None:
+        generate(make_engine(url), units, 40, max(units * 2, 10), seed=2024)
+        yield url
+        return
+    with tempfile.TemporaryDirectory(prefix="kaohe-bench-") as tmp:
+        small = f"sqlite:///{Path(tmp) / 'bench.db'}"
+        generate(make_engine(small), units, 40, max(units * 2, 10), seed=2024)
+        yield small
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--url", default=None, help=f"database (default {DEFAULT_URL})")
+    parser.add_argument("--units", type=int, default=None, help="generate a small data set of N units")
+    parser.add_argument("--period", default="2024")
+    parser.add_argument("--commit", action="store_true", help="keep the run (default: roll back)")
+    parser.add_argument("--no-raw", action="store_true", help="skip the raw durable_rules comparison")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.add_argument("--json", action="store_true", help="print the figures as JSON")
+    args = parser.parse_args(argv)
+
+    with database(args.url, args.units) as url:
+        engine = make_engine(url)
+        sessions = make_session_factory(engine)
+        with sessions.begin() as session:
+            pack_ref = ensure_pack(session)
+        with sessions() as session:
+            facts = fact_counts(session)
+            session.rollback()
+        phases = Phases(args.quiet)
+        messages_before = host().messages
+        with sessions() as session:
+            started = time.perf_counter()
+            outcome = create_run(session, SCHEME_CODE, args.period, actor=STORED_BY, progress=phases)
+            if args.commit:
+                phases("commit", 0, 1)
+                session.commit()
+            else:
+                session.rollback()
+            ended = time.perf_counter()
+        spans = phases.finish(ended)
+        messages = host().messages - messages_before
+        firings = len(outcome.result.firings)
+        run_id, run_hash = outcome.run.id, outcome.result.run_hash
+        del outcome
+        engine.dispose()
+
+    total = ended - started
+    evaluate_s = sum(v for k, v in spans.items() if k not in ("snapshot", "store", "commit"))
+    figures: dict[str, Any] = {
+        "url": url.split("@")[-1] if "@" in url else url,
+        "pack": pack_ref,
+        "period": args.period,
+        "facts": facts,
+        "firings": firings,
+        "durable_messages": messages,
+        "seconds": {"total": round(total, 2), "snapshot": round(spans.get("snapshot", 0.0), 2),
+                    "evaluate": round(evaluate_s, 2), "store": round(spans.get("store", 0.0), 2),
+                    "commit": round(spans.get("commit", 0.0), 2)},
+        "evaluate_phases": {k: round(v, 2) for k, v in spans.items()
+                            if k not in ("snapshot", "store", "commit")},
+        "firings_per_s": round(firings / total) if total else 0,
+        "peak_rss_mb": round(peak_rss_mb()),
+        "children_peak_rss_mb": round(children_peak_rss_mb()),
+        "load_average": [round(x, 2) for x in os.getloadavg()],
+        "run": {"id": run_id, "run_hash": run_hash, "committed": args.commit},
+    }
+    if not args.no_raw and messages:
+        raw = raw_durable(messages)
+        figures["raw_durable"] = {k: round(v, 2) for k, v in raw.items()}
+        figures["engine_over_raw"] = round(evaluate_s / raw["seconds"], 2) if raw["seconds"] else None
+    if args.json:
+        print(json.dumps(figures, ensure_ascii=False, indent=2))
+    else:
+        _print(figures)
+    return 0
+
+
+def _print(f: dict[str, Any]) -> None:
+    s = f["seconds"]
+    print(f"database        {f['url']}  pack {f['pack']}  period {f['period']}")
+    print("facts           " + ", ".join(f"{k} {v:,}" for k, v in f["facts"].items()))
+    print(f"firings         {f['firings']:,}  (durable messages {f['durable_messages']:,})")
+    print(f"wall seconds    total {s['total']}  snapshot {s['snapshot']}  evaluate {s['evaluate']}"
+          f"  store {s['store']}" + (f"  commit {s['commit']}" if s["commit"] else ""))
+    print("evaluate phases " + ", ".join(f"{k} {v}" for k, v in f["evaluate_phases"].items()))
+    print(f"firings/s       {f['firings_per_s']:,}")
+    print(f"peak memory     {f['peak_rss_mb']:,} MB (largest worker {f['children_peak_rss_mb']:,} MB)")
+    if "raw_durable" in f:
+        r = f["raw_durable"]
+        print(f"raw durable     {int(r['messages']):,} posts, {int(r['firings']):,} firings in "
+              f"{r['seconds']} s ({int(r['messages_per_s']):,} messages/s)")
+        print(f"engine / raw    {f['engine_over_raw']}  (evaluate seconds / raw seconds)")
+    print(f"load average    {' '.join(str(x) for x in f['load_average'])}")
+    print(f"run             {f['run']['id']} {f['run']['run_hash']}"
+          + ("" if f["run"]["committed"] else " (rolled back)"))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
