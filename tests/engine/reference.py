@@ -269,7 +269,7 @@ def reference(pack_text: str, s: Snapshot) -> tuple[set[tuple[str, str, str, Dec
     }
     totals = {u.code: Decimal(0) for u in s.units}
     earned = {u.code: Decimal(0) for u in s.units}
-    base = {u.code: Decimal(100) for u in s.units}
+    out_of = {u.code: Decimal(100) for u in s.units}
     for x in rows:
         (earned if x["kind"] == "score" else totals)[x["unit"]] += x["points"]
     for (u, code), treatment in na.items():
@@ -277,7 +277,7 @@ def reference(pack_text: str, s: Snapshot) -> tuple[set[tuple[str, str, str, Dec
         if treatment == "full_marks":
             earned[u] += points
         else:
-            base[u] -= points
+            out_of[u] -= points
     for u in totals:
-        totals[u] += r4(100 * earned[u] / base[u])
+        totals[u] += r4(100 * earned[u] / out_of[u])
     return firings, {u: r4(t) for u, t in totals.items()}

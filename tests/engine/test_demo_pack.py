@@ -223,3 +223,54 @@ def test_demo_quarter_and_month_runs(demo: tuple[RulePack, Snapshot]) -> None:
 def test_demo_explanation(year: RunResult) -> None:
     text = render_explanation(explain(year, "C07", why_not=True), "zh")
     assert "veto.safety.major" in text and "[未适用的规则]" in text
+
+
+def test_demo_printed_totals_add_up_and_a_wrong_one_is_flagged_not_rescaled(
+    demo: tuple[RulePack, Snapshot], year: RunResult
+) -> None:
+    """Every unit's indicator points add up to its sections' weights: no gap.section_total. Print
+    DK01 as 10 instead of 12 and each department's key_work is flagged and scored out of 20."""
+    import dataclasses
+
+    assert not [f for f in year.firings if f.rule_id.startswith("gap.section")]
+    pack, snap = demo
+    wrong = dataclasses.replace(
+        snap,
+        indicators=tuple(
+            dataclasses.replace(i, points=D(10)) if i.code == "DK01" else i for i in snap.indicators
+        ),
+    )
+    r = evaluate(pack, wrong)
+    flagged = {f.unit: f.text_en for f in r.firings if f.rule_id == "gap.section_total"}
+    assert len(flagged) == 48 and flagged["D01"] == "section key_work: indicator points add up to 18, not 20"
+    d01 = r.sheet("D01")
+    assert d01 is not None
+    key_work = next(s for s in d01.sections if s.code == "key_work")
+    assert key_work.full == 20 and key_work.score == D(20) * key_work.earned / D(20)
+
+
+def test_demo_co_units_without_a_share_take_the_packs_default(demo: tuple[RulePack, Snapshot]) -> None:
+    """D06/DC07 (deaths; control line 18) names D07, D15, D16 without shares. At 20 deaths the lead
+    takes −1 and each co-unit the pack's co_unit_share 0.1 of it — not a 0-point firing."""
+    import dataclasses
+
+    pack, snap = demo
+    reports = tuple(
+        dataclasses.replace(r, value=D(20), reported_value=D(20))
+        if (r.unit, r.indicator, r.period) == ("D06", "DC07", "2024-12")
+        else r
+        for r in snap.reports
+    )
+    r = evaluate(pack, dataclasses.replace(snap, reports=reports))
+    got = {
+        f.unit: (f.points, f.detail.get("share"))
+        for f in r.firings
+        if f.rule_id == "deduction.control_line_shared"
+    }
+    assert got == {
+        "D06": (D(-1), "1"),
+        "D07": (D("-0.1"), "0.1"),
+        "D15": (D("-0.1"), "0.1"),
+        "D16": (D("-0.1"), "0.1"),
+    }
+    assert any("lead D06, D15 answers for 0.1" in f.text_en for f in r.firings)
