@@ -50,12 +50,17 @@ def create_run(
     *,
     actor: str,
     pack_ref: str | None = None,
-    overrides: Sequence[FiringOverride] = (),
+    overrides: Sequence[FiringOverride] | None = None,
+    frozen: Snapshot | None = None,
     progress: Progress = silent,
 ) -> RunOutcome:
     """Run ``period_text`` of a scheme under its approved pack (or ``pack_ref``) and store it.
 
-    ``progress(phase, done, total)`` hears of each phase (snapshot, the engine's, store)."""
+    ``overrides`` are the decided cases and appeals the run must honour; ``None`` carries over
+    those of the run it supersedes, so a plain re-run never drops an appeal's outcome. ``frozen``
+    re-evaluates an earlier run's snapshot instead of reading the database again, so a run made
+    for a decision changes nothing but the decision. ``progress(phase, done, total)`` hears of
+    each phase (snapshot, the engine's, store)."""
     scheme = find_scheme(session, scheme_ref)
     period = parse_period(period_text)
     pack_row = get_pack(session, pack_ref) if pack_ref else approved_pack_for(session, scheme.code)
@@ -64,19 +69,36 @@ def create_run(
     previous = _current_run(session, scheme, period.text)
     if previous is not None and previous.status == "sealed":
         raise Conflict(f"run {previous.id} of {scheme.code} {period.text} is sealed: it cannot be superseded")
+    if overrides is None:
+        overrides = _carried_overrides(session, previous)
     progress("snapshot", 0, 1)
-    snapshot = build_snapshot(session, scheme, period)
-    snapshot = dataclasses.replace(
-        snapshot,
-        prior_results=_prior_results(session, scheme),
-        prior_cutoff_date=_prior_cutoff(session, scheme),
-        overrides=tuple(overrides),
-    ).normalized()
+    if frozen is not None:
+        if (frozen.scheme_code, frozen.period) != (scheme.code, period.text):
+            raise Conflict(f"a frozen snapshot of {frozen.scheme_code} {frozen.period} cannot run "
+                           f"{scheme.code} {period.text}")
+        snapshot = dataclasses.replace(frozen, overrides=tuple(overrides)).normalized()
+    else:
+        snapshot = dataclasses.replace(
+            build_snapshot(session, scheme, period),
+            prior_results=_prior_results(session, scheme),
+            prior_cutoff_date=_prior_cutoff(session, scheme),
+            overrides=tuple(overrides),
+        ).normalized()
     result = evaluate(engine_pack(pack_row), snapshot, progress=progress)
     progress("store", 0, 1)
     run = _store(session, scheme, pack_row, period.kind, snapshot, result, actor, previous)
     progress("store", 1, 1)
     return RunOutcome(run, result, previous)
+
+
+def _carried_overrides(session: Session, previous: Run | None) -> tuple[FiringOverride, ...]:
+    """The overrides the previous run honoured (read from its snapshot only if it had any)."""
+    if previous is None:
+        return ()
+    overridden = session.scalar(
+        select(Firing.id).where(Firing.run_id == previous.id, Firing.status != "applied").limit(1)
+    )
+    return Snapshot.from_json(previous.snapshot).overrides if overridden is not None else ()
 
 
 def _current_run(session: Session, scheme: Scheme, period: str) -> Run | None:

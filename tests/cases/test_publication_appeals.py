@@ -226,3 +226,19 @@ def test_the_committee_seals_after_the_window_with_no_appeal_pending(ds: Session
         file_appeal(ds, current.id, "C02", [77], grounds="g", actor="c02.rep", now=T0)
     assert ds.scalars(select(Run.status).order_by(Run.id)).all() == ["superseded", "sealed"]
     assert audit.verify(ds).ok
+
+
+def test_a_plain_rerun_after_an_appeal_keeps_its_outcome(ds: Session) -> None:
+    """Running the period again must not drop a decided appeal: its override carries over."""
+    _approve_all(ds)
+    publish(ds, RUN_ID, actor=OFFICE, now=T0)
+    appeal = file_appeal(ds, RUN_ID, "C03", [CRITICISM_SEQ], grounds="g", actor="c03.rep",
+                         now=T0 + dt.timedelta(days=1))
+    take_appeal(ds, appeal.id, actor=REVIEWER)
+    decided = decide_appeal(ds, appeal.id, "overturned", actor=REVIEWER, reason="r",
+                            now=T0 + dt.timedelta(days=2)).superseding
+    assert decided is not None
+    rerun = create_run(ds, "DEMO-2024", decided.period, actor=OFFICE).run
+    assert rerun.supersedes_id == decided.id and rerun.run_hash == decided.run_hash
+    voided = ds.scalars(select(Firing).where(Firing.run_id == rerun.id, Firing.seq == CRITICISM_SEQ)).one()
+    assert (voided.status, voided.override) == ("voided", f"appeal:{appeal.id}")

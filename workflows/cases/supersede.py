@@ -69,10 +69,11 @@ def supersede(
     """Run ``run``'s scheme and period again under its own pack with ``overrides`` added."""
     if run.status != "complete":
         raise Conflict(f"run {run.id} is {run.status}: only the current, unsealed run can be superseded")
-    earlier = Snapshot.from_json(run.snapshot).overrides
+    frozen = Snapshot.from_json(run.snapshot)
     pack = run.rule_pack
     outcome = create_run(session, run.scheme.code, run.period, actor=actor,
-                         pack_ref=f"{pack.name}@{pack.version}", overrides=(*earlier, *overrides))
+                         pack_ref=f"{pack.name}@{pack.version}",
+                         overrides=(*frozen.overrides, *overrides), frozen=frozen)
     new = outcome.run
     if outcome.superseded is None or outcome.superseded.id != run.id:
         raise Conflict(f"run {run.id} is not the current run of {run.scheme.code} {run.period}")
