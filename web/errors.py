@@ -1,7 +1,9 @@
 """Domain errors and HTTP errors as JSON ``{error, message, request_id}`` under /api, HTML elsewhere.
 
-The domain knows nothing of HTTP: NotFound → 404, Invalid → 422, Conflict → 409, a rule pack's
-PackError → 422, an import refused by the importer → 422 with its row-level issues.
+The domain knows nothing of HTTP: NotFound → 404, Forbidden → 403, Invalid → 422, Conflict → 409
+(an illegal transition or a stale version included), a refused batch → 409 with each subject's
+problem in ``details``, a rule pack's PackError → 422, an import refused by the importer → 422 with
+its row-level issues.
 """
 
 from __future__ import annotations
@@ -15,7 +17,15 @@ from werkzeug.exceptions import HTTPException
 
 from engine import PackError
 from web.reqlog import request_id
-from workflows.errors import Conflict, DomainError, Invalid, NotFound
+from workflows.errors import (
+    BatchRefused,
+    Conflict,
+    DomainError,
+    Forbidden,
+    IllegalTransition,
+    Invalid,
+    NotFound,
+)
 from workflows.imports import ImportIssue, ImportRejected
 
 log = structlog.get_logger("kaohe.web")
@@ -54,11 +64,26 @@ def error_response(status: int, message: str, *, details: Any = None) -> tuple[R
                            details=details, request_id=request_id()), status
 
 
+DOMAIN_STATUS: tuple[tuple[type[DomainError], int], ...] = (
+    (NotFound, 404), (Forbidden, 403), (Conflict, 409), (Invalid, 422),
+)
+
+
+def domain_status(exc: DomainError) -> int:
+    return next((status for kind, status in DOMAIN_STATUS if isinstance(exc, kind)), 422)
+
+
+def domain_details(exc: DomainError) -> Any:
+    """What a client can act on: each refused subject of a batch, or the illegal transition."""
+    if isinstance(exc, BatchRefused):
+        return [{"id": sid, "message": message} for sid, message in exc.errors]
+    if isinstance(exc, IllegalTransition):
+        return {"subject": exc.subject, "id": exc.subject_id, "state": exc.state, "action": exc.action}
+    return None
+
+
 def _domain(exc: DomainError) -> tuple[Response | str, int]:
-    status = 404 if isinstance(exc, NotFound) else 409 if isinstance(exc, Conflict) else 422
-    if not isinstance(exc, (NotFound, Conflict, Invalid)):
-        status = 422
-    return error_response(status, str(exc))
+    return error_response(domain_status(exc), str(exc), details=domain_details(exc))
 
 
 def _pack(exc: PackError) -> tuple[Response | str, int]:
@@ -77,7 +102,7 @@ def issue_dict(issue: ImportIssue) -> dict[str, Any]:
 
 def _http(exc: HTTPException) -> tuple[Response | str, int]:
     status = exc.code or 500
-    details = None
+    details = getattr(exc, "details", None)
     data = getattr(exc, "data", None)  # webargs / flask-smorest validation messages
     if isinstance(data, dict) and "messages" in data:
         details = data["messages"]
