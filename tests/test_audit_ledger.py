@@ -319,7 +319,7 @@ def test_a_matching_anchor_verifies(session: Session) -> None:
         "UPDATE audit_event SET actor = 'mallory' WHERE seq = 1",
         "UPDATE audit_event SET actor = actor WHERE false",
         "DELETE FROM audit_event WHERE seq = 2",
-        "TRUNCATE audit_event",
+        "TRUNCATE audit_event CASCADE",  # CASCADE: past the foreign keys, to the trigger
     ],
 )
 def test_postgres_refuses_to_change_the_ledger(session: Session, sql: str) -> None:

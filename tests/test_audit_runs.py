@@ -204,10 +204,10 @@ def test_a_run_moving_on_to_superseded_or_sealed_still_verifies(session: Session
     [
         ("UPDATE firing SET points = 0", "firing"),
         ("DELETE FROM firing", "firing"),
-        ("TRUNCATE firing", "firing"),
+        ("TRUNCATE firing CASCADE", "firing"),  # CASCADE: past the foreign keys, to the trigger
         ("UPDATE score_sheet SET total = 100", "score_sheet"),
         ("DELETE FROM score_sheet", "score_sheet"),
-        ("TRUNCATE score_sheet", "score_sheet"),
+        ("TRUNCATE score_sheet CASCADE", "score_sheet"),
     ],
 )
 def test_postgres_refuses_to_change_stored_run_results(session: Session, sql: str, table: str) -> None:
