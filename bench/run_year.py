@@ -37,6 +37,7 @@ from tqdm import tqdm  # type: ignore[import-untyped]  # noqa: E402
 from bench.generate import SCHEME_CODE, generate  # noqa: E402
 from engine.durable_host import host  # noqa: E402
 from store import Event, ProgressReport, RulePack, Scheme, Target  # noqa: E402
+from store import migrate as store_migrate  # noqa: E402
 from store.db import make_engine, make_session_factory  # noqa: E402
 from workflows.packs import approve_pack, store_pack  # noqa: E402
 from workflows.runs import create_run  # noqa: E402
@@ -174,6 +175,7 @@ def main(argv: list[str] | None = None) -> int:
 
     with database(args.url, args.units) as url:
         engine = make_engine(url)
+        store_migrate.upgrade(engine)  # a data set generated before the latest migrations
         sessions = make_session_factory(engine)
         with sessions.begin() as session:
             pack_ref = ensure_pack(session)

@@ -7,7 +7,7 @@ what lets the engine, the durable match and the independent reference agree bit 
 
 from __future__ import annotations
 
-from decimal import ROUND_HALF_UP, Context, Decimal, localcontext
+from decimal import ROUND_HALF_UP, Context, Decimal
 
 SCALE = 10_000
 PLACES = Decimal("0.0001")
@@ -36,25 +36,21 @@ def check_decimal(value: object, where: str) -> Decimal:
 
 def q(value: Decimal) -> Decimal:
     """Round half up to four places: the one rounding rule of the engine."""
-    with localcontext(_CONTEXT):
-        return value.quantize(PLACES, rounding=ROUND_HALF_UP)
+    return value.quantize(PLACES, rounding=ROUND_HALF_UP, context=_CONTEXT)
 
 
 def div(a: Decimal, b: Decimal) -> Decimal:
     """Exact-context division rounded to four places (callers ensure ``b`` is not zero)."""
-    with localcontext(_CONTEXT):
-        return q(a / b)
+    return _CONTEXT.divide(a, b).quantize(PLACES, rounding=ROUND_HALF_UP, context=_CONTEXT)
 
 
 def mul(a: Decimal, b: Decimal) -> Decimal:
-    with localcontext(_CONTEXT):
-        return q(a * b)
+    return _CONTEXT.multiply(a, b).quantize(PLACES, rounding=ROUND_HALF_UP, context=_CONTEXT)
 
 
 def scaled(value: Decimal) -> int:
     """The integer durable_rules sees for ``value`` (exact: values carry four places at most)."""
-    with localcontext(_CONTEXT):
-        s = value * SCALE
+    s = _CONTEXT.multiply(value, SCALE)
     if s != s.to_integral_value():
         raise NumberError(f"{value} has more than four decimal places")
     return int(s)

@@ -9,8 +9,11 @@ through a hash collision) stops the run instead of scoring.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import multiprocessing as mp
+import os
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from multiprocessing.connection import Connection
 from typing import Any
 
 from engine.conditions import encode, holds, holds_compiled, to_durable
@@ -62,7 +65,11 @@ def encode_fact(fact: DerivedFact) -> dict[str, Any]:
 def match_facts(
     pack: RulePack, fact_type: str, facts: Iterable[DerivedFact], progress: Progress = silent
 ) -> list[tuple[Rule, DerivedFact]]:
-    """Every (rule, fact) pair whose condition holds, in a canonical order."""
+    """Every (rule, fact) pair whose condition holds, in a canonical order.
+
+    Units are independent here (one session each), so a large batch is split by unit across
+    ``WORKERS`` forked processes, each with its own copy of the (single-threaded) durable engine;
+    the pairs come back by id and are merged in the same canonical order as a serial match."""
     rulesets = compile_rules(pack, fact_type)
     if not rulesets:
         return []
@@ -73,10 +80,36 @@ def match_facts(
     for fact in facts:
         by_unit.setdefault(fact.unit, []).append(fact)
     rules = {r.id: r for r in pack.rules}
-    out: list[tuple[Rule, DerivedFact]] = []
-    phase, total = f"match {fact_type}", len(by_unit)
+    units = sorted(by_unit)
+    phase, total = f"match {fact_type}", len(units)
     progress(phase, 0, total)
-    for done, unit in enumerate(sorted(by_unit), start=1):
+    size = sum(len(v) for v in by_unit.values())
+    workers = min(WORKERS, len(units)) if size >= PARALLEL_MIN else 1
+    if workers > 1:
+        pairs = _match_forked(rulesets, rules, by_unit, units, workers, phase, progress)
+    else:
+        pairs = _match_units(rulesets, rules, by_unit, units, lambda n: progress(phase, n, total))
+    out = [(rules[rule_id], fact) for rule_id, fact in pairs]
+    out.sort(key=lambda pair: (pair[1].unit, pair[1].id, pair[0].id))
+    return out
+
+
+# Facts in one call from which the match is split across processes (below it, forking costs more).
+PARALLEL_MIN = 20_000
+WORKERS = max(1, min(4, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1))
+
+
+def _match_units(
+    rulesets: tuple[CompiledRuleset, ...],
+    rules: dict[str, Rule],
+    by_unit: dict[str, list[DerivedFact]],
+    units: list[str],
+    done: Callable[[int], None],
+) -> list[tuple[str, DerivedFact]]:
+    """(rule id, fact) for every checked match of ``units``' facts, one session per unit."""
+    h = host()
+    out: list[tuple[str, DerivedFact]] = []
+    for n, unit in enumerate(units, start=1):
         unit_facts = {f.id: f for f in sorted(by_unit[unit], key=lambda f: f.id)}
         messages = [(fid, encode_fact(f)) for fid, f in unit_facts.items()]
         seen: set[tuple[str, str]] = set()
@@ -84,11 +117,89 @@ def match_facts(
             for m in h.run_session(rs.name, messages):
                 rule, fact = _checked(m, rules, unit_facts, seen)
                 if holds(rule.when, fact.values):  # the Calc parts durable did not evaluate
-                    out.append((rule, fact))
-        if done % 50 == 0 or done == total:
-            progress(phase, done, total)
-    out.sort(key=lambda pair: (pair[1].unit, pair[1].id, pair[0].id))
+                    out.append((rule.id, fact))
+        if n % 50 == 0 or n == len(units):
+            done(n)
     return out
+
+
+def _match_forked(
+    rulesets: tuple[CompiledRuleset, ...],
+    rules: dict[str, Rule],
+    by_unit: dict[str, list[DerivedFact]],
+    units: list[str],
+    workers: int,
+    phase: str,
+    progress: Progress,
+) -> list[tuple[str, DerivedFact]]:
+    """Contiguous slices of ``units`` matched in forked children (the last slice in this process).
+
+    A child inherits the facts and the registered rulesets, matches its slice and sends back
+    (unit index, fact index, rule id) triples and its message count — or the error that stopped it,
+    which is raised here: a failed worker fails the run."""
+    ctx = mp.get_context("fork")
+    bounds = [len(units) * i // workers for i in range(workers + 1)]
+    slices = [units[bounds[i] : bounds[i + 1]] for i in range(workers)]
+    counters = [ctx.Value("i", 0) for _ in slices]
+
+    def report() -> None:
+        progress(phase, sum(c.value for c in counters), len(units))
+
+    children = []
+    for i, part in enumerate(slices[:-1]):
+        receive, send = ctx.Pipe(duplex=False)
+        child = ctx.Process(
+            target=_child, args=(send, rulesets, rules, by_unit, part, counters[i]), daemon=True
+        )
+        child.start()
+        send.close()
+        children.append((child, receive, part))
+
+    def own(n: int) -> None:
+        counters[-1].value = n
+        report()
+
+    out = _match_units(rulesets, rules, by_unit, slices[-1], own)
+    merged: list[tuple[str, DerivedFact]] = []
+    h = host()
+    for child, receive, part in children:
+        try:
+            status, payload, messages = receive.recv()
+        except EOFError:
+            status, payload, messages = "error", "a match worker died without a result", 0
+        child.join()
+        receive.close()
+        if status != "ok":
+            raise DurableError(f"match worker {child.pid}: {payload}")
+        h.messages += messages
+        for unit_index, fact_index, rule_id in payload:
+            merged.append((rule_id, by_unit[part[unit_index]][fact_index]))
+    report()
+    return merged + out
+
+
+def _child(
+    send: Connection,
+    rulesets: tuple[CompiledRuleset, ...],
+    rules: dict[str, Rule],
+    by_unit: dict[str, list[DerivedFact]],
+    units: list[str],
+    counter: Any,
+) -> None:
+    try:
+        h = host()
+        before = h.messages
+
+        def done(n: int) -> None:
+            counter.value = n
+
+        pairs = _match_units(rulesets, rules, by_unit, units, done)
+        where = {id(f): (u, i) for u, unit in enumerate(units) for i, f in enumerate(by_unit[unit])}
+        send.send(("ok", [(*where[id(f)], rule_id) for rule_id, f in pairs], h.messages - before))
+    except BaseException as exc:  # reported to the parent, which raises it
+        send.send(("error", f"{type(exc).__name__}: {exc}", 0))
+    finally:
+        send.close()
 
 
 def _checked(

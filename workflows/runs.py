@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections.abc import Sequence
+import json
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -20,7 +21,7 @@ from sqlalchemy import Table, func, insert, select, text
 from sqlalchemy.orm import Session
 
 import audit
-from audit.merkle import FIRING_FIELDS, SCORE_SHEET_FIELDS, merkle_root, row_leaf
+from audit.merkle import FIRING_FIELDS, SCORE_SHEET_FIELDS, merkle_root
 from engine import RunResult, evaluate
 from engine.canonical import to_plain
 from engine.facts import FiringOverride, PriorResult, Snapshot
@@ -156,46 +157,63 @@ def _store(
     session.add(run)
     session.flush()
     unit_id = dict(session.execute(select(Unit.code, Unit.id).where(Unit.scheme_id == scheme.id)).all())
-    firing_table, sheet_table, cut_table = Firing.__table__, ScoreSheet.__table__, Cut.__table__
-    firings = _with_ids(session, firing_table, [_firing_row(run.id, unit_id, f) for f in result.firings])
-    sheets = _with_ids(session, sheet_table, [_sheet_row(run.id, unit_id, s) for s in result.sheets])
-    cuts = [_cut_row(run.id, unit_id, n, c) for n, c in enumerate(result.cuts, 1)]
-    tables: tuple[tuple[Table, list[dict[str, Any]]], ...] = (
-        (firing_table, firings), (sheet_table, sheets), (cut_table, cuts)  # type: ignore[assignment]
-    )
-    for table, rows in tables:
-        for start in range(0, len(rows), _BATCH):
-            session.execute(insert(table), rows[start : start + _BATCH])
-    # The roots over exactly the rows just inserted, ids included: what reading them back gives
-    # (tests/test_runs.py verifies the ledger against the stored rows on both backends).
+    # Firings go in batches, each row's ledger leaf taken as it is inserted: a province run's
+    # rows never all exist at once. Ids are given up front, so the leaves (which bind the id) are
+    # exactly what reading the rows back gives — tests/test_runs.py verifies the ledger against
+    # the stored rows on both backends.
+    firing_table: Table = Firing.__table__  # type: ignore[assignment]
+    sheet_table: Table = ScoreSheet.__table__  # type: ignore[assignment]
+    firing_ids = _reserve_ids(session, firing_table, len(result.firings))
+
+    def firing_leaves() -> Iterator[bytes]:
+        for start in range(0, len(result.firings), _BATCH):
+            rows = [
+                {"id": firing_ids[start + n], **_firing_row(run.id, unit_id, f)}
+                for n, f in enumerate(result.firings[start : start + _BATCH])
+            ]
+            session.execute(insert(firing_table), rows)
+            yield from (_leaf(row, FIRING_FIELDS) for row in rows)
+
+    firings_root = merkle_root(firing_leaves())
+    sheet_ids = _reserve_ids(session, sheet_table, len(result.sheets))
+    sheets = [
+        {"id": i, **_sheet_row(run.id, unit_id, s)} for i, s in zip(sheet_ids, result.sheets, strict=True)
+    ]
+    if sheets:
+        session.execute(insert(sheet_table), sheets)
+    if result.cuts:
+        session.execute(insert(Cut), [_cut_row(run.id, unit_id, n, c) for n, c in enumerate(result.cuts, 1)])
     sheets.sort(key=lambda row: row["unit_id"])
-    roots = audit.RunRoots(
-        len(firings), merkle_root([row_leaf(row, FIRING_FIELDS) for row in firings]),
-        len(sheets), merkle_root([row_leaf(row, SCORE_SHEET_FIELDS) for row in sheets]),
-    )
+    sheets_root = merkle_root(_leaf(row, SCORE_SHEET_FIELDS) for row in sheets)
+    roots = audit.RunRoots(len(result.firings), firings_root, len(sheets), sheets_root)
     audit.record_run(session, run, actor, roots=roots)
     return run
 
 
-_BATCH = 50_000
+_BATCH = 20_000
 
 
-def _with_ids(session: Session, table: Any, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Give ``rows`` their primary keys before inserting them, so their ledger leaves (which bind
-    the id) are computed from the rows in hand instead of being read back."""
-    if not rows:
-        return rows
+def _reserve_ids(session: Session, table: Table, n: int) -> Sequence[int]:
+    """``n`` primary keys for rows about to be inserted into ``table``, in ascending order."""
+    if n == 0:
+        return ()
     if session.get_bind().dialect.name == "postgresql":
-        ids = sorted(session.execute(
+        return sorted(session.execute(
             text("SELECT nextval(pg_get_serial_sequence(:t, 'id')) FROM generate_series(1, :n)"),
-            {"t": table.name, "n": len(rows)},
+            {"t": table.name, "n": n},
         ).scalars())
-    else:  # SQLite: this transaction holds the write lock since the run row was flushed
-        top = session.execute(select(func.max(table.c.id))).scalar() or 0
-        ids = list(range(top + 1, top + 1 + len(rows)))
-    for row, row_id in zip(rows, ids, strict=True):
-        row["id"] = row_id
-    return rows
+    # SQLite: this transaction holds the write lock since the run row was flushed.
+    top = session.execute(select(func.max(table.c.id))).scalar() or 0
+    return range(top + 1, top + 1 + n)
+
+
+def _leaf(row: dict[str, Any], fields: Sequence[str]) -> bytes:
+    """``audit.merkle.row_leaf`` for a row about to be inserted: its JSON columns are already
+    plain (``to_plain``), so only its own decimals need converting before the canonical dump."""
+    return json.dumps(
+        {name: to_plain(row[name]) if isinstance(row[name], Decimal) else row[name] for name in fields},
+        ensure_ascii=False, sort_keys=True, separators=(",", ":"),
+    ).encode("utf-8")
 
 
 def _firing_row(run_id: int, unit_id: dict[str, int], f: EngineFiring) -> dict[str, Any]:
