@@ -34,7 +34,7 @@ browser:
 translations: install
 	$(VENV)/bin/pybabel extract -F web/babel.cfg -k _l -k lazy_gettext --no-location --sort-output \
 		-o web/translations/messages.pot .
-	$(VENV)/bin/pybabel update -i web/translations/messages.pot -d web/translations -l zh --no-location \
+	$(VENV)/bin/pybabel update -i web/translations/messages.pot -d web/translations -l zh \
 		--no-fuzzy-matching
 	$(VENV)/bin/pybabel compile -d web/translations
 	rm -f web/translations/messages.pot

@@ -156,7 +156,11 @@ def explanation(run_id: int, seq: int) -> Any:
     exp = rm.explain_firing(session, run, seq)
     facts = [(m.get("id"), m.get("type"), sorted((m.get("values") or {}).items()))
              for m in firing.matched_facts]
-    return render_template("explanation.html", run=run, exp=exp, f=firing, facts=facts)
+    from web.pages_cases import firing_trail
+
+    trail, history = firing_trail(run, firing)
+    return render_template("explanation.html", run=run, exp=exp, f=firing, facts=facts, trail=trail,
+                           history=history)
 
 
 class ProgressForm(FlaskForm):

@@ -36,7 +36,8 @@ class Api:
         return self.client.get(f"/api/v1{path}", headers={**self.headers, **headers})
 
     def post(self, path: str, json: Any = None, *, headers: dict[str, str] | None = None, **kw: Any) -> Any:
-        return self.client.post(f"/api/v1{path}", json=json, headers={**self.headers, **(headers or {})}, **kw)
+        merged = {**self.headers, **(headers or {})}
+        return self.client.post(f"/api/v1{path}", json=json, headers=merged, **kw)
 
 
 @pytest.fixture
@@ -162,7 +163,8 @@ def test_publish_appeal_with_evidence_and_overturn(apis: dict[str, Api], app: Fl
     other_unit = reporter.post(f"/runs/{RUN}/appeals", data={**form, "unit": "C02"},
                                content_type="multipart/form-data")
     assert other_unit.status_code == 403
-    filed = reporter.post(f"/runs/{RUN}/appeals", data={**form, "evidence": (io.BytesIO(PDF), "整改证明.pdf")},
+    evidence = (io.BytesIO(PDF), "整改证明.pdf")
+    filed = reporter.post(f"/runs/{RUN}/appeals", data={**form, "evidence": evidence},
                           content_type="multipart/form-data")
     assert filed.status_code == 201, filed.get_json()
     appeal = filed.get_json()

@@ -30,6 +30,13 @@ PAGES = [
     ("/progress", OFFICE | {"reporter"}),
     ("/imports", OFFICE),
     ("/me", EVERYONE),
+    ("/runs/2/cases", STAFF),
+    ("/appeals", EVERYONE),
+    ("/runs/2/units/C01/appeal", {"office", "reporter"}),
+    ("/runs/2/units/C02/appeal", {"office"}),
+    ("/rule-packs", STAFF),
+    ("/rule-packs/demo-city-2024/1", STAFF),
+    ("/audit", STAFF),
 ]
 API = [
     ("/api/v1/schemes", EVERYONE),
@@ -49,6 +56,11 @@ API = [
     ("/api/v1/runs/2/score-sheets/C02", STAFF),
     ("/api/v1/runs/2/units/C01/explanation", EVERYONE),
     ("/api/v1/runs/2/units/C02/explanation", STAFF),
+    ("/api/v1/runs/2/cases", EVERYONE),
+    ("/api/v1/appeals", EVERYONE),
+    ("/api/v1/audit/verify", STAFF),
+    ("/api/v1/audit/events", STAFF),
+    ("/api/v1/rule-packs/demo-city-2024/1/diff?against=1", STAFF),
 ]
 PUBLIC = ["/public", "/login", "/healthz", "/readyz", "/api/v1/openapi.json", "/api/v1/published"]
 
