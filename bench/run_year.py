@@ -66,10 +66,13 @@ class Phases:
         self.order: list[str] = []
         self.bar: tqdm[Any] | None = None
         self.current: str | None = None
+        self.peak_after: dict[str, float] = {}  # the process's peak memory when each phase ended
 
     def __call__(self, phase: str, done: int, total: int) -> None:
         now = time.perf_counter()
         if phase != self.current:
+            if self.current is not None:
+                self.peak_after[self.current] = peak_rss_mb()
             self._close()
             self.current = phase
             self.started.setdefault(phase, now)
@@ -87,6 +90,8 @@ class Phases:
             self.bar = None
 
     def finish(self, end: float) -> dict[str, float]:
+        if self.current is not None:
+            self.peak_after[self.current] = peak_rss_mb()
         self._close()
         spans: dict[str, float] = {}
         for i, phase in enumerate(self.order):
@@ -216,6 +221,7 @@ def main(argv: list[str] | None = None) -> int:
                             if k not in ("snapshot", "store", "commit")},
         "firings_per_s": round(firings / total) if total else 0,
         "peak_rss_mb": round(peak_rss_mb()),
+        "peak_rss_mb_after": {k: round(v) for k, v in phases.peak_after.items()},
         "children_peak_rss_mb": round(children_peak_rss_mb()),
         "load_average": [round(x, 2) for x in os.getloadavg()],
         "run": {"id": run_id, "run_hash": run_hash, "committed": args.commit},
@@ -241,6 +247,7 @@ def _print(f: dict[str, Any]) -> None:
     print("evaluate phases " + ", ".join(f"{k} {v}" for k, v in f["evaluate_phases"].items()))
     print(f"firings/s       {f['firings_per_s']:,}")
     print(f"peak memory     {f['peak_rss_mb']:,} MB (largest worker {f['children_peak_rss_mb']:,} MB)")
+    print("peak after      " + ", ".join(f"{k} {v:,}" for k, v in f["peak_rss_mb_after"].items()))
     if "raw_durable" in f:
         r = f["raw_durable"]
         print(f"raw durable     {int(r['messages']):,} posts, {int(r['firings']):,} firings in "

@@ -7,6 +7,7 @@ independent reference — sees the same value.
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -166,10 +167,14 @@ def _ranks(rows: list[dict[str, Scalar]]) -> None:
         assert all(isinstance(p, Decimal) for p in pcts)
         higher = group[0]["direction"] == "higher"
         avg = div(sum((p for p in pcts if isinstance(p, Decimal)), Decimal(0)), Decimal(len(group)))
+        ordered = sorted(p for p in pcts if isinstance(p, Decimal))  # to count the better ones
         for v in group:
             mine = v["completion_pct"]
             assert isinstance(mine, Decimal)
-            better = sum(1 for p in pcts if isinstance(p, Decimal) and (p > mine if higher else p < mine))
+            if higher:  # better: strictly greater
+                better = len(ordered) - bisect.bisect_right(ordered, mine)
+            else:  # better: strictly smaller
+                better = bisect.bisect_left(ordered, mine)
             v["rank"] = Decimal(better + 1)
             v["category_avg_pct"] = avg
 

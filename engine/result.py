@@ -6,11 +6,13 @@ stored, hashed and compared in replays.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
-from engine.canonical import canonical_json, sha256_hex
+from engine.canonical import canonical_json
 
 
 @dataclass(frozen=True)
@@ -142,5 +144,24 @@ class RunResult:
 
 
 def run_hash(firings: tuple[Firing, ...], sheets: tuple[ScoreSheet, ...]) -> str:
-    """sha256 of the canonical firings and score sheets: equal inputs give equal hashes."""
-    return sha256_hex(canonical_json({"firings": firings, "sheets": sheets}))
+    """sha256 of the canonical firings and score sheets: equal inputs give equal hashes.
+
+    The bytes are ``canonical_json({"firings": firings, "sheets": sheets})``, hashed as they are
+    made, a few thousand items at a time: a province run's canonical form is hundreds of MB."""
+    digest = hashlib.sha256()
+    digest.update(b'{"firings":[')
+    _update(digest, firings)
+    digest.update(b'],"sheets":[')
+    _update(digest, sheets)
+    digest.update(b"]}")
+    return digest.hexdigest()
+
+
+_HASH_CHUNK = 5_000
+
+
+def _update(digest: Any, items: tuple[Any, ...]) -> None:
+    for start in range(0, len(items), _HASH_CHUNK):
+        if start:
+            digest.update(b",")
+        digest.update(canonical_json(items[start : start + _HASH_CHUNK])[1:-1])
