@@ -22,6 +22,7 @@ from store.models import (
     Firing,
     IdempotencyKey,
     Indicator,
+    NoticeEvent,
     ProgressReport,
     Publication,
     RulePack,
@@ -29,9 +30,13 @@ from store.models import (
     Scheme,
     ScoreSheet,
     Section,
+    SupervisionNotice,
     Target,
+    TargetAdjustment,
+    TargetAdjustmentEvent,
     TargetCoUnit,
     Unit,
+    Verification,
 )
 
 __all__ = [
@@ -51,6 +56,7 @@ __all__ = [
     "Firing",
     "IdempotencyKey",
     "Indicator",
+    "NoticeEvent",
     "ProgressReport",
     "Publication",
     "RulePack",
@@ -58,9 +64,13 @@ __all__ = [
     "Scheme",
     "ScoreSheet",
     "Section",
+    "SupervisionNotice",
     "Target",
+    "TargetAdjustment",
+    "TargetAdjustmentEvent",
     "TargetCoUnit",
     "Unit",
+    "Verification",
     "make_engine",
     "make_session_factory",
 ]

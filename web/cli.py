@@ -106,3 +106,10 @@ main.add_command(case_group)
 main.add_command(publish_command)
 main.add_command(appeal_group)
 main.add_command(seal_command)
+
+
+from web.cli_year import notice_group, target_group, verify_group  # noqa: E402
+
+main.add_command(target_group)
+main.add_command(verify_group)
+main.add_command(notice_group)

@@ -7,6 +7,13 @@ from store.models.events import Event
 from store.models.rules import Cut, Firing, RulePack, Run, ScoreSheet
 from store.models.scheme import Category, Indicator, Scheme, Section, Unit
 from store.models.targets import ProgressReport, Target, TargetCoUnit
+from store.models.year import (
+    NoticeEvent,
+    SupervisionNotice,
+    TargetAdjustment,
+    TargetAdjustmentEvent,
+    Verification,
+)
 
 __all__ = [
     "Account",
@@ -24,6 +31,7 @@ __all__ = [
     "Firing",
     "IdempotencyKey",
     "Indicator",
+    "NoticeEvent",
     "ProgressReport",
     "Publication",
     "RulePack",
@@ -31,7 +39,11 @@ __all__ = [
     "Scheme",
     "ScoreSheet",
     "Section",
+    "SupervisionNotice",
     "Target",
+    "TargetAdjustment",
+    "TargetAdjustmentEvent",
     "TargetCoUnit",
     "Unit",
+    "Verification",
 ]

@@ -72,6 +72,13 @@ ROLE_FOR = {
     "appeal.overturn": "reviewer",
     "appeal.adjust": "reviewer",
     "run.seal": "committee",
+    "adjustment.approve": "office",
+    "adjustment.reject": "office",
+    "verification.set": "office",
+    "notice.raise": "office",
+    "notice.respond": "reporter",
+    "notice.close": "office",
+    "notice.escalate": "office",
 }
 """The role an actor with an account must hold for an action (an actor without an account — the
 CLI's KAOHE_ACTOR before accounts exist — is checked only for separation of duties)."""
