@@ -28,7 +28,7 @@ from web.visibility import published_runs
 from workflows import readmodels as rm
 from workflows.imports.sheets import KIND_ORDER
 from workflows.progress import get_target, submit_report
-from workflows.runs import create_run, load_result
+from workflows.runs import create_run
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1",
                description="Kaohe's JSON API: schemes, targets, progress, runs and explanations.")
@@ -47,6 +47,17 @@ def _csrf_for_sessions() -> None:
 
 
 # --- schemas -----------------------------------------------------------------------------------
+
+
+def within(limit: int) -> Any:
+    """A validator of ``-limit ≤ value ≤ limit`` for Decimal fields (their Range bounds would be
+    documented as strings, which is not valid OpenAPI)."""
+
+    def check(value: Any) -> None:
+        if not -limit <= value <= limit:
+            raise ma.ValidationError(f"must be between {-limit} and {limit}")
+
+    return check
 
 
 class ApiErrorSchema(ma.Schema):
@@ -131,8 +142,8 @@ class ProgressSchema(ma.Schema):
 class ProgressIn(ma.Schema):
     target_id = ma.fields.Integer(required=True, validate=ma.validate.Range(min=1))
     period = ma.fields.String(required=True, validate=ma.validate.Regexp(r"^\d{4}-(0[1-9]|1[0-2])$"))
-    value = ma.fields.Decimal(required=True, places=None, allow_nan=False,
-                              validate=ma.validate.Range(min=-10**12, max=10**12))
+    value = ma.fields.Decimal(required=True, places=None, allow_nan=False, validate=within(10**12),
+                              metadata={"minimum": -10**12, "maximum": 10**12})
     source = ma.fields.String(validate=ma.validate.Length(min=1, max=200))
     evidence_ref = ma.fields.String(allow_none=True, validate=ma.validate.Length(max=500))
 
@@ -560,7 +571,7 @@ def get_explanation(args: dict[str, Any], run_id: int, code: str) -> Any:
     if indicator:
         firings = [f for f in firings if f.indicator_code == indicator]
     firings.sort(key=lambda f: f.seq)
-    text = render_explanation(explain(load_result(session, run), unit.code, indicator), args["lang"])
+    text = render_explanation(explain(rm.unit_result(session, run, unit), unit.code, indicator), args["lang"])
     return {"run": run.id, "unit": unit.code, "indicator": indicator, "sheet": card.sheet,
             "firings": firings, "text": text}
 

@@ -22,7 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import joinedload, selectinload
 
 from store import Appeal, AppealFiring, Case, Publication, Run, Unit
-from web.api import ApiErrorSchema, PageArgs, _run_for_reader, bp, page_of, paginate, scope_filter
+from web.api import ApiErrorSchema, PageArgs, _run_for_reader, bp, page_of, paginate, scope_filter, within
 from web.evidence import save_evidence, stored_evidence
 from web.extensions import db
 from web.policy import allow, current, public, require_report_scope, require_unit
@@ -62,9 +62,19 @@ TRANSITION_HEADERS = {
 }
 
 
+def few(limit: int) -> Any:
+    def check(value: Any) -> None:
+        if len(value) > limit:
+            raise ma.ValidationError(f"at most {limit} entries")
+
+    return check
+
+
 def points_field(*, allow_none: bool = False) -> ma.fields.Decimal:
-    return ma.fields.Decimal(places=None, allow_nan=False, allow_none=allow_none,
-                             validate=ma.validate.Range(min=-10**6, max=10**6))
+    """Points between -1,000,000 and 1,000,000 (checked by a function, so that the OpenAPI document
+    states the bounds as numbers, not as the strings a Decimal field would make of them)."""
+    return ma.fields.Decimal(places=None, allow_nan=False, allow_none=allow_none, validate=within(10**6),
+                             metadata={"minimum": -10**6, "maximum": 10**6})
 
 
 def _headers_doc(view: Any) -> Any:
@@ -236,7 +246,8 @@ class AppealDecisionIn(ma.Schema):
     outcome = ma.fields.String(required=True, validate=ma.validate.OneOf(tuple(OUTCOME_ACTIONS)))
     reason = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=5000))
     points = ma.fields.Dict(keys=ma.fields.Integer(validate=ma.validate.Range(min=1, max=2**31 - 1)),
-                            values=points_field(), validate=ma.validate.Length(max=100))
+                            values=points_field(), validate=few(100),
+                            metadata={"maxProperties": 100})
 
 
 # --- helpers -----------------------------------------------------------------------------------

@@ -14,8 +14,12 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from engine import Cut as EngineCut
+from engine import Firing as EngineFiring
+from engine import MatchedFact, RunResult
 from store import Category, Cut, Firing, Indicator, RulePack, Run, Scheme, ScoreSheet, Unit
 from workflows.errors import NotFound
+from workflows.runs import _engine_sheet
 
 GRADE_ORDER = ("excellent", "good", "fair", "poor")
 
@@ -266,3 +270,39 @@ def explain_firing(session: Session, run: Run, seq: int) -> FiringExplanation:
     ) if seq in (c.firing_seqs or [])]
     indicator = indicators_by_code(session, run.scheme).get(f.indicator_code or "")
     return FiringExplanation(f, rule_source(run.rule_pack, f.rule_id), cuts, indicator, [])
+
+
+def unit_result(session: Session, run: Run, unit: Unit) -> RunResult:
+    """The stored run as the engine's result, restricted to ``unit``'s firings, sheet and cuts.
+
+    What ``engine.explain`` needs for one unit, read with three indexed queries instead of the whole
+    run (``workflows.runs.load_result`` reads every row and re-hashes the run: that integrity
+    check belongs to ``kaohe audit verify``, not to every page view of a province's run).
+    """
+    firings = tuple(
+        EngineFiring(
+            seq=f.seq, rule_id=f.rule_id, rule_version=f.rule_version, pack_sha256=f.pack_sha256,
+            unit=unit.code, indicator=f.indicator_code, period=f.period, effect=f.effect, bucket=f.bucket,
+            matched=tuple(MatchedFact(m["id"], m["type"], m["values"]) for m in f.matched_facts),
+            raw_points=f.raw_points, points=f.points, text_zh=f.text_zh, text_en=f.text_en,
+            detail=dict(f.detail), status=f.status, override=f.override,
+        )
+        for f in session.scalars(select(Firing).where(Firing.run_id == run.id, Firing.unit_id == unit.id)
+                                 .order_by(Firing.seq))
+    )
+    sheets = tuple(_engine_sheet(s, unit.code) for s in session.scalars(
+        select(ScoreSheet).where(ScoreSheet.run_id == run.id, ScoreSheet.unit_id == unit.id)))
+    cuts = tuple(
+        EngineCut(unit=unit.code, indicator=c.indicator_code, kind=c.kind, source=c.source,
+                  seqs=tuple(c.firing_seqs), before=c.before, after=c.after, text_zh=c.text_zh,
+                  text_en=c.text_en)
+        for c in session.scalars(select(Cut).where(Cut.run_id == run.id, Cut.unit_id == unit.id)
+                                 .order_by(Cut.seq))
+    )
+    pack = run.rule_pack
+    return RunResult(
+        scheme_code=run.scheme.code, period=run.period, pack_name=pack.name,
+        pack_version=int(pack.version) if pack.version.isdigit() else 0, pack_sha256=pack.sha256,
+        snapshot_sha256=run.snapshot_sha256, firings=firings, sheets=sheets, cuts=cuts, why_not=(),
+        run_hash=run.run_hash,
+    )

@@ -211,3 +211,23 @@ def test_openapi_documents_the_workflow(app: Flask, tmp_path: Path) -> None:
         assert path in spec["paths"], path
     params = {p["name"] for p in spec["paths"]["/api/v1/cases/{case_id}/review"]["post"]["parameters"]}
     assert {"If-Match", "Idempotency-Key"} <= params
+
+
+def test_explanation_reads_only_the_units_rows_and_says_the_same(apis: dict[str, Api], demo_url: str) -> None:
+    """The explanation endpoint builds the unit's part of the run (not the whole run): same text."""
+    from engine import explain, render_explanation
+    from workflows import readmodels as rm
+    from workflows.runs import get_run, load_result
+
+    engine = make_engine(demo_url)
+    with Session(engine) as s:
+        run = get_run(s, RUN)
+        whole = load_result(s, run)
+        expected = {(code, lang): render_explanation(explain(whole, code, None), lang)
+                    for code in ("C01", "C02", "D01") for lang in ("zh", "en")}
+        part = rm.unit_result(s, run, rm.get_unit(s, run.scheme, "C01"))
+        assert {f.unit for f in part.firings} == {"C01"} and len(part.sheets) == 1
+    engine.dispose()
+    for (code, lang), text in expected.items():
+        got = apis["auditor"].get(f"/runs/{RUN}/units/{code}/explanation?lang={lang}").get_json()
+        assert got["text"] == text, (code, lang)
