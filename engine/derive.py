@@ -22,7 +22,7 @@ from engine.periods import Period
 _HUNDRED = Decimal(100)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class DerivedFact:
     type: str
     id: str

@@ -13,7 +13,7 @@ from engine.derive import DerivedFact
 from engine.packmodel import Rule
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class Draft:
     rule_id: str
     rule_version: int
@@ -49,7 +49,7 @@ class Draft:
         )
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class CutDraft:
     unit: str
     indicator: str | None
@@ -62,7 +62,7 @@ class CutDraft:
     text_en: str
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class WhyNotDraft:
     unit: str
     rule_id: str

@@ -15,7 +15,7 @@ from typing import Any
 from engine.canonical import canonical_json
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class MatchedFact:
     """A fact a firing matched: its id, type and the field values the rule could read."""
 
@@ -24,7 +24,7 @@ class MatchedFact:
     values: Mapping[str, str | Decimal | bool]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Firing:
     """One rule applied to one fact (or one explicit gap).
 

@@ -101,12 +101,27 @@ def _numbers(value: object, where: str, problems: list[str]) -> None:
         for k, item in value.items():
             _numbers(item, f"{where}.{k}", problems)
     elif dataclasses.is_dataclass(value) and not isinstance(value, type):
-        name = getattr(value, "id", None) or getattr(value, "code", None) or type(value).__name__
         for f in _fields(type(value)):
-            _numbers(getattr(value, f), f"{name}.{f}", problems)
+            item = getattr(value, f)
+            if item is None or type(item) in _PLAIN:
+                continue  # most fields: nothing to check, and no message to prepare
+            if type(item) is Decimal and _exact(item):
+                continue
+            name = getattr(value, "id", None) or getattr(value, "code", None) or type(value).__name__
+            _numbers(item, f"{name}.{f}", problems)
 
 
 _FIELDS: dict[type, tuple[str, ...]] = {}
+_PLAIN = (str, bool, int)
+
+
+def _exact(value: Decimal) -> bool:
+    """``check_decimal`` accepts ``value`` (checked without building its error message)."""
+    try:
+        check_decimal(value, "")
+    except ValueError:
+        return False
+    return True
 
 
 def _fields(cls: type) -> tuple[str, ...]:
