@@ -299,7 +299,8 @@ def _finish(
     drafts = sorted(led.drafts, key=Draft.sort_key)
     for seq, dr in enumerate(drafts, start=1):
         dr.seq = seq
-    firings = tuple(_firing(dr, pack, d) for dr in drafts)
+    shared: dict[int, MatchedFact] = {}  # a fact matched by several rules is one MatchedFact
+    firings = tuple(_firing(dr, pack, d, shared) for dr in drafts)
     out_sheets = []
     for s in sheets:
         rank, grade, notes = graded[s.unit]
@@ -367,9 +368,17 @@ def _finish(
     )
 
 
-def _firing(dr: Draft, pack: RulePack, d: Derived) -> Firing:
+def _matched(f: DerivedFact, shared: dict[int, MatchedFact]) -> MatchedFact:
+    """The (immutable) record of a matched fact, made once per fact while the facts are alive."""
+    m = shared.get(id(f))
+    if m is None:
+        m = shared[id(f)] = MatchedFact(f.id, f.type, dict(sorted(f.values.items())))
+    return m
+
+
+def _firing(dr: Draft, pack: RulePack, d: Derived, shared: dict[int, MatchedFact]) -> Firing:
     zh, en = texts(dr, d)
-    matched = tuple(MatchedFact(f.id, f.type, dict(sorted(f.values.items()))) for f in dr.facts)
+    matched = tuple(_matched(f, shared) for f in dr.facts)
     return Firing(
         dr.seq,
         dr.rule_id,
