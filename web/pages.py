@@ -32,6 +32,7 @@ from workflows.errors import DomainError
 from workflows.imports import ImportRejected
 from workflows.imports.sheets import KIND_ORDER
 from workflows.progress import get_target, parse_value, submit_report, targets_of_units
+from workflows.runs import create_run
 
 bp = Blueprint("pages", __name__)
 UPLOAD_SUFFIXES = ("xlsx", "csv")
@@ -115,10 +116,40 @@ def dashboard() -> Any:
                            names=rm.indicators_by_code(session, scheme))
 
 
-@bp.route("/runs")
+PERIOD = r"^\d{4}(-(H[12]|Q[1-4]|0[1-9]|1[0-2]))?$"
+
+
+class RunForm(FlaskForm):
+    scheme = SelectField(_l("Scheme"), validators=[DataRequired()])
+    period = StringField(_l("Period (2024, 2024-H1, 2024-Q3, 2024-07)"),
+                         validators=[DataRequired(),
+                                     Regexp(PERIOD, message=_l("Use 2024, 2024-H1, 2024-Q3 or 2024-07."))])
+
+
+@bp.route("/runs", methods=["GET", "POST"])
 @allow(*STAFF)
 def runs() -> Any:
-    return render_template("runs.html", runs=rm.runs_of(db.session()))
+    """The runs; the office runs a period of a scheme here (under its approved rule pack)."""
+    form = RunForm()
+    form.scheme.choices = [(s.code, f"{s.code} {s.name}") for s in _schemes()]
+    status = 200
+    if request.method == "POST":
+        if not current().has(OFFICE):
+            abort(403)
+        if form.validate_on_submit():
+            try:
+                outcome = create_run(db.session(), form.scheme.data or "", form.period.data or "",
+                                     actor=current().username)
+            except DomainError as exc:
+                form.period.errors = [*form.period.errors, str(exc)]
+                status = 409
+            else:
+                flash(_("Run %(run)s made: %(firings)s firings.", run=outcome.run.id,
+                        firings=len(outcome.result.firings)), "success")
+                return redirect(url_for("pages.case_queue", run_id=outcome.run.id))
+        else:
+            status = 400 if form.csrf_token.errors else 422
+    return render_template("runs.html", runs=rm.runs_of(db.session()), form=form), status
 
 
 @bp.route("/me")

@@ -144,3 +144,140 @@ def test_each_role_lands_on_its_home(browser: object, base_url: str, username: s
     assert "/dashboard" in page.url  # type: ignore[attr-defined]
     _shot(page, f"12-home-{username}")
     page.context.close()  # type: ignore[attr-defined]
+
+
+# --- the year's workflow, end to end -------------------------------------------------------------
+
+JOURNEY_UNIT = "D46"  # rank 17 of the departments in the demo year, with three schedule-lag deductions
+EXTRA = {"office.head": ("office-head-pw-2024", "office", ()),
+         "reporter.d46": ("reporter-d46-pw-2024", "reporter", (JOURNEY_UNIT,))}
+PDF = b"%PDF-1.4\n% rectification report\n%%EOF\n"
+
+
+@pytest.fixture(scope="module")
+def journey_url(demo_template_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    from sqlalchemy.orm import Session
+
+    from store import make_engine
+    from tests.web.conftest import _copy_db, _drop_db
+    from workflows.accounts import create_account
+    from workflows.demo import DEMO_SCHEME_CODE
+
+    url = _copy_db(demo_template_url, tmp_path_factory.mktemp("journey"))
+    engine = make_engine(url)
+    with Session(engine) as s, s.begin():
+        for name, (password, role, units) in EXTRA.items():
+            create_account(s, name, password, display_name=name, roles=[role], actor="test",
+                           scheme_code=DEMO_SCHEME_CODE if units else None, unit_codes=units)
+    engine.dispose()
+    yield url
+    _drop_db(url)
+
+
+@pytest.fixture(scope="module")
+def journey_base(journey_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    app, engine = make_app(journey_url, tmp_path_factory.mktemp("journey-app"))
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join(5)
+    server.server_close()
+    engine.dispose()
+
+
+def _as(browser: object, base: str, username: str) -> object:
+    page = _page(browser, base)
+    page.goto("/login")  # type: ignore[attr-defined]
+    page.fill("input[name=username]", username)  # type: ignore[attr-defined]
+    page.fill("input[name=password]", EXTRA[username][0] if username in EXTRA else PASSWORDS[username])  # type: ignore[attr-defined]
+    page.click("#login-form button[type=submit]")  # type: ignore[attr-defined]
+    page.wait_for_load_state()  # type: ignore[attr-defined]
+    return page
+
+
+def _select_all_and(page: object, button: str) -> None:
+    page.check("#select-all")  # type: ignore[attr-defined]
+    page.click(button)  # type: ignore[attr-defined]
+    page.wait_for_load_state()  # type: ignore[attr-defined]
+
+
+def test_the_year_from_run_to_superseding_rank(browser: object, journey_base: str, tmp_path: Path) -> None:
+    """The office runs the year; an auditor asks why a unit was deducted and reviews; the office may
+    not approve its own run's cases (four eyes) and a second member approves; published; the unit
+    appeals inside the window with evidence; a reviewer overturns; the superseding run's rank moves."""
+    office = _as(browser, journey_base, "office")
+    office.goto("/runs")  # type: ignore[attr-defined]
+    office.fill("#run-form input[name=period]", "2024")  # type: ignore[attr-defined]
+    office.click("#run-form button[type=submit]")  # type: ignore[attr-defined]
+    office.wait_for_load_state()  # type: ignore[attr-defined]
+    assert "/cases" in office.url  # type: ignore[attr-defined]
+    run_id = int(office.url.split("/runs/")[1].split("/")[0])  # type: ignore[attr-defined]
+    office.click("#open-form button")  # type: ignore[attr-defined]
+    office.wait_for_load_state()  # type: ignore[attr-defined]
+    assert office.locator("#cases tbody tr").count() > 100  # type: ignore[attr-defined]
+    _shot(office, "20-queue-opened")
+
+    auditor = _as(browser, journey_base, "auditor")
+    auditor.goto(f"/runs/{run_id}/units/{JOURNEY_UNIT}")  # type: ignore[attr-defined]
+    old_rank = int(auditor.inner_text("#rank"))  # type: ignore[attr-defined]
+    auditor.click(".effect-deduction a.points >> nth=0")  # type: ignore[attr-defined]
+    assert auditor.locator("#history").is_visible()  # type: ignore[attr-defined]
+    assert "proposed" in auditor.inner_text("#history")  # type: ignore[attr-defined]
+    _shot(auditor, "21-why-deducted")
+    auditor.goto(f"/runs/{run_id}/cases?state=proposed")  # type: ignore[attr-defined]
+    _select_all_and(auditor, "#do-review")
+    assert auditor.locator(".flash.success").is_visible()  # type: ignore[attr-defined]
+    _shot(auditor, "22-reviewed")
+
+    office.goto(f"/runs/{run_id}/cases?state=reviewed")  # type: ignore[attr-defined]
+    _select_all_and(office, "#do-approve")
+    assert office.locator(".flash.error").is_visible()  # type: ignore[attr-defined]
+    assert "office is the proposer: a different person must act" in office.content()  # type: ignore[attr-defined]
+    _shot(office, "23-same-person-refused")
+
+    head = _as(browser, journey_base, "office.head")
+    head.goto(f"/runs/{run_id}/cases?state=reviewed")  # type: ignore[attr-defined]
+    _select_all_and(head, "#do-approve")
+    assert head.locator(".flash.success").is_visible()  # type: ignore[attr-defined]
+    head.click("#publish-form button")  # type: ignore[attr-defined]
+    head.wait_for_load_state()  # type: ignore[attr-defined]
+    assert "/public" in head.url and head.locator(".flash.success").is_visible()  # type: ignore[attr-defined]
+    _shot(head, "24-published")
+
+    evidence = tmp_path / "整改报告.pdf"
+    evidence.write_bytes(PDF)
+    unit = _as(browser, journey_base, "reporter.d46")
+    unit.goto(f"/runs/{run_id}/units/{JOURNEY_UNIT}/appeal")  # type: ignore[attr-defined]
+    assert unit.locator(".countdown").is_visible()  # type: ignore[attr-defined]
+    for box in unit.locator("input[name=firing]").all():  # type: ignore[attr-defined]
+        box.check()
+    unit.fill("textarea[name=grounds]", "三项进度滞后已于年底前整改完毕，见整改报告。")  # type: ignore[attr-defined]
+    unit.set_input_files("input[name=evidence]", str(evidence))  # type: ignore[attr-defined]
+    _shot(unit, "25-appeal-filing")
+    unit.click("#appeal-form button[type=submit]")  # type: ignore[attr-defined]
+    unit.wait_for_load_state()  # type: ignore[attr-defined]
+    assert unit.inner_text("#appeal-state") == "filed"  # type: ignore[attr-defined]
+    appeal_path = unit.url.split(journey_base)[1]  # type: ignore[attr-defined]
+
+    reviewer = _as(browser, journey_base, "reviewer")
+    reviewer.goto("/appeals")  # type: ignore[attr-defined]
+    _shot(reviewer, "26-appeals")
+    reviewer.goto(appeal_path)  # type: ignore[attr-defined]
+    reviewer.select_option("#decide-form select[name=outcome]", "overturned")  # type: ignore[attr-defined]
+    reviewer.fill("#decide-form textarea[name=reason]", "整改报告属实，撤销扣分。")  # type: ignore[attr-defined]
+    reviewer.click("#decide-form button[type=submit]")  # type: ignore[attr-defined]
+    reviewer.wait_for_load_state()  # type: ignore[attr-defined]
+    assert reviewer.inner_text("#appeal-state") == "overturned"  # type: ignore[attr-defined]
+    _shot(reviewer, "27-overturned")
+    reviewer.click("#superseding-run")  # type: ignore[attr-defined]
+    reviewer.wait_for_load_state()  # type: ignore[attr-defined]
+    new_rank = int(reviewer.inner_text("#rank"))  # type: ignore[attr-defined]
+    assert new_rank < old_rank, (old_rank, new_rank)
+    _shot(reviewer, "28-superseding-scorecard")
+    reviewer.goto("/dashboard?category=department")  # type: ignore[attr-defined]
+    assert JOURNEY_UNIT in reviewer.inner_text("#ranking")  # type: ignore[attr-defined]
+    _shot(reviewer, "29-dashboard-after-appeal")
+    for p in (office, auditor, head, unit, reviewer):
+        p.context.close()  # type: ignore[attr-defined]
