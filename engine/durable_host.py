@@ -16,15 +16,16 @@ Guards, each against a measured bug (see DURABLE_RULES_NOTES.md):
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import itertools
+import json
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from durable.engine import Host, MessageNotHandledException, MessageObservedException
+import durable_rules_engine as _core  # type: ignore[import-not-found]
+from durable.engine import Host, MessageObservedException
 
 from engine.canonical import canonical_json, sha256_hex
 
@@ -85,6 +86,7 @@ class DurableHost:
         self._sids = itertools.count(1)
         self._live: dict[str, int] = {}
         self.messages = 0  # every message asserted so far (facts and session sentinels), for benchmarks
+        self._rulesets: dict[str, tuple[Any, dict[str, Callable[[Mapping[str, Any]], None]]]] = {}
 
     def ensure_ruleset(self, name: str, rules: Sequence[RuleSpec]) -> None:
         """Register ``name`` once; a later call must describe the very same rules."""
@@ -100,13 +102,18 @@ class DurableHost:
                     raise DurableError(f"ruleset {name} is already registered with other rules")
                 return
             # A fresh dict of deep-copied expressions: durable deletes "run" from what it gets.
-            definition: dict[str, Any] = {"__open__": {"all": [{"m": {"t": OPEN_TYPE}}], "run": self._opened}}
+            fires: dict[str, Callable[[Mapping[str, Any]], None]] = {"__open__": self._opened}
+            definition: dict[str, Any] = {
+                "__open__": {"all": [{"m": {"t": OPEN_TYPE}}], "run": _closure_action(self._opened)}
+            }
             for r in rules:
+                fires[r.key] = self._action(r)
                 definition[r.key] = {
                     "all": [{"m": copy.deepcopy(dict(r.expression))}],
-                    "run": self._action(r),
+                    "run": _closure_action(fires[r.key]),
                 }
             self._host.register_rulesets({name: definition})
+            self._rulesets[name] = (self._host.get_ruleset(name)._handle, fires)
             self._digests[name] = digest
 
     def registered(self, name: str) -> bool:
@@ -115,17 +122,17 @@ class DurableHost:
     def live_sids(self, name: str) -> int:
         return self._live.get(name, 0)
 
-    def _opened(self, c: Any) -> None:
+    def _opened(self, fact: Mapping[str, Any]) -> None:
         if self._current is not None:
             self._current.opened = True
 
-    def _action(self, rule: RuleSpec) -> Callable[[Any], None]:
-        def action(c: Any) -> None:
+    def _action(self, rule: RuleSpec) -> Callable[[Mapping[str, Any]], None]:
+        def action(fact: Mapping[str, Any]) -> None:
             session = self._current
             if session is None:
                 return
             try:
-                sent = str(c.m["id"])
+                sent = str(fact["id"])
                 if sent not in session.ids:
                     raise DurableError(f"rule {rule.rule_id} matched fact {sent} of another session")
                 match = Match(rule.rule_id, rule.rule_version, rule.pack_sha256, session.ids[sent])
@@ -186,14 +193,46 @@ class DurableHost:
                 self._live[name] -= 1
 
     def _assert(self, name: str, message: dict[str, Any], session: _Session) -> None:
+        """Assert one fact and run the actions it fires, in this thread, before returning.
+
+        The same calls into durable's C core, in the same order, as ``Host.assert_fact`` with no
+        dispatcher: assert, then start / complete each action of the fact's state; only the
+        Python around them is ours (no closure objects, no state re-serialised per firing: the
+        actions never change the state, so it goes back as it came)."""
         self.messages += 1
-        with contextlib.suppress(MessageNotHandledException):  # no rule matched: a normal outcome
-            self._host.assert_fact(name, message)
+        handle, fires = self._rulesets[name]
+        result = _core.assert_fact(handle, json.dumps(message, ensure_ascii=False))
+        if result[0] == 2:
+            raise MessageObservedException(message)
+        if result[0] != 1:  # 1: no rule matched, a normal outcome
+            state_handle = 0 if result[0] == 3 else result[1]
+            started = _core.start_action_for_state(handle, state_handle)
+            if started:
+                state, fired = started[0], json.loads(started[1])
+                try:
+                    while fired:
+                        key, matched = next(iter(fired.items()))
+                        fires[key](matched["m"])  # records the match or the error, never raises
+                        _core.update_state(handle, state)
+                        following = _core.complete_and_start_action(handle, state_handle)
+                        fired = json.loads(following) if following else None
+                except BaseException:
+                    _core.abandon_action(handle, state_handle)
+                    raise
         if session.errors:
             error = session.errors[0]
             if isinstance(error, DurableError):
                 raise error
             raise ActionError(f"a rule action failed: {error!r}") from error
+
+
+def _closure_action(fire: Callable[[Mapping[str, Any]], None]) -> Callable[[Any], None]:
+    """The action durable itself would call (through ``Host``), should anything go that way."""
+
+    def action(c: Any) -> None:
+        fire(c.m)
+
+    return action
 
 
 _HOST: DurableHost | None = None
