@@ -35,6 +35,7 @@ from workflows.year.common import (
     decimal_value,
     find_target,
     optional_text,
+    record_transition,
     refuse_sealed,
     required_text,
     target_label,
@@ -218,25 +219,19 @@ def _record(
     at: dt.datetime,
     **extra: Any,
 ) -> None:
-    event = audit.record(
+    record_transition(
         session,
-        actor=actor,
-        action=f"adjustment.{action}",
+        TargetAdjustmentEvent,
         subject_type="target_adjustment",
         subject_id=adjustment.id,
+        action=f"adjustment.{action}",
+        from_state=from_state,
+        to_state=adjustment.state,
+        actor=actor,
+        reason=reason,
+        at=at,
         payload=_payload(adjustment, from_state=from_state, reason=reason, **extra),
-    )
-    session.add(
-        TargetAdjustmentEvent(
-            adjustment_id=adjustment.id,
-            action=action,
-            from_state=from_state,
-            to_state=adjustment.state,
-            actor=actor,
-            reason=reason,
-            at=at,
-            audit_seq=event.seq,
-        )
+        columns={"adjustment_id": adjustment.id},
     )
 
 

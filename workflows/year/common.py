@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from store import Indicator, Scheme, Target, Unit
+import audit
+from store import Indicator, NoticeEvent, Scheme, Target, TargetAdjustmentEvent, Unit
 from workflows.errors import Conflict, Invalid, NotFound
 
 
@@ -71,3 +74,39 @@ def decimal_value(value: Any, what: str) -> Decimal:
     if not number.is_finite() or number.quantize(SCALE) != number:
         raise Invalid(f"{what}: {value!r} is not a number with at most four decimal places")
     return number
+
+
+def record_transition(
+    session: Session,
+    history: type[TargetAdjustmentEvent] | type[NoticeEvent],
+    *,
+    subject_type: str,
+    subject_id: int,
+    action: str,
+    from_state: str | None,
+    to_state: str,
+    actor: str,
+    reason: str | None,
+    at: dt.datetime,
+    payload: Mapping[str, Any],
+    columns: Mapping[str, Any],
+) -> None:
+    """The audit event of one transition and its queryable history row, in the same transaction.
+
+    ``action`` is the audit action (``notice.respond``); the history row keeps its last part.
+    """
+    event = audit.record(
+        session, actor=actor, action=action, subject_type=subject_type, subject_id=subject_id, payload=payload
+    )
+    session.add(
+        history(
+            **columns,
+            action=action.rsplit(".", 1)[-1],
+            from_state=from_state,
+            to_state=to_state,
+            actor=actor,
+            reason=reason,
+            at=at,
+            audit_seq=event.seq,
+        )
+    )

@@ -20,7 +20,6 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-import audit
 from engine.periods import parse_period
 from store import Firing, Indicator, NoticeEvent, Run, SupervisionNotice, Unit
 from workflows.cases.duties import (
@@ -34,7 +33,7 @@ from workflows.cases.duties import (
 from workflows.cases.review import flush_or_conflict, utcnow
 from workflows.errors import Forbidden, Invalid, NotFound
 from workflows.runs import get_run
-from workflows.year.common import optional_text, required_text
+from workflows.year.common import optional_text, record_transition, required_text
 from workflows.year.machines import LEVEL, LEVEL_FOR_NOTICE, NOTICE, OPEN_NOTICE_STATES, level_rank
 
 DEFAULT_DUE_DAYS = 15
@@ -127,26 +126,19 @@ def _record(
     run_id: int | None = None,
     **extra: Any,
 ) -> None:
-    event = audit.record(
+    record_transition(
         session,
-        actor=actor,
-        action=f"notice.{action}",
+        NoticeEvent,
         subject_type="supervision_notice",
         subject_id=notice.id,
+        action=f"notice.{action}",
+        from_state=from_state,
+        to_state=notice.state,
+        actor=actor,
+        reason=reason,
+        at=at,
         payload=_payload(notice, from_state=from_state, reason=reason, run=run_id, **extra),
-    )
-    session.add(
-        NoticeEvent(
-            notice_id=notice.id,
-            action=action,
-            from_state=from_state,
-            to_state=notice.state,
-            actor=actor,
-            reason=reason,
-            run_id=run_id,
-            at=at,
-            audit_seq=event.seq,
-        )
+        columns={"notice_id": notice.id, "run_id": run_id},
     )
 
 

@@ -29,21 +29,67 @@ def _plain(value: Decimal | None) -> str | None:
     return None if value is None else str(value)
 
 
-def _next(session: Session, column: Any, subject_id: int) -> tuple[int, Verification | None]:
+def _record(
+    session: Session,
+    label: str,
+    subject_type: str,
+    subject_id: int,
+    *,
+    value: Decimal,
+    claimed: Decimal | None,
+    previous: Decimal | None,
+    reason: str,
+    actor: str,
+    now: dt.datetime | None,
+    facts: dict[str, Any],
+) -> Verification:
+    """The audit event and the next numbered verification of one subject (same transaction).
+
+    Two verifications of the same subject at once cannot both take the next number: the second
+    insert fails on the unique (subject, seq) and becomes a Conflict.
+    """
+    column = Verification.progress_report_id if subject_type == "progress_report" else Verification.event_id
     latest = session.scalars(
         select(Verification).where(column == subject_id).order_by(Verification.seq.desc()).limit(1)
     ).one_or_none()
-    return (1 if latest is None else latest.seq + 1), latest
-
-
-def _store(session: Session, row: Verification, what: str) -> None:
-    """Insert; another verification of the same subject taking the same seq meanwhile → Conflict."""
+    seq, supersedes = (1, None) if latest is None else (latest.seq + 1, latest.id)
+    event = audit.record(
+        session,
+        actor=actor,
+        action=f"verification.{subject_type}",
+        subject_type=subject_type,
+        subject_id=subject_id,
+        payload={
+            **facts,
+            "claimed": _plain(claimed),
+            "previous": _plain(previous),
+            "value": _plain(value),
+            "reason": reason,
+            "seq": seq,
+            "supersedes": supersedes,
+        },
+    )
+    row = Verification(
+        seq=seq,
+        value=value,
+        claimed_value=claimed,
+        previous_value=previous,
+        reason=reason,
+        verified_by=actor,
+        verified_at=utcnow(now),
+        supersedes_id=supersedes,
+        audit_seq=event.seq,
+        **{"progress_report_id" if subject_type == "progress_report" else "event_id": subject_id},
+    )
     try:
         with session.begin_nested():
             session.add(row)
             session.flush()
     except IntegrityError as exc:
-        raise Conflict(f"{what} was verified by someone else at the same time: reload and try again") from exc
+        raise Conflict(
+            f"{label} was verified by someone else at the same time: reload and try again"
+        ) from exc
+    return row
 
 
 def _check_actor(session: Session, actor: str, unit_id: int, unit_code: str) -> str:
@@ -86,47 +132,26 @@ def verify_report(
     refuse_sealed(target.scheme, label)
     text = required_text(reason, "a verification's reason")
     value = decimal_value(value, f"{label}: the verified value")
-    at = utcnow(now)
-    seq, latest = _next(session, Verification.progress_report_id, report.id)
-    previous = report.verified_value
-    event = audit.record(
+    row = _record(
         session,
+        label,
+        "progress_report",
+        report.id,
+        value=value,
+        claimed=report.reported_value,
+        previous=report.verified_value,
+        reason=text,
         actor=name,
-        action="verification.report",
-        subject_type="progress_report",
-        subject_id=report.id,
-        payload={
+        now=now,
+        facts={
             "unit": target.unit.code,
             "indicator": target.indicator.code,
             "period": period,
             "source": report.source,
-            "reported_value": _plain(report.reported_value),
-            "previous_value": _plain(previous),
-            "value": _plain(value),
-            "reason": text,
-            "seq": seq,
-            "supersedes": None if latest is None else latest.id,
         },
     )
-    row = Verification(
-        progress_report_id=report.id,
-        seq=seq,
-        value=value,
-        claimed_value=report.reported_value,
-        previous_value=previous,
-        reason=text,
-        verified_by=name,
-        verified_at=at,
-        supersedes_id=None if latest is None else latest.id,
-        audit_seq=event.seq,
-    )
-    _store(session, row, label)
-    report.verified_value, report.verified_by, report.verified_at, report.verification_note = (
-        value,
-        name,
-        at,
-        text,
-    )
+    report.verified_value, report.verified_by = value, name
+    report.verified_at, report.verification_note = row.verified_at, text
     session.flush()
     return row
 
@@ -167,40 +192,25 @@ def verify_event(
             f"{label}: a verified quantity must be between 0 and the claimed {_plain(claimed)}, "
             f"not {quantity}: verification cuts a claim, it never raises it"
         )
-    at = utcnow(now)
-    seq, latest = _next(session, Verification.event_id, ev.id)
-    previous = ev.verified_quantity
-    event = audit.record(
+    row = _record(
         session,
-        actor=name,
-        action="verification.event",
-        subject_type="event",
-        subject_id=ev.id,
-        payload={
-            "code": code,
-            "unit": ev.unit.code,
-            "claimed_quantity": _plain(claimed),
-            "previous_quantity": _plain(previous),
-            "quantity": _plain(quantity),
-            "reason": text,
-            "seq": seq,
-            "supersedes": None if latest is None else latest.id,
-        },
-    )
-    row = Verification(
-        event_id=ev.id,
-        seq=seq,
+        label,
+        "event",
+        ev.id,
         value=quantity,
-        claimed_value=claimed,
-        previous_value=previous,
+        claimed=claimed,
+        previous=ev.verified_quantity,
         reason=text,
-        verified_by=name,
-        verified_at=at,
-        supersedes_id=None if latest is None else latest.id,
-        audit_seq=event.seq,
+        actor=name,
+        now=now,
+        facts={"code": code, "unit": ev.unit.code},
     )
-    _store(session, row, label)
-    ev.verified_quantity, ev.verified_by, ev.verified_at, ev.verification_note = quantity, name, at, text
+    ev.verified_quantity, ev.verified_by, ev.verified_at, ev.verification_note = (
+        quantity,
+        name,
+        row.verified_at,
+        text,
+    )
     session.flush()
     return row
 
