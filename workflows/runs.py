@@ -167,8 +167,9 @@ def _store(
 
     def firing_leaves() -> Iterator[bytes]:
         for start in range(0, len(result.firings), _BATCH):
+            shared: dict[int, Any] = {}  # one plain form per matched fact (rules share facts)
             rows = [
-                {"id": firing_ids[start + n], **_firing_row(run.id, unit_id, f)}
+                {"id": firing_ids[start + n], **_firing_row(run.id, unit_id, f, shared)}
                 for n, f in enumerate(result.firings[start : start + _BATCH])
             ]
             session.execute(insert(firing_table), rows)
@@ -216,12 +217,21 @@ def _leaf(row: dict[str, Any], fields: Sequence[str]) -> bytes:
     ).encode("utf-8")
 
 
-def _firing_row(run_id: int, unit_id: dict[str, int], f: EngineFiring) -> dict[str, Any]:
+def _firing_row(
+    run_id: int, unit_id: dict[str, int], f: EngineFiring, shared: dict[int, Any] | None = None
+) -> dict[str, Any]:
+    shared = {} if shared is None else shared
+    matched = []
+    for m in f.matched:
+        plain = shared.get(id(m))
+        if plain is None:
+            plain = shared[id(m)] = to_plain(m)
+        matched.append(plain)
     return {
         "run_id": run_id, "seq": f.seq, "rule_id": f.rule_id, "rule_version": f.rule_version,
         "pack_sha256": f.pack_sha256, "unit_id": unit_id[f.unit], "indicator_code": f.indicator,
         "period": f.period, "effect": f.effect, "bucket": f.bucket,
-        "matched_facts": to_plain(f.matched), "raw_points": f.raw_points, "points": f.points,
+        "matched_facts": matched, "raw_points": f.raw_points, "points": f.points,
         "text_zh": f.text_zh, "text_en": f.text_en, "detail": to_plain(dict(f.detail)),
         "status": f.status, "override": f.override,
     }
