@@ -190,6 +190,7 @@ def main(argv: list[str] | None = None) -> int:
         phases = Phases(args.quiet)
         messages_before = host().messages
         with sessions() as session:
+            cpu_before = os.times()
             started = time.perf_counter()
             outcome = create_run(session, SCHEME_CODE, args.period, actor=STORED_BY, progress=phases)
             if args.commit:
@@ -198,6 +199,7 @@ def main(argv: list[str] | None = None) -> int:
             else:
                 session.rollback()
             ended = time.perf_counter()
+            cpu_after = os.times()
         spans = phases.finish(ended)
         messages = host().messages - messages_before
         firings = len(outcome.result.firings)
@@ -206,6 +208,12 @@ def main(argv: list[str] | None = None) -> int:
         engine.dispose()
 
     total = ended - started
+    cpu = {
+        "process": round((cpu_after.user + cpu_after.system) - (cpu_before.user + cpu_before.system), 1),
+        "workers": round(
+            (cpu_after.children_user + cpu_after.children_system)
+            - (cpu_before.children_user + cpu_before.children_system), 1),
+    }
     evaluate_s = sum(v for k, v in spans.items() if k not in ("snapshot", "store", "commit"))
     figures: dict[str, Any] = {
         "url": url.split("@")[-1] if "@" in url else url,
@@ -219,6 +227,7 @@ def main(argv: list[str] | None = None) -> int:
                     "commit": round(spans.get("commit", 0.0), 2)},
         "evaluate_phases": {k: round(v, 2) for k, v in spans.items()
                             if k not in ("snapshot", "store", "commit")},
+        "cpu_seconds": cpu,
         "firings_per_s": round(firings / total) if total else 0,
         "peak_rss_mb": round(peak_rss_mb()),
         "peak_rss_mb_after": {k: round(v) for k, v in phases.peak_after.items()},
@@ -245,6 +254,8 @@ def _print(f: dict[str, Any]) -> None:
     print(f"wall seconds    total {s['total']}  snapshot {s['snapshot']}  evaluate {s['evaluate']}"
           f"  store {s['store']}" + (f"  commit {s['commit']}" if s["commit"] else ""))
     print("evaluate phases " + ", ".join(f"{k} {v}" for k, v in f["evaluate_phases"].items()))
+    cpu = f["cpu_seconds"]
+    print(f"cpu seconds     this process {cpu['process']}, match workers {cpu['workers']}")
     print(f"firings/s       {f['firings_per_s']:,}")
     print(f"peak memory     {f['peak_rss_mb']:,} MB (largest worker {f['children_peak_rss_mb']:,} MB)")
     print("peak after      " + ", ".join(f"{k} {v:,}" for k, v in f["peak_rss_mb_after"].items()))
