@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Table, func, insert, select, text
+from psycopg import sql as psycopg_sql
+from sqlalchemy import JSON, Table, func, insert, select, text
 from sqlalchemy.orm import Session
 
 import audit
@@ -32,6 +33,7 @@ from engine.result import Firing as EngineFiring
 from engine.result import MatchedFact, SectionScore, VetoNote, run_hash
 from engine.result import ScoreSheet as EngineSheet
 from store import Cut, Firing, RulePack, Run, Scheme, ScoreSheet, Unit
+from store.types import ExactDecimal
 from workflows.errors import Conflict, NotFound
 from workflows.packs import approved_pack_for, engine_pack, get_pack
 from workflows.snapshot import build_snapshot, find_scheme
@@ -164,6 +166,7 @@ def _store(
     firing_table: Table = Firing.__table__  # type: ignore[assignment]
     sheet_table: Table = ScoreSheet.__table__  # type: ignore[assignment]
     firing_ids = _reserve_ids(session, firing_table, len(result.firings))
+    copy = session.get_bind().dialect.name == "postgresql"
 
     def firing_leaves() -> Iterator[bytes]:
         for start in range(0, len(result.firings), _BATCH):
@@ -172,7 +175,10 @@ def _store(
                 {"id": firing_ids[start + n], **_firing_row(run.id, unit_id, f, shared)}
                 for n, f in enumerate(result.firings[start : start + _BATCH])
             ]
-            session.execute(insert(firing_table), rows)
+            if copy:
+                _copy(session, firing_table, rows)
+            else:
+                session.execute(insert(firing_table), rows)
             yield from (_leaf(row, FIRING_FIELDS) for row in rows)
 
     firings_root = merkle_root(firing_leaves())
@@ -192,6 +198,42 @@ def _store(
 
 
 _BATCH = 20_000
+
+
+def _copy(session: Session, table: Table, rows: list[dict[str, Any]]) -> None:
+    """PostgreSQL: ``rows`` through ``COPY … FROM STDIN`` on the session's own connection (in its
+    transaction), each value as the column type would bind it: JSON columns as JSON text, exact
+    decimals as they are (refused beyond the column's scale, like ``ExactDecimal``)."""
+    if not rows:
+        return
+    names = list(rows[0])
+    kinds = [_copy_kind(table.c[name].type) for name in names]
+    raw = session.connection().connection.driver_connection
+    assert raw is not None
+    statement = psycopg_sql.SQL("COPY {} ({}) FROM STDIN").format(
+        psycopg_sql.Identifier(table.name), psycopg_sql.SQL(", ").join(map(psycopg_sql.Identifier, names))
+    )
+    with raw.cursor() as cursor, cursor.copy(statement) as copy:
+        for row in rows:
+            copy.write_row([_copy_value(kind, row[name]) for kind, name in zip(kinds, names, strict=True)])
+
+
+def _copy_kind(column_type: Any) -> tuple[str, Decimal]:
+    if isinstance(column_type, JSON):
+        return "json", Decimal(0)
+    if isinstance(column_type, ExactDecimal):
+        return "decimal", Decimal(1).scaleb(-column_type.scale)
+    return "plain", Decimal(0)
+
+
+def _copy_value(kind: tuple[str, Decimal], value: Any) -> Any:
+    if value is None or kind[0] == "plain":
+        return value
+    if kind[0] == "json":
+        return json.dumps(value, ensure_ascii=False)
+    if not isinstance(value, Decimal) or not value.is_finite() or value.quantize(kind[1]) != value:
+        raise ValueError(f"{value!r} is not an exact decimal within the column's {kind[1]} places")
+    return value
 
 
 def _reserve_ids(session: Session, table: Table, n: int) -> Sequence[int]:
