@@ -156,13 +156,21 @@ def database(url: str | None, units: int | None) -> Iterator[str]:
         yield url or DEFAULT_URL
         return
     if url is not None:
-        generate(make_engine(url), units, 40, max(units * 2, 10), seed=2024)
+        _generate(url, units)
         yield url
         return
     with tempfile.TemporaryDirectory(prefix="kaohe-bench-") as tmp:
         small = f"sqlite:///{Path(tmp) / 'bench.db'}"
-        generate(make_engine(small), units, 40, max(units * 2, 10), seed=2024)
+        _generate(small, units)
         yield small
+
+
+def _generate(url: str, units: int) -> None:
+    engine = make_engine(url)
+    try:
+        generate(engine, units, 40, max(units * 2, 10), seed=2024)
+    finally:
+        engine.dispose()
 
 
 def main(argv: list[str] | None = None) -> int:
