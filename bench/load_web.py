@@ -2,7 +2,8 @@
 
     python bench/load_web.py [--db PATH] [--workers 2] [--clients 8] [--requests 400] [--seconds 60]
 
-Copies the province data set (bench/generate.py: 5,000 units) to a temporary directory, stores a
+Copies the province data set (bench/generate.py: 5,000 units) to a temporary directory, migrates
+the copy to the latest schema, stores a
 run there with bench/run_year.py when it has none (or uses the copy's newest run), adds a
 ``bench`` auditor with an API token, starts ``gunicorn -w WORKERS`` on 127.0.0.1 and drives each
 endpoint with CLIENTS threads (keep-alive connections) until REQUESTS requests or SECONDS seconds,
@@ -38,6 +39,7 @@ from sqlalchemy import select  # noqa: E402
 from sqlalchemy.orm import Session  # noqa: E402
 
 from store import Account, Firing, Run, Unit, make_engine  # noqa: E402
+from store import migrate as store_migrate  # noqa: E402
 from workflows.accounts import create_account, issue_token  # noqa: E402
 
 DEFAULT_DB = ROOT / "bench" / "data" / "province.db"
@@ -56,6 +58,7 @@ def prepare(db: Path, *, sample: int, seed: int) -> Target:
     """A run on the copy (stored by bench/run_year.py if missing), an auditor token, sample paths."""
     url = f"sqlite:///{db}"
     engine = make_engine(url)
+    store_migrate.upgrade(engine)  # a data set made before the latest migrations (indexes)
     with Session(engine) as s:
         has_run = s.scalar(select(Run.id).where(Run.status == "complete").limit(1)) is not None
     if not has_run:
@@ -213,7 +216,11 @@ def main(argv: list[str] | None = None) -> int:
                              seconds=args.seconds) for name, paths in plan]
         finally:
             server.send_signal(signal.SIGTERM)
-            server.wait(30)
+            try:
+                server.wait(15)
+            except subprocess.TimeoutExpired:  # a request still in flight past the budget
+                server.kill()
+                server.wait(15)
     figures = {"run": target.run_id, "workers": args.workers, "clients": args.clients,
                "load_average": [round(x, 2) for x in os.getloadavg()],
                "endpoints": [res.as_dict() for res in results]}

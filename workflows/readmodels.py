@@ -12,7 +12,7 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, defer
 
 from engine import Cut as EngineCut
 from engine import Firing as EngineFiring
@@ -57,7 +57,8 @@ def latest_run(session: Session, scheme: Scheme) -> Run | None:
 
 
 def get_run(session: Session, run_id: int) -> Run:
-    run = session.get(Run, run_id)
+    """The run without its frozen snapshot (megabytes on a province; loaded only if touched)."""
+    run = session.get(Run, run_id, options=[defer(Run.snapshot)])
     if run is None:
         raise NotFound(f"no run {run_id}")
     return run

@@ -14,6 +14,7 @@ from sqlalchemy import (
     CheckConstraint,
     Date,
     ForeignKey,
+    Index,
     Integer,
     String,
     Text,
@@ -85,6 +86,7 @@ class Firing(Base):
     __table_args__ = (
         UniqueConstraint("run_id", "seq"),
         CheckConstraint("status IN ('applied', 'voided', 'adjusted')", name="status"),
+        Index("ix_firing_run_id_unit_id", "run_id", "unit_id"),  # a unit's scorecard and explanation
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -117,7 +119,7 @@ class Cut(Base):
     """Points a cap, floor, reset, override or verification took off firings (the why-not of a total)."""
 
     __tablename__ = "cut"
-    __table_args__ = (UniqueConstraint("run_id", "seq"),)
+    __table_args__ = (UniqueConstraint("run_id", "seq"), Index("ix_cut_run_id_unit_id", "run_id", "unit_id"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     run_id: Mapped[int] = mapped_column(ForeignKey("run.id", ondelete="RESTRICT"))
