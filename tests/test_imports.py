@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
 from decimal import Decimal
 from pathlib import Path
 
@@ -11,7 +13,8 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from store import Category, Event, Indicator, ProgressReport, Section, Target, Unit
+import audit
+from store import AuditEvent, Category, Event, Indicator, ProgressReport, Section, Target, Unit
 from tests.import_files import (
     BASE,
     EVENTS,
@@ -232,3 +235,15 @@ def test_a_readme_sheet_is_ignored(session: Session,
     wb.save(path)
     assert import_file(session, path).created == 1
     assert session.scalars(select(Section)).all() == []
+
+
+def test_an_accepted_import_is_in_the_audit_ledger_with_its_hash(session: Session, tmp_path: Path) -> None:
+    path = write_workbook(tmp_path / "base.xlsx", BASE)
+    import_file(session, path, actor="office.li")
+    events = session.scalars(select(AuditEvent).where(AuditEvent.action == "import.file")).all()
+    assert len(events) == 1 and events[0].actor == "office.li"
+    payload = json.loads(events[0].payload)
+    assert payload["file"] == "base.xlsx"
+    assert payload["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
+    assert payload["counts"]["units"]["created"] == len(BASE["units"])
+    assert audit.verify(session).ok

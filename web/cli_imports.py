@@ -24,7 +24,7 @@ def import_command(app: AppContext, file: Path, kind: str | None) -> None:
     """Import FILE (.xlsx or .csv) in one transaction: all of it, or nothing if any row is wrong."""
     try:
         with app.transaction() as session:
-            summary = import_file(session, file, kind)
+            summary = import_file(session, file, kind, actor=app.settings.actor)
     except ImportRejected as exc:
         for issue in exc.errors:
             click.echo(str(issue), err=True)

@@ -14,7 +14,6 @@ from flask import abort, current_app
 from werkzeug.datastructures import FileStorage
 from werkzeug.utils import secure_filename
 
-import audit
 from web.extensions import db
 from web.policy import current
 from workflows.imports import ImportSummary, import_file
@@ -35,7 +34,6 @@ def import_upload(upload: FileStorage, kind: str | None) -> tuple[str, ImportSum
         upload.save(path)
         if path.stat().st_size > current_app.config["MAX_CONTENT_LENGTH"]:
             abort(413)
-        summary = import_file(session, path, kind)
-    audit.record(session, actor=current().username, action="import.file", subject_type="file",
-                 subject_id=name[:100], payload={"file": name, "kind": kind, "summary": str(summary)})
+        # import_file records the accepted file in the audit ledger, in this transaction.
+        summary = import_file(session, path, kind, actor=current().username)
     return name, summary

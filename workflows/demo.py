@@ -41,4 +41,4 @@ def load_demo(session: Session, directory: Path) -> list[ImportSummary]:
     missing = [str(p) for p, _ in paths if not p.is_file()]
     if missing:
         raise FileNotFoundError(f"demo files missing: {', '.join(missing)}")
-    return [import_file(session, path, kind) for path, kind in paths]
+    return [import_file(session, path, kind, actor="demo:import") for path, kind in paths]

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from collections.abc import Callable
 from pathlib import Path
 
 from sqlalchemy.orm import Session
 
+import audit
 from workflows.imports.catalog import Catalog
 from workflows.imports.headers import IGNORED_SHEETS, detect_kind, kind_named, normalize
 from workflows.imports.issues import Issues
@@ -78,10 +80,14 @@ def read_sheets(path: Path, kind: str | None, issues: Issues) -> list[ParsedShee
     return []
 
 
-def import_file(session: Session, path: Path, kind: str | None = None) -> ImportSummary:
+def import_file(
+    session: Session, path: Path, kind: str | None = None, *, actor: str = "system:import"
+) -> ImportSummary:
     """Import a workbook or CSV into the session's transaction; flush, never commit.
 
     Raises ImportRejected with every problem found, having written nothing, if anything is wrong.
+    An accepted file that changed anything is recorded in the audit ledger (``import.file``: its
+    name, sha256 and what it changed) in the same transaction as the rows it wrote.
     """
     path = Path(path)
     issues = Issues(path.name)
@@ -111,4 +117,19 @@ def import_file(session: Session, path: Path, kind: str | None = None) -> Import
             if k == "units":
                 writer.link_parents(planning.steps)
     session.flush()
+    if summary.created or summary.updated:  # a file that changed nothing leaves nothing to audit
+        _record(session, path, kind, summary, actor)
     return summary
+
+
+def _record(session: Session, path: Path, kind: str | None, summary: ImportSummary, actor: str) -> None:
+    audit.record(
+        session, actor=actor, action="import.file", subject_type="import", subject_id=path.name,
+        payload={
+            "file": path.name,
+            "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
+            "kind": kind,
+            "counts": {k: {"created": c.created, "updated": c.updated, "unchanged": c.unchanged}
+                       for k, c in sorted(summary.counts.items())},
+        },
+    )
