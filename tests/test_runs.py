@@ -50,6 +50,8 @@ def test_a_year_run_is_stored_whole_and_hashes_back(session: Session) -> None:
     assert stored.cuts == result.cuts
     report = audit.verify(session)
     assert report.ok and report.runs_checked == 1
+    replayed, _ = replay(session, run)  # the demo year, re-evaluated from its frozen snapshot
+    assert replayed.identical and replayed.replayed_hash == run.run_hash
 
 
 def test_replay_is_identical_and_a_rerun_supersedes(session: Session) -> None:
