@@ -372,7 +372,16 @@ def _matched(f: DerivedFact, shared: dict[int, MatchedFact]) -> MatchedFact:
     """The (immutable) record of a matched fact, made once per fact while the facts are alive."""
     m = shared.get(id(f))
     if m is None:
-        m = shared[id(f)] = MatchedFact(f.id, f.type, dict(sorted(f.values.items())))
+        values = f.values
+        if type(values) is dict:
+            # Put the fact's own values in key order and share them, rather than keep a sorted
+            # copy per fact next to the original (a province run matches half a million facts).
+            in_order = sorted(values.items())
+            values.clear()
+            values.update(in_order)
+        else:
+            values = dict(sorted(values.items()))
+        m = shared[id(f)] = MatchedFact(f.id, f.type, values)
     return m
 
 
