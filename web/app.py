@@ -14,6 +14,7 @@ from typing import Any
 from flask import Flask, Response, jsonify, send_from_directory
 from sqlalchemy import Engine, text
 from werkzeug.exceptions import NotFound as HTTPNotFound
+from werkzeug.routing import IntegerConverter, Map
 
 from web import errors, reqlog
 from web.app_support import ROOT, VENDOR_FILES
@@ -60,6 +61,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     if settings.env == "test":
         app.config["TESTING"] = True
 
+    app.url_map.converters["int"] = IdConverter  # before any route is added
     db.init_app(app, settings.database_url, engine)
     reqlog.init_app(app)
     app.before_request(load_principal)
@@ -117,6 +119,16 @@ def _register_ops(app: Flask) -> None:
         if path is None or not path.is_file():
             raise HTTPNotFound()
         return send_from_directory(path.parent, path.name, max_age=3600)
+
+
+class IdConverter(IntegerConverter):
+    """``<int:…>`` in every route: 1 … 2**31-1, the range of the database's id columns. A larger
+    number names nothing (404) instead of reaching PostgreSQL as an out-of-range integer (500)."""
+
+    def __init__(self, url_map: Map, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("min", 1)
+        kwargs.setdefault("max", 2**31 - 1)
+        super().__init__(url_map, *args, **kwargs)
 
 
 def points(value: Decimal | int | str | None) -> str:

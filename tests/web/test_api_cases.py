@@ -20,6 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from store import Account, make_engine
+from tests.web.conftest import login
 from workflows.accounts import create_account, issue_token
 
 RUN = 2  # the demo's year-end run (2024)
@@ -231,3 +232,16 @@ def test_explanation_reads_only_the_units_rows_and_says_the_same(apis: dict[str,
     for (code, lang), text in expected.items():
         got = apis["auditor"].get(f"/runs/{RUN}/units/{code}/explanation?lang={lang}").get_json()
         assert got["text"] == text, (code, lang)
+
+
+def test_an_id_beyond_the_database_range_is_404_not_500(app: Flask) -> None:
+    """Found by the fuzzer on PostgreSQL: /runs/217649848018/firings reached the database as an
+    out-of-range integer (500)."""
+    client = app.test_client()
+    login(client, "office")
+    for path in ("/api/v1/runs/217649848018/firings", "/api/v1/cases/2147483648", "/runs/0/cases",
+                 "/appeals/99999999999"):
+        assert client.get(path).status_code == 404, path
+    spec = client.get("/api/v1/openapi.json").get_json()
+    run_id = next(p for p in spec["paths"]["/api/v1/runs/{run_id}"]["parameters"] if p["name"] == "run_id")
+    assert run_id["schema"] == {"type": "integer", "minimum": 1, "maximum": 2**31 - 1}
