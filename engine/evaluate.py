@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from engine import adjust, sheetrules
+from engine import adjust, matching, sheetrules
 from engine.compose import enrich_sheets
 from engine.conditions import failing_parts
 from engine.decimals import fmt
@@ -18,6 +18,7 @@ from engine.derive import Derived, DerivedFact, derive
 from engine.drafts import Draft, Ledger
 from engine.effects import displace, make_drafts
 from engine.facts import ReportFact, Snapshot
+from engine.forked import Forked
 from engine.grading import Standing, rank_and_grade
 from engine.matching import match_facts
 from engine.packcheck import validate_pack
@@ -329,6 +330,14 @@ def _finish(
                 s.credited_events,
             )
         )
+    sheets_t = tuple(out_sheets)
+    # The run hash (canonical bytes of every firing) in a second process on a large run, while
+    # this one finishes the cuts, the why-nots and the snapshot's hash.
+    hashing = (
+        Forked(lambda: run_hash(firings, sheets_t))
+        if len(firings) >= matching.PARALLEL_MIN and matching.WORKERS > 1
+        else None
+    )
     cuts = [
         Cut(
             c.unit,
@@ -352,19 +361,19 @@ def _finish(
         }
     )
     why_not = tuple(WhyNot(u, r, i or None, reason, f, zh, en) for u, r, i, reason, f, zh, en in why)
-    sheets_t = tuple(out_sheets)
+    snapshot_sha256 = snapshot.sha256()
     return RunResult(
         snapshot.scheme_code,
         snapshot.period,
         pack.name,
         pack.version,
         pack.sha256,
-        snapshot.sha256(),
+        snapshot_sha256,
         firings,
         sheets_t,
         tuple(cuts),
         why_not,
-        run_hash(firings, sheets_t),
+        hashing.result() if hashing is not None else run_hash(firings, sheets_t),
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import importlib
 import os
 
 import pytest
@@ -45,4 +46,26 @@ def test_a_failing_worker_fails_the_run(
 
     monkeypatch.setattr(matching, "_match_units", broken_in_the_worker)
     with pytest.raises(DurableError, match=r"match worker \d+: RuntimeError: worker broke"):
+        evaluate(pack, snapshot)
+
+
+def test_a_failing_hash_worker_fails_the_run(
+    demo: tuple[RulePack, Snapshot], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from engine.forked import WorkerError
+
+    evaluate_module = importlib.import_module("engine.evaluate")  # the module, not the function
+
+    pack, snapshot = demo
+    monkeypatch.setattr(matching, "PARALLEL_MIN", 0)
+    monkeypatch.setattr(matching, "WORKERS", 2)
+    parent, real = os.getpid(), evaluate_module.run_hash
+
+    def broken_in_the_worker(*args: object) -> str:
+        if os.getpid() != parent:
+            raise RuntimeError("hash broke")
+        return real(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(evaluate_module, "run_hash", broken_in_the_worker)
+    with pytest.raises(WorkerError, match=r"worker \d+: RuntimeError: hash broke"):
         evaluate(pack, snapshot)
