@@ -11,6 +11,7 @@ import pytest
 from engine import evaluate, matching
 from engine.durable_host import DurableError, host
 from engine.facts import Snapshot
+from engine.forked import WorkerError
 from engine.pack import RulePack
 from tests.engine.test_demo_pack import demo as demo  # the module-scoped fixture
 
@@ -31,41 +32,32 @@ def test_forked_matching_equals_serial(
         assert host().messages > before  # the workers' messages are counted in this process
 
 
-def test_a_failing_worker_fails_the_run(
-    demo: tuple[RulePack, Snapshot], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    pack, snapshot = demo
+def _broken_in_workers(monkeypatch: pytest.MonkeyPatch, module: object, name: str, message: str) -> None:
+    """Forked workers on, and ``module.name`` raising ``message`` in any process but this one."""
     monkeypatch.setattr(matching, "PARALLEL_MIN", 0)
     monkeypatch.setattr(matching, "WORKERS", 2)
-    parent, real = os.getpid(), matching._match_units
+    parent, real = os.getpid(), getattr(module, name)
 
-    def broken_in_the_worker(*args: object) -> object:
+    def broken(*args: object) -> object:
         if os.getpid() != parent:
-            raise RuntimeError("worker broke")
-        return real(*args)  # type: ignore[arg-type]
+            raise RuntimeError(message)
+        return real(*args)
 
-    monkeypatch.setattr(matching, "_match_units", broken_in_the_worker)
+    monkeypatch.setattr(module, name, broken)
+
+
+def test_a_failing_match_worker_fails_the_run(
+    demo: tuple[RulePack, Snapshot], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _broken_in_workers(monkeypatch, matching, "_match_units", "worker broke")
     with pytest.raises(DurableError, match=r"match worker \d+: RuntimeError: worker broke"):
-        evaluate(pack, snapshot)
+        evaluate(*demo)
 
 
 def test_a_failing_hash_worker_fails_the_run(
     demo: tuple[RulePack, Snapshot], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from engine.forked import WorkerError
-
-    evaluate_module = importlib.import_module("engine.evaluate")  # the module, not the function
-
-    pack, snapshot = demo
-    monkeypatch.setattr(matching, "PARALLEL_MIN", 0)
-    monkeypatch.setattr(matching, "WORKERS", 2)
-    parent, real = os.getpid(), evaluate_module.run_hash
-
-    def broken_in_the_worker(*args: object) -> str:
-        if os.getpid() != parent:
-            raise RuntimeError("hash broke")
-        return real(*args)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(evaluate_module, "run_hash", broken_in_the_worker)
+    module = importlib.import_module("engine.evaluate")  # the module, not the function
+    _broken_in_workers(monkeypatch, module, "run_hash", "hash broke")
     with pytest.raises(WorkerError, match=r"worker \d+: RuntimeError: hash broke"):
-        evaluate(pack, snapshot)
+        evaluate(*demo)
