@@ -82,8 +82,10 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
 def _register_blueprints(app: Flask) -> None:
     import web.api_audit
     import web.api_cases
+    import web.api_year
     import web.pages_audit
-    import web.pages_cases  # noqa: F401 (their routes join the pages blueprint)
+    import web.pages_cases
+    import web.pages_year  # noqa: F401 (their routes join the pages blueprint)
     from web.api import bp as api_bp
     from web.auth import bp as auth_bp
     from web.pages import bp as pages_bp

@@ -37,6 +37,9 @@ PAGES = [
     ("/rule-packs", STAFF),
     ("/rule-packs/demo-city-2024/1", STAFF),
     ("/audit", STAFF),
+    ("/adjustments", EVERYONE),
+    ("/notices", EVERYONE),
+    ("/verification", OFFICE),
 ]
 API = [
     ("/api/v1/schemes", EVERYONE),
@@ -61,6 +64,24 @@ API = [
     ("/api/v1/audit/verify", STAFF),
     ("/api/v1/audit/events", STAFF),
     ("/api/v1/rule-packs/demo-city-2024/1/diff?against=1", STAFF),
+    ("/api/v1/adjustments", EVERYONE),
+    ("/api/v1/notices", EVERYONE),
+]
+# (path, roles that get past the role check): the year's other cases' transitions and requests.
+YEAR_WRITES = [
+    ("/api/v1/adjustments", {"office", "reporter"}),
+    ("/api/v1/adjustments/1/approve", {"office"}),
+    ("/api/v1/adjustments/1/reject", {"office"}),
+    ("/api/v1/verifications/reports", {"office"}),
+    ("/api/v1/verifications/events", {"office"}),
+    ("/api/v1/notices/1/respond", {"reporter"}),
+    ("/api/v1/notices/1/close", {"office"}),
+    ("/api/v1/notices/1/escalate", {"office"}),
+    ("/adjustments/1/decide", {"office"}),
+    ("/notices/1/respond", {"reporter"}),
+    ("/notices/1/close", {"office"}),
+    ("/notices/1/escalate", {"office"}),
+    ("/runs/2/seal", {"committee"}),
 ]
 PUBLIC = ["/public", "/login", "/healthz", "/readyz", "/api/v1/openapi.json", "/api/v1/published"]
 
@@ -141,3 +162,18 @@ def test_writes_are_refused_to_other_roles(clients: dict[str, FlaskClient]) -> N
         elif role not in OFFICE:
             # session callers without the CSRF header stop at 400 first; with it, at 403
             assert run.status_code in (400, 403) and imp.status_code in (400, 403), role
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_year_case_writes_are_refused_to_other_roles(clients: dict[str, FlaskClient], role: str) -> None:
+    """Adjustments, verification and notices: a role without the right is refused before the body
+    is read (401 anonymous, 403 otherwise, with or without the CSRF header)."""
+    client = clients[role]
+    for path, allowed in YEAR_WRITES:
+        response = client.post(path, json={})
+        if role == "anonymous":  # a page checks the CSRF token before the login (400 without it)
+            assert response.status_code in ((401,) if path.startswith("/api/") else (400, 401)), path
+        elif role not in allowed:
+            assert response.status_code in (400, 403), (role, path, response.status_code)
+        else:
+            assert response.status_code not in (401, 403), (role, path, response.status_code)

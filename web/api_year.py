@@ -1,0 +1,492 @@
+"""The API of the year's other cases: target adjustment requests (目标调整), verification by the
+office (核减/核准认定) and supervision notices (提醒函 → 督办单 → 挂牌督办).
+
+A reporter requests adjustments for its own units and answers its units' notices; the office
+approves or rejects a request (never its requester), verifies reports and project claims, and
+closes or escalates notices. Transitions take ``If-Match`` (the version read: 428 without it,
+412 if stale) and an ``Idempotency-Key``, like the deduction cases.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import marshmallow as ma
+from sqlalchemy import select
+
+from store import Event, ProgressReport, SupervisionNotice, Target, TargetAdjustment, Unit, Verification
+from web.api import ApiErrorSchema, PageArgs, bp, page_of, paginate, scope_filter, within
+from web.api_cases import DecisionIn, RejectIn, _headers_doc, _transition_doc
+from web.extensions import db
+from web.policy import allow, current, require_report_scope, require_unit
+from web.transitions import if_match, refuse_stale, replay_headers, run_once, stale_versions
+from workflows.errors import NotFound
+from workflows.year import (
+    ADJUSTMENT,
+    adjustment_history,
+    adjustment_json,
+    approve_adjustment,
+    close_notice,
+    escalate_notice,
+    get_adjustment,
+    get_notice,
+    notice_history,
+    notice_json,
+    reject_adjustment,
+    request_adjustment,
+    respond_notice,
+    verification_history,
+    verify_event,
+    verify_report,
+)
+from workflows.year.machines import NOTICE
+
+CODE = ma.validate.Length(min=1, max=40)
+REASON = ma.validate.Length(min=1, max=2000)
+BIG = 10**12
+
+
+def amount_field(*, required: bool = False) -> ma.fields.Decimal:
+    return ma.fields.Decimal(places=None, allow_nan=False, required=required, validate=within(BIG),
+                             metadata={"minimum": -BIG, "maximum": BIG})
+
+
+# --- schemas -----------------------------------------------------------------------------------
+
+
+class YearEventOut(ma.Schema):
+    action = ma.fields.String()
+    from_state = ma.fields.String(allow_none=True)
+    to_state = ma.fields.String()
+    actor = ma.fields.String()
+    reason = ma.fields.String(allow_none=True)
+    at = ma.fields.String()
+    audit_seq = ma.fields.Integer()
+
+
+class AdjustmentOut(ma.Schema):
+    id = ma.fields.Integer()
+    target = ma.fields.Integer()
+    unit = ma.fields.String()
+    indicator = ma.fields.String()
+    state = ma.fields.String()
+    version = ma.fields.Integer()
+    base_version = ma.fields.Integer()
+    new_annual_value = ma.fields.String(allow_none=True)
+    new_milestones = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.String(), allow_none=True)
+    periods = ma.fields.List(ma.fields.String())
+    evidence_ref = ma.fields.String(allow_none=True)
+    reason = ma.fields.String()
+    requested_by = ma.fields.String()
+    decided_by = ma.fields.String(allow_none=True)
+    decision_reason = ma.fields.String(allow_none=True)
+
+
+class AdjustmentDetailOut(AdjustmentOut):
+    history = ma.fields.List(ma.fields.Nested(YearEventOut))
+
+
+class AdjustmentQuery(PageArgs):
+    state = ma.fields.String(validate=ma.validate.OneOf(ADJUSTMENT.states))
+    unit = ma.fields.String(validate=CODE)
+
+
+class AdjustmentIn(ma.Schema):
+    unit = ma.fields.String(required=True, validate=CODE)
+    indicator = ma.fields.String(required=True, validate=CODE)
+    scheme = ma.fields.String(validate=CODE)
+    reason = ma.fields.String(required=True, validate=REASON)
+    annual_value = amount_field()
+    milestones = ma.fields.Dict(keys=ma.fields.String(validate=ma.validate.Length(min=1, max=7)),
+                                values=amount_field(), metadata={"maxProperties": 12},
+                                validate=ma.validate.Length(max=12))
+    periods = ma.fields.List(ma.fields.String(validate=ma.validate.Length(min=1, max=7)),
+                             validate=ma.validate.Length(max=12))
+    evidence_ref = ma.fields.String(validate=ma.validate.Length(max=300))
+
+
+class VerificationOut(ma.Schema):
+    id = ma.fields.Integer()
+    progress_report = ma.fields.Integer(allow_none=True)
+    event = ma.fields.Integer(allow_none=True)
+    seq = ma.fields.Integer()
+    value = ma.fields.String()
+    claimed_value = ma.fields.String(allow_none=True)
+    previous_value = ma.fields.String(allow_none=True)
+    reason = ma.fields.String()
+    verified_by = ma.fields.String()
+    verified_at = ma.fields.String()
+    audit_seq = ma.fields.Integer()
+
+
+class VerificationList(ma.Schema):
+    items = ma.fields.List(ma.fields.Nested(VerificationOut))
+
+
+class ReportVerificationIn(ma.Schema):
+    unit = ma.fields.String(required=True, validate=CODE)
+    indicator = ma.fields.String(required=True, validate=CODE)
+    period = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=20))
+    value = amount_field(required=True)
+    reason = ma.fields.String(required=True, validate=REASON)
+    source = ma.fields.String(validate=ma.validate.Length(min=1, max=60))
+    scheme = ma.fields.String(validate=CODE)
+
+
+class EventVerificationIn(ma.Schema):
+    code = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=60))
+    quantity = amount_field(required=True)
+    reason = ma.fields.String(required=True, validate=REASON)
+    scheme = ma.fields.String(validate=CODE)
+
+
+class NoticeOut(ma.Schema):
+    id = ma.fields.Integer()
+    unit = ma.fields.String()
+    indicator = ma.fields.String()
+    level = ma.fields.String()
+    state = ma.fields.String()
+    version = ma.fields.Integer()
+    due_at = ma.fields.String()
+    run = ma.fields.Integer(allow_none=True)
+    checkpoint = ma.fields.String(allow_none=True)
+    schedule_pct = ma.fields.String(allow_none=True)
+    escalated_from = ma.fields.Integer(allow_none=True)
+    response = ma.fields.String(allow_none=True)
+    responded_by = ma.fields.String(allow_none=True)
+
+
+class NoticeDetailOut(NoticeOut):
+    history = ma.fields.List(ma.fields.Nested(YearEventOut))
+
+
+class NoticeQuery(PageArgs):
+    state = ma.fields.String(validate=ma.validate.OneOf(NOTICE.states))
+    unit = ma.fields.String(validate=CODE)
+
+
+class RespondIn(ma.Schema):
+    text = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=5000))
+    evidence_ref = ma.fields.String(validate=ma.validate.Length(max=300))
+
+
+class EscalateIn(ma.Schema):
+    reason = ma.fields.String(required=True, validate=REASON)
+    due_days = ma.fields.Integer(validate=ma.validate.Range(min=1, max=365))
+
+
+class EscalatedOut(ma.Schema):
+    escalated = ma.fields.Nested(NoticeOut)
+    issued = ma.fields.Nested(NoticeOut)
+
+
+# --- helpers -----------------------------------------------------------------------------------
+
+
+def _plain(value: Decimal | None) -> str | None:
+    return None if value is None else format(value.normalize(), "f")
+
+
+def events_json(events: list[Any]) -> list[dict[str, Any]]:
+    return [{"action": e.action, "from_state": e.from_state, "to_state": e.to_state, "actor": e.actor,
+             "reason": e.reason, "at": e.at.isoformat(), "audit_seq": e.audit_seq} for e in events]
+
+
+def verification_json(v: Verification) -> dict[str, Any]:
+    return {"id": v.id, "progress_report": v.progress_report_id, "event": v.event_id, "seq": v.seq,
+            "value": _plain(v.value), "claimed_value": _plain(v.claimed_value),
+            "previous_value": _plain(v.previous_value), "reason": v.reason, "verified_by": v.verified_by,
+            "verified_at": v.verified_at.isoformat(), "audit_seq": v.audit_seq}
+
+
+def scoped_adjustment(adjustment_id: int) -> TargetAdjustment:
+    adjustment = get_adjustment(db.session(), adjustment_id)
+    require_unit(adjustment.target.unit_id)
+    return adjustment
+
+
+def scoped_notice(notice_id: int) -> SupervisionNotice:
+    notice = get_notice(db.session(), notice_id)
+    require_unit(notice.unit_id)
+    return notice
+
+
+def _plain_body(body: dict[str, Any]) -> dict[str, Any]:
+    def plain(v: Any) -> Any:
+        if isinstance(v, Decimal):
+            return str(v)
+        if isinstance(v, dict):
+            return {k: plain(x) for k, x in sorted(v.items())}
+        return v
+
+    return {k: plain(v) for k, v in body.items()}
+
+
+def _versioned(what: str, sid: int, current_version: int) -> None:
+    stated = if_match()
+    refuse_stale(stale_versions({sid: current_version}, {sid: stated}, what))
+
+
+# --- target adjustments ------------------------------------------------------------------------
+
+
+@bp.route("/adjustments")
+@allow()
+@bp.arguments(AdjustmentQuery, location="query")
+@bp.response(200, page_of(AdjustmentOut, "AdjustmentPage"))
+def list_adjustment_requests(args: dict[str, Any]) -> Any:
+    """Target adjustment requests (reporters: their own units'), by state and unit."""
+    session = db.session()
+    query = select(TargetAdjustment).join(Target, TargetAdjustment.target_id == Target.id)
+    if args.get("state"):
+        query = query.where(TargetAdjustment.state == args["state"])
+    if args.get("unit"):
+        query = query.join(Unit, Target.unit_id == Unit.id).where(Unit.code == args["unit"])
+    page = paginate(session, scope_filter(query, Target.unit_id).order_by(TargetAdjustment.id), args)
+    page["items"] = [adjustment_json(a) for a in page["items"]]
+    return page
+
+
+@bp.route("/adjustments", methods=["POST"])
+@allow("reporter", "office")
+@bp.arguments(AdjustmentIn)
+@bp.response(201, AdjustmentOut)
+@bp.alt_response(403, schema=ApiErrorSchema)
+@bp.alt_response(409, schema=ApiErrorSchema)
+@_headers_doc
+def post_adjustment(body: dict[str, Any]) -> Any:
+    """A reporter (for its own units) or the office requests a change of a target's annual value
+    and/or milestones, before the scheme's adjustment cut-off (409 after it)."""
+    session = db.session()
+    units = session.scalars(select(Unit).where(Unit.code == body["unit"])).all()
+    if not units:
+        raise NotFound(f"no unit {body['unit']!r}")
+    for unit in units:
+        require_report_scope(unit.id)
+
+    def perform() -> dict[str, Any]:
+        adjustment = request_adjustment(
+            session, body["unit"], body["indicator"], actor=current().username, reason=body["reason"],
+            annual_value=body.get("annual_value"), milestones=body.get("milestones"),
+            periods=body.get("periods"), evidence_ref=body.get("evidence_ref"),
+            scheme_code=body.get("scheme"))
+        return adjustment_json(adjustment)
+
+    done = run_once(session, "adjustment.request", _plain_body(body), perform)
+    return done.response, 201, replay_headers(done, done.response.get("version"))
+
+
+@bp.route("/adjustments/<int:adjustment_id>")
+@allow()
+@bp.response(200, AdjustmentDetailOut)
+@bp.alt_response(404, schema=ApiErrorSchema)
+def get_adjustment_request(adjustment_id: int) -> Any:
+    """One adjustment request with its history; the ETag is its version."""
+    adjustment = scoped_adjustment(adjustment_id)
+    out = {**adjustment_json(adjustment),
+           "history": events_json(adjustment_history(db.session(), adjustment.id))}
+    return out, 200, {"ETag": f'"{adjustment.version}"'}
+
+
+def _decide_adjustment(adjustment_id: int, action: str, body: dict[str, Any]) -> Any:
+    session = db.session()
+    adjustment = scoped_adjustment(adjustment_id)
+    actor = current().username
+
+    def perform() -> dict[str, Any]:
+        _versioned("target adjustment", adjustment.id, adjustment.version)
+        if action == "approve":
+            approve_adjustment(session, adjustment.id, actor=actor, reason=body.get("reason"))
+        else:
+            reject_adjustment(session, adjustment.id, actor=actor, reason=body["reason"])
+        return adjustment_json(adjustment)
+
+    done = run_once(session, f"adjustment.{action}", {"adjustment": adjustment_id, **body}, perform)
+    return done.response, 200, replay_headers(done, done.response.get("version"))
+
+
+@bp.route("/adjustments/<int:adjustment_id>/approve", methods=["POST"])
+@allow("office")
+@bp.arguments(DecisionIn)
+@bp.response(200, AdjustmentOut)
+@_transition_doc
+def post_approve_adjustment(body: dict[str, Any], adjustment_id: int) -> Any:
+    """The office approves (never the requester, nor an account of the unit: 403); the target
+    changes now (409 if it moved since the request)."""
+    return _decide_adjustment(adjustment_id, "approve", body)
+
+
+@bp.route("/adjustments/<int:adjustment_id>/reject", methods=["POST"])
+@allow("office")
+@bp.arguments(RejectIn)
+@bp.response(200, AdjustmentOut)
+@_transition_doc
+def post_reject_adjustment(body: dict[str, Any], adjustment_id: int) -> Any:
+    """The office rejects with a reason; the target keeps its value."""
+    return _decide_adjustment(adjustment_id, "reject", body)
+
+
+# --- verification ------------------------------------------------------------------------------
+
+
+@bp.route("/verifications/reports", methods=["POST"])
+@allow("office")
+@bp.arguments(ReportVerificationIn)
+@bp.response(201, VerificationOut)
+@bp.alt_response(403, schema=ApiErrorSchema)
+@bp.alt_response(409, schema=ApiErrorSchema)
+@_headers_doc
+def post_verify_report(body: dict[str, Any]) -> Any:
+    """The office sets the verified value of a unit's progress report for a period."""
+    session = db.session()
+
+    def perform() -> dict[str, Any]:
+        row = verify_report(session, body["unit"], body["indicator"], body["period"], value=body["value"],
+                            reason=body["reason"], actor=current().username, source=body.get("source"),
+                            scheme_code=body.get("scheme"))
+        return verification_json(row)
+
+    done = run_once(session, "verification.report", _plain_body(body), perform)
+    return done.response, 201, replay_headers(done)
+
+
+@bp.route("/verifications/events", methods=["POST"])
+@allow("office")
+@bp.arguments(EventVerificationIn)
+@bp.response(201, VerificationOut)
+@bp.alt_response(403, schema=ApiErrorSchema)
+@bp.alt_response(409, schema=ApiErrorSchema)
+@_headers_doc
+def post_verify_event(body: dict[str, Any]) -> Any:
+    """The office sets the verified quantity of a project claim (between 0 and the claim)."""
+    session = db.session()
+
+    def perform() -> dict[str, Any]:
+        row = verify_event(session, body["code"], quantity=body["quantity"], reason=body["reason"],
+                           actor=current().username, scheme_code=body.get("scheme"))
+        return verification_json(row)
+
+    done = run_once(session, "verification.event", _plain_body(body), perform)
+    return done.response, 201, replay_headers(done)
+
+
+@bp.route("/progress-reports/<int:report_id>/verifications")
+@allow()
+@bp.response(200, VerificationList)
+@bp.alt_response(404, schema=ApiErrorSchema)
+def get_report_verifications(report_id: int) -> Any:
+    """Every verification of one progress report, oldest first (the last is in force)."""
+    session = db.session()
+    report = session.get(ProgressReport, report_id)
+    if report is None:
+        raise NotFound(f"no progress report {report_id}")
+    require_unit(report.target.unit_id)
+    return {"items": [verification_json(v) for v in verification_history(session, report_id=report_id)]}
+
+
+@bp.route("/events/<int:event_id>/verifications")
+@allow()
+@bp.response(200, VerificationList)
+@bp.alt_response(404, schema=ApiErrorSchema)
+def get_event_verifications(event_id: int) -> Any:
+    """Every verification of one event (a project claim), oldest first."""
+    session = db.session()
+    event = session.get(Event, event_id)
+    if event is None:
+        raise NotFound(f"no event {event_id}")
+    require_unit(event.unit_id)
+    return {"items": [verification_json(v) for v in verification_history(session, event_id=event_id)]}
+
+
+# --- supervision notices -----------------------------------------------------------------------
+
+
+@bp.route("/notices")
+@allow()
+@bp.arguments(NoticeQuery, location="query")
+@bp.response(200, page_of(NoticeOut, "NoticePage"))
+def list_supervision_notices(args: dict[str, Any]) -> Any:
+    """Supervision notices (reporters: their own units'), by state and unit."""
+    session = db.session()
+    query = select(SupervisionNotice)
+    if args.get("state"):
+        query = query.where(SupervisionNotice.state == args["state"])
+    if args.get("unit"):
+        query = query.join(Unit, SupervisionNotice.unit_id == Unit.id).where(Unit.code == args["unit"])
+    query = scope_filter(query, SupervisionNotice.unit_id).order_by(SupervisionNotice.id)
+    page = paginate(session, query, args)
+    page["items"] = [notice_json(n) for n in page["items"]]
+    return page
+
+
+@bp.route("/notices/<int:notice_id>")
+@allow()
+@bp.response(200, NoticeDetailOut)
+@bp.alt_response(404, schema=ApiErrorSchema)
+def get_supervision_notice(notice_id: int) -> Any:
+    """One notice with its history; the ETag is its version."""
+    notice = scoped_notice(notice_id)
+    out = {**notice_json(notice), "history": events_json(notice_history(db.session(), notice.id))}
+    return out, 200, {"ETag": f'"{notice.version}"'}
+
+
+@bp.route("/notices/<int:notice_id>/respond", methods=["POST"])
+@allow("reporter")
+@bp.arguments(RespondIn)
+@bp.response(200, NoticeOut)
+@_transition_doc
+def post_respond_notice(body: dict[str, Any], notice_id: int) -> Any:
+    """The unit's reporter answers its notice (what it does about the lag), with evidence."""
+    session = db.session()
+    notice = scoped_notice(notice_id)
+
+    def perform() -> dict[str, Any]:
+        _versioned("notice", notice.id, notice.version)
+        respond_notice(session, notice.id, actor=current().username, text=body["text"],
+                       evidence_ref=body.get("evidence_ref"))
+        return notice_json(notice)
+
+    done = run_once(session, "notice.respond", {"notice": notice_id, **body}, perform)
+    return done.response, 200, replay_headers(done, done.response.get("version"))
+
+
+@bp.route("/notices/<int:notice_id>/close", methods=["POST"])
+@allow("office")
+@bp.arguments(DecisionIn)
+@bp.response(200, NoticeOut)
+@_transition_doc
+def post_close_notice(body: dict[str, Any], notice_id: int) -> Any:
+    """The office accepts the unit's response and closes the notice (not the responder)."""
+    session = db.session()
+    notice = scoped_notice(notice_id)
+
+    def perform() -> dict[str, Any]:
+        _versioned("notice", notice.id, notice.version)
+        close_notice(session, notice.id, actor=current().username, reason=body.get("reason"))
+        return notice_json(notice)
+
+    done = run_once(session, "notice.close", {"notice": notice_id, **body}, perform)
+    return done.response, 200, replay_headers(done, done.response.get("version"))
+
+
+@bp.route("/notices/<int:notice_id>/escalate", methods=["POST"])
+@allow("office")
+@bp.arguments(EscalateIn)
+@bp.response(200, EscalatedOut)
+@_transition_doc
+def post_escalate_notice(body: dict[str, Any], notice_id: int) -> Any:
+    """The office escalates: this notice ends as escalated and the next level is issued (409 at
+    listed supervision, the top)."""
+    session = db.session()
+    notice = scoped_notice(notice_id)
+
+    def perform() -> dict[str, Any]:
+        _versioned("notice", notice.id, notice.version)
+        kwargs = {"due_days": body["due_days"]} if "due_days" in body else {}
+        old, new = escalate_notice(session, notice.id, actor=current().username, reason=body["reason"],
+                                   **kwargs)
+        return {"escalated": notice_json(old), "issued": notice_json(new)}
+
+    done = run_once(session, "notice.escalate", {"notice": notice_id, **body}, perform)
+    return done.response, 200, replay_headers(done)
