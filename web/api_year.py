@@ -15,13 +15,22 @@ from typing import Any
 import marshmallow as ma
 from sqlalchemy import select
 
-from store import Event, ProgressReport, SupervisionNotice, Target, TargetAdjustment, Unit, Verification
+from store import (
+    Event,
+    ProgressReport,
+    Scheme,
+    SupervisionNotice,
+    Target,
+    TargetAdjustment,
+    Unit,
+    Verification,
+)
 from web.api import ApiErrorSchema, PageArgs, bp, page_of, paginate, scope_filter, within
 from web.api_cases import DecisionIn, RejectIn, _headers_doc, _transition_doc
 from web.extensions import db
 from web.policy import allow, current, require_report_scope, require_unit
 from web.transitions import if_match, refuse_stale, replay_headers, run_once, stale_versions
-from workflows.errors import NotFound
+from workflows.errors import Invalid, NotFound
 from workflows.year import (
     ADJUSTMENT,
     adjustment_history,
@@ -223,6 +232,23 @@ def _plain_body(body: dict[str, Any]) -> dict[str, Any]:
     return {k: plain(v) for k, v in body.items()}
 
 
+def _requested_unit(code: str, scheme_code: str | None) -> Unit:
+    """The unit a request names, within its scheme when one is named: a code of another scheme is
+    a 404 (no such unit in this scheme), and a code held by several schemes without a scheme is a
+    422, both before the scope check (which would otherwise refuse another scheme's namesake)."""
+    query = select(Unit).where(Unit.code == code)
+    if scheme_code is not None:
+        query = query.join(Scheme, Unit.scheme_id == Scheme.id).where(Scheme.code == scheme_code)
+    units = list(db.session().scalars(query))
+    if not units:
+        where = f" in scheme {scheme_code}" if scheme_code is not None else ""
+        raise NotFound(f"no unit {code!r}{where}")
+    if len(units) > 1:
+        schemes = ", ".join(sorted(u.scheme.code for u in units))
+        raise Invalid(f"unit {code} is in schemes {schemes}: name the scheme")
+    return units[0]
+
+
 def _versioned(what: str, sid: int, current_version: int) -> None:
     stated = if_match()
     refuse_stale(stale_versions({sid: current_version}, {sid: stated}, what))
@@ -259,18 +285,15 @@ def post_adjustment(body: dict[str, Any]) -> Any:
     """A reporter (for its own units) or the office requests a change of a target's annual value
     and/or milestones, before the scheme's adjustment cut-off (409 after it)."""
     session = db.session()
-    units = session.scalars(select(Unit).where(Unit.code == body["unit"])).all()
-    if not units:
-        raise NotFound(f"no unit {body['unit']!r}")
-    for unit in units:
-        require_report_scope(unit.id)
+    unit = _requested_unit(body["unit"], body.get("scheme"))
+    require_report_scope(unit.id)
 
     def perform() -> dict[str, Any]:
         adjustment = request_adjustment(
             session, body["unit"], body["indicator"], actor=current().username, reason=body["reason"],
             annual_value=body.get("annual_value"), milestones=body.get("milestones"),
             periods=body.get("periods"), evidence_ref=body.get("evidence_ref"),
-            scheme_code=body.get("scheme"))
+            scheme_code=unit.scheme.code)
         return adjustment_json(adjustment)
 
     done = run_once(session, "adjustment.request", _plain_body(body), perform)

@@ -133,6 +133,41 @@ def test_adjustments_are_listed_within_scope(apis: dict[str, Api], db: Session) 
     assert apis["office"].post("/adjustments", {"unit": "C01"}).status_code == 422
 
 
+def _other_scheme(db: Session) -> None:
+    """A second scheme holding a namesake of the reporter's C01 and a unit Z09 of its own."""
+    import datetime as dt
+
+    with db.begin():
+        other = Scheme(code="OTHER-2025", year=2025, name="另一方案", status="draft",
+                       cutoff_date=dt.date(2025, 12, 31), publication_days=7, appeal_days=5)
+        db.add(other)
+        db.flush()
+        db.add_all([Unit(scheme_id=other.id, code="C01", name="同名县", level="county"),
+                    Unit(scheme_id=other.id, code="Z09", name="外方案单位", level="county")])
+
+
+def test_a_request_finds_its_unit_within_the_scheme_before_the_scope_check(
+    apis: dict[str, Api], db: Session
+) -> None:
+    """Failed before: units were looked up by code across schemes and each had to be in scope, so
+    another scheme's unit or namesake made a scope 403 instead of a 404, a 422 or the request."""
+    _open_adjustments(db)
+    _other_scheme(db)
+    own = _target(db, "C01")
+    scheme = own.scheme.code
+    foreign = _request(apis["reporter"], own, unit="Z09", scheme=scheme)
+    assert foreign.status_code == 404, foreign.get_json()
+    assert foreign.get_json()["message"] == f"no unit 'Z09' in scheme {scheme}"
+    ambiguous = _request(apis["reporter"], own)
+    assert ambiguous.status_code == 422 and "name the scheme" in ambiguous.get_json()["message"]
+    assert apis["office"].get("/adjustments").get_json()["total"] == 0
+    made = _request(apis["reporter"], own, scheme=scheme)
+    assert made.status_code == 201, made.get_json()
+    assert made.get_json()["unit"] == "C01" and made.get_json()["target"] == own.id
+    # out of scope inside the named scheme is still the scope's 403
+    assert _request(apis["reporter"], _target(db, "C02"), scheme=scheme).status_code == 403
+
+
 def test_the_office_verifies_reports_and_claims(apis: dict[str, Api], db: Session) -> None:
     report = db.scalars(select(ProgressReport).join(Target).join(Unit, Target.unit_id == Unit.id)
                         .where(Unit.code == "C01").order_by(ProgressReport.id)).first()
