@@ -31,11 +31,13 @@ from workflows.cases import seal
 from workflows.errors import DomainError, Invalid
 from workflows.progress import parse_value
 from workflows.year import (
+    adjustment_history,
     approve_adjustment,
     close_notice,
     escalate_notice,
     get_adjustment,
     get_notice,
+    notice_history,
     reject_adjustment,
     request_adjustment,
     respond_notice,
@@ -175,6 +177,18 @@ def adjustments() -> Any:
                            state=state, may_request=p.has(REQUESTERS) and bool(units)), status
 
 
+@bp.route("/adjustments/<int:adjustment_id>")
+@allow()
+def adjustment_detail(adjustment_id: int) -> Any:
+    """One request: what it asks, who requested and decided it, and its history (who did what
+    when and why, each step's audit event); the office decides it here too."""
+    session = db.session()
+    adjustment = get_adjustment(session, adjustment_id)
+    require_unit(adjustment.target.unit_id)
+    history = adjustment_history(session, adjustment.id)
+    return render_template("adjustment.html", a=adjustment, history=history, decide=DecideForm(formdata=None))
+
+
 @bp.route("/adjustments/<int:adjustment_id>/decide", methods=["POST"])
 @allow("office")
 def decide_adjustment(adjustment_id: int) -> Any:
@@ -195,7 +209,7 @@ def decide_adjustment(adjustment_id: int) -> Any:
     else:
         reject_adjustment(session, adjustment.id, actor=current().username, reason=form.reason.data or "")
     flash(_("Request %(id)s: %(state)s.", id=adjustment.id, state=adjustment.state), "success")
-    return redirect(url_for("pages.adjustments"))
+    return redirect(url_for("pages.adjustment_detail", adjustment_id=adjustment.id))
 
 
 # --- verification ------------------------------------------------------------------------------
@@ -258,6 +272,20 @@ def notices() -> Any:
     return render_template("notices.html", rows=rows, form=NoticeActionForm(formdata=None), state=state)
 
 
+@bp.route("/notices/<int:notice_id>")
+@allow()
+def notice_detail(notice_id: int) -> Any:
+    """One notice: the lag it is about, the unit's response, the notices it escalated from and to,
+    and its history (who did what when and why); the unit responds and the office acts here too."""
+    session = db.session()
+    notice = get_notice(session, notice_id)
+    require_unit(notice.unit_id)
+    escalated_to = session.scalars(select(SupervisionNotice)
+                                   .where(SupervisionNotice.escalated_from_id == notice.id)).first()
+    return render_template("notice.html", n=notice, history=notice_history(session, notice.id),
+                           escalated_to=escalated_to, form=NoticeActionForm(formdata=None))
+
+
 @bp.route("/notices/<int:notice_id>/<action>", methods=["POST"])
 @allow("reporter", "office")
 def notice_action(notice_id: int, action: str) -> Any:
@@ -289,7 +317,7 @@ def notice_action(notice_id: int, action: str) -> Any:
     else:
         escalate_notice(session, notice.id, actor=p.username, reason=text)
     flash(_("Notice %(id)s: %(state)s.", id=notice.id, state=notice.state), "success")
-    return redirect(url_for("pages.notices"))
+    return redirect(url_for("pages.notice_detail", notice_id=notice.id))
 
 
 # --- the committee's seal ----------------------------------------------------------------------

@@ -8,6 +8,7 @@ Each test works on its own copy of the demo database; the demo reporter is scope
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -31,9 +32,16 @@ from store import (
 from tests.web.conftest import csrf_token, login
 from workflows.accounts import create_account
 from workflows.cases import approve_cases, open_cases, publish, review_cases
+from workflows.demo import DEMO_SCHEME_CODE
 from workflows.year import raise_notices
 
 RUN = 2
+
+
+def _steps(page: str) -> list[tuple[str, str, str]]:
+    """(actor, action, reason) of each row of a detail page's history table."""
+    return re.findall(r'<td class="actor">([^<]*)</td><td class="action">([^<]*)</td><td>[^<]*</td>'
+                      r'<td class="reason">([^<]*)</td>', page)
 
 
 def _client(app: Flask, username: str, password: str | None = None) -> FlaskClient:
@@ -119,12 +127,21 @@ def test_adjustment_request_and_decision_pages(app: Flask, demo_url: str) -> Non
                         data={"csrf_token": otoken, "action": "reject", "reason": "x",
                               "version": str(_adjustment(demo_url, adj_id)[1])})
     assert again.status_code == 409
-    # the reporter sees its own unit's request, not others'
-    assert f'id="adjustment-{adj_id}"' in reporter.get("/adjustments").get_data(as_text=True)
+    # the reporter sees its own unit's request, not others', and its page with the whole history
+    listing = reporter.get("/adjustments").get_data(as_text=True)
+    assert f'id="adjustment-{adj_id}"' in listing and f'href="/adjustments/{adj_id}"' in listing
+    detail = reporter.get(f"/adjustments/{adj_id}")
+    assert detail.status_code == 200
+    shown = detail.get_data(as_text=True)
+    assert _steps(shown) == [("reporter", "request", "flood damage"), ("office", "approve", "")]
+    assert '<dd id="adjustment-state">approved</dd>' in shown and 'class="inline decide-form"' not in shown
 
 
 def test_the_requester_cannot_decide_on_the_page(app: Flask, demo_url: str) -> None:
     _lift_cutoff(demo_url)
+    with _session(demo_url) as s, s.begin():
+        create_account(s, "office2", "second-office-pw-2024", display_name="市考核办 周强", roles=["office"],
+                       actor="test")
     _tid, other = _target_form_data(demo_url, "C02")
     office = _client(app, "office")
     token = csrf_token(office, "/adjustments")
@@ -136,6 +153,20 @@ def test_the_requester_cannot_decide_on_the_page(app: Flask, demo_url: str) -> N
                       data={"csrf_token": token, "action": "approve", "version": str(version)})
     assert own.status_code == 403 and "requester" in own.get_data(as_text=True)
     assert _adjustment(demo_url, adj_id)[0] == "requested"
+    # its page: the office reads it with the decision form; C01's reporter may not read C02's
+    page = office.get(f"/adjustments/{adj_id}").get_data(as_text=True)
+    assert 'class="inline decide-form"' in page and _steps(page) == [("office", "request", "flood damage")]
+    assert _client(app, "reporter").get(f"/adjustments/{adj_id}").status_code == 403
+    assert _client(app, "auditor").get(f"/adjustments/{adj_id}").status_code == 200
+    assert app.test_client().get(f"/adjustments/{adj_id}").status_code == 302  # to the login page
+    assert office.get("/adjustments/999999").status_code == 404
+    office2 = _client(app, "office2", "second-office-pw-2024")
+    decided = office2.post(f"/adjustments/{adj_id}/decide",
+                           data={"csrf_token": csrf_token(office2, "/login"), "action": "reject",
+                                 "reason": "not justified", "version": str(version)})
+    assert decided.status_code == 302 and decided.headers["Location"].endswith(f"/adjustments/{adj_id}")
+    assert _steps(office.get(f"/adjustments/{adj_id}").get_data(as_text=True)) == [
+        ("office", "request", "flood damage"), ("office2", "reject", "not justified")]
 
 
 def test_a_late_request_shows_the_cut_off(app: Flask, demo_url: str) -> None:
@@ -217,17 +248,39 @@ def test_notice_pages_respond_close_escalate(app: Flask, demo_url: str) -> None:
     up = office.post(f"/notices/{other[0]}/escalate",
                      data={"csrf_token": otoken, "version": str(other[2]), "text": "no answer"})
     assert up.status_code == 302 and _notice_state(demo_url, other[0])[0] == "escalated"
+    assert up.headers["Location"].endswith(f"/notices/{other[0]}")
+    # the notice's page: its history and the notice it was escalated to, within scope only
+    assert f'href="/notices/{other[0]}"' in office.get("/notices").get_data(as_text=True)
+    page = office.get(f"/notices/{other[0]}").get_data(as_text=True)
+    assert _steps(page)[-1] == ("office", "escalate", "no answer")
+    assert '<dd id="notice-state">escalated</dd>' in page and 'id="escalated-to"' in page
+    higher = re.search(r'id="escalated-to" href="/notices/(\d+)"', page)
+    assert higher
+    assert f'id="escalated-from" href="/notices/{other[0]}"' in office.get(
+        f"/notices/{higher.group(1)}").get_data(as_text=True)
+    assert reporter.get(f"/notices/{other[0]}").status_code == 403
+    assert office.get("/notices/999999").status_code == 404
 
-    own = [n for n in notices if n[1] == "C01"]
-    if own:
-        nid, _unit, version = own[0]
-        assert f'id="notice-{nid}"' in listing
-        answered = reporter.post(f"/notices/{nid}/respond",
-                                 data={"csrf_token": rtoken, "version": str(version), "text": "we act"})
-        assert answered.status_code == 302 and _notice_state(demo_url, nid)[0] == "responded"
-        closed = office.post(f"/notices/{nid}/close",
-                             data={"csrf_token": otoken, "version": str(_notice_state(demo_url, nid)[1])})
-        assert closed.status_code == 302 and _notice_state(demo_url, nid)[0] == "closed"
+    # C01 has no notice in the demo year: a reporter of another warned unit answers its own
+    nid, unit, version = next(n for n in notices if n[1] not in ("C01", other[1]))
+    with _session(demo_url) as s, s.begin():
+        create_account(s, "reporter.u", "unit-reporter-pw-2024", display_name=unit, roles=["reporter"],
+                       actor="test", scheme_code=DEMO_SCHEME_CODE, unit_codes=(unit,))
+    unit_reporter = _client(app, "reporter.u", "unit-reporter-pw-2024")
+    page = unit_reporter.get(f"/notices/{nid}").get_data(as_text=True)
+    assert 'class="inline respond-form"' in page and 'class="inline escalate-form"' not in page
+    assert unit_reporter.get(f"/notices/{other[0]}").status_code == 403
+    answered = unit_reporter.post(f"/notices/{nid}/respond",
+                                  data={"csrf_token": csrf_token(unit_reporter, f"/notices/{nid}"),
+                                        "version": str(version), "text": "we act"})
+    assert answered.status_code == 302 and _notice_state(demo_url, nid)[0] == "responded"
+    closed = office.post(f"/notices/{nid}/close",
+                         data={"csrf_token": otoken, "version": str(_notice_state(demo_url, nid)[1]),
+                               "text": "accepted"})
+    assert closed.status_code == 302 and _notice_state(demo_url, nid)[0] == "closed"
+    mine = unit_reporter.get(f"/notices/{nid}").get_data(as_text=True)
+    assert _steps(mine)[-2:] == [("reporter.u", "respond", "we act"), ("office", "close", "accepted")]
+    assert "we act · reporter.u" in mine and 'class="inline respond-form"' not in mine
 
 
 def test_the_committee_seals_a_published_run_from_the_runs_page(app: Flask, demo_url: str) -> None:
