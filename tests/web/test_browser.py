@@ -281,3 +281,92 @@ def test_the_year_from_run_to_superseding_rank(browser: object, journey_base: st
     _shot(reviewer, "29-dashboard-after-appeal")
     for p in (office, auditor, head, unit, reviewer):
         p.context.close()  # type: ignore[attr-defined]
+
+
+# --- the year's other cases: adjustments, verification, notices, seal; the live countdown --------
+
+YEAR_RUN = 2  # the demo year's run, published when this module's database is made
+YEAR_EXTRA = {"office.head": ("office-head-pw-2024", "office", ())}
+
+
+@pytest.fixture(scope="module")
+def year_url(demo_template_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The demo city with the year run's cases approved and published (window open), a second
+    office account, and the adjustment cut-off lifted (the demo's 2024-09-30 is long past)."""
+    from sqlalchemy import select
+    from sqlalchemy.orm import Session
+
+    from store import Case, Scheme, make_engine
+    from tests.web.conftest import _copy_db, _drop_db
+    from workflows.accounts import create_account
+    from workflows.cases import approve_cases, open_cases, publish, review_cases
+
+    url = _copy_db(demo_template_url, tmp_path_factory.mktemp("year"))
+    engine = make_engine(url)
+    with Session(engine) as s, s.begin():
+        for name, (password, role, _units) in YEAR_EXTRA.items():
+            create_account(s, name, password, display_name=name, roles=[role], actor="test")
+        for scheme in s.scalars(select(Scheme)):
+            scheme.adjustment_cutoff_date = None
+    with Session(engine) as s, s.begin():
+        open_cases(s, YEAR_RUN, actor="office")
+        ids = [c.id for c in s.scalars(select(Case).where(Case.run_id == YEAR_RUN))]
+        review_cases(s, ids, actor="auditor")
+        approve_cases(s, ids, actor="office.head")
+        publish(s, YEAR_RUN, actor="office.head")
+    engine.dispose()
+    yield url
+    _drop_db(url)
+
+
+@pytest.fixture(scope="module")
+def year_base(year_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    app, engine = make_app(year_url, tmp_path_factory.mktemp("year-app"))
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join(5)
+    server.server_close()
+    engine.dispose()
+
+
+def _year_as(browser: object, base: str, username: str, password: str | None = None) -> object:
+    page = _page(browser, base)
+    page.goto("/login")  # type: ignore[attr-defined]
+    page.fill("input[name=username]", username)  # type: ignore[attr-defined]
+    secret = password or (YEAR_EXTRA[username][0] if username in YEAR_EXTRA else PASSWORDS[username])
+    page.fill("input[name=password]", secret)  # type: ignore[attr-defined]
+    page.click("#login-form button[type=submit]")  # type: ignore[attr-defined]
+    page.wait_for_load_state()  # type: ignore[attr-defined]
+    return page
+
+
+def test_the_public_window_countdown_ticks_live(browser: object, year_base: str) -> None:
+    """The 公示 page's countdown is rewritten every second by countdown.js; without JavaScript the
+    text the server computed at page load stays."""
+    import re
+
+    page = _page(browser, year_base)
+    page.goto("/public")  # type: ignore[attr-defined]
+    left = page.locator(".countdown .left").first  # type: ignore[attr-defined]
+    page.wait_for_function(  # type: ignore[attr-defined]
+        "document.querySelector('.countdown .left').dataset.state === 'live'")
+    first = left.inner_text()
+    assert re.fullmatch(r"剩余 \d+ 天 \d+ 小时 \d\d 分 \d\d 秒", first), first
+    page.wait_for_function(  # type: ignore[attr-defined]
+        "t => document.querySelector('.countdown .left').textContent !== t", arg=first, timeout=5000)
+    assert left.inner_text() != first
+    _shot(page, "40-public-countdown-live")
+    page.context.close()  # type: ignore[attr-defined]
+
+    context = browser.new_context(base_url=year_base, java_script_enabled=False,  # type: ignore[attr-defined]
+                                  viewport={"width": 1400, "height": 900}, locale="zh-CN")
+    still = context.new_page()
+    still.goto("/public")
+    text = still.locator(".countdown .left").first.inner_text()
+    assert re.fullmatch(r"剩余 \d+ 天 \d+ 小时", text), text
+    assert still.locator(".countdown .left").first.get_attribute("data-state") is None
+    _shot(still, "41-public-countdown-no-js")
+    context.close()

@@ -178,6 +178,8 @@ def test_published_results_are_public_with_the_window_countdown(demo_url: str, t
     client = app.test_client()
     page = client.get("/public").get_data(as_text=True)
     assert "青溪县" in page and 'class="countdown"' in page and "剩余 7 天" in page
+    # the server's text is the fallback; countdown.js ticks it with the translated format
+    assert 'data-format="剩余 {d} 天 {h} 小时 {m} 分 {s} 秒"' in page and "/static/countdown.js" in page
     assert client.get("/api/v1/published").get_json()["runs"][0]["id"] == 2
     assert client.get("/dashboard").status_code == 302  # the rest stays closed
     eng.dispose()
