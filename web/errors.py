@@ -16,6 +16,7 @@ from flask_babel import gettext as _
 from werkzeug.exceptions import HTTPException
 
 from engine import PackError
+from web.domain_text import localized
 from web.reqlog import request_id
 from workflows.errors import (
     BatchRefused,
@@ -83,7 +84,8 @@ def domain_details(exc: DomainError) -> Any:
 
 
 def _domain(exc: DomainError) -> tuple[Response | str, int]:
-    return error_response(domain_status(exc), str(exc), details=domain_details(exc))
+    message = str(exc) if wants_json() else localized(exc)  # the API keeps the workflow's words
+    return error_response(domain_status(exc), message, details=domain_details(exc))
 
 
 def _pack(exc: PackError) -> tuple[Response | str, int]:

@@ -23,6 +23,7 @@ from wtforms.validators import DataRequired, Length, Optional, Regexp
 
 from store import Publication, Run, Scheme, Unit
 from web.app_support import chart_available
+from web.domain_text import localized
 from web.extensions import db
 from web.policy import OFFICE, REPORTERS, STAFF, allow, current, public, require_report_scope, require_unit
 from web.uploads import import_upload
@@ -141,7 +142,7 @@ def runs() -> Any:
                 outcome = create_run(db.session(), form.scheme.data or "", form.period.data or "",
                                      actor=current().username)
             except DomainError as exc:
-                form.period.errors = [*form.period.errors, str(exc)]
+                form.period.errors = [*form.period.errors, localized(exc)]
                 status = 409
             else:
                 flash(_("Run %(run)s made: %(firings)s firings.", run=outcome.run.id,
@@ -229,7 +230,7 @@ def progress() -> Any:
             sub = submit_report(session, target, form.period.data or "", value, source=target.unit.code,
                                 actor=current().username, evidence_ref=form.evidence.data)
         except DomainError as exc:
-            form.value.errors = [*form.value.errors, str(exc)]
+            form.value.errors = [*form.value.errors, localized(exc)]
             status = 422
         else:
             flash(_("Report saved: %(unit)s %(indicator)s %(period)s = %(value)s",

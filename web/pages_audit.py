@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 from audit import verify
 from store import AuditEvent, RulePack, Scheme
 from web.api_audit import AUDITORS, bundle_bytes, impact_of, pack_diff, pack_version
+from web.domain_text import localized
 from web.extensions import db
 from web.pages import bp
 from web.pages_cases import ActionForm
@@ -51,7 +52,7 @@ def rule_pack(name: str, version: str) -> Any:
         try:
             impact = impact_of(session, pack, scheme, None)
         except DomainError as exc:
-            error, status = str(exc), 409
+            error, status = localized(exc), 409
     return render_template("pack.html", pack=pack, versions=versions, against=against, diff=diff,
                            impact=impact, error=error, form=form,
                            can_impact=current().has(IMPACT_ROLES)), status

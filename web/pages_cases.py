@@ -27,6 +27,7 @@ from wtforms.fields.choices import SelectChoice  # type: ignore[attr-defined]  #
 from wtforms.validators import DataRequired, Length, Optional
 
 from store import Appeal, AppealFiring, Case, Firing, Publication, Run
+from web.domain_text import localized, localized_message
 from web.evidence import EVIDENCE_TYPES, evidence_label, save_evidence, stored_evidence
 from web.extensions import db
 from web.pages import bp
@@ -102,11 +103,11 @@ def _act(run: Run, action: str, form: QueueForm, chosen: dict[int, int]) -> tupl
         else:
             reject_cases(session, ids, actor=actor, reason=reason or "")
     except BatchRefused as exc:
-        return dict(exc.errors), 409
+        return {sid: localized_message(msg) for sid, msg in exc.errors}, 409
     except Forbidden as exc:
-        return dict.fromkeys(ids, str(exc)), 403
+        return dict.fromkeys(ids, localized(exc)), 403
     except DomainError as exc:
-        return dict.fromkeys(ids, str(exc)), 409 if "version" in str(exc) else 422
+        return dict.fromkeys(ids, localized(exc)), 409 if "version" in str(exc) else 422
     return {}, 200
 
 
@@ -169,7 +170,7 @@ def open_run_cases(run_id: int) -> Any:
     try:
         opened = open_cases(db.session(), run_id, actor=current().username)
     except DomainError as exc:
-        flash(str(exc), "error")
+        flash(localized(exc), "error")
         return redirect(url_for("pages.case_queue", run_id=run_id))
     flash(_("%(n)s case(s) opened.", n=len(opened.opened)), "success")
     return redirect(url_for("pages.case_queue", run_id=run_id, state="proposed"))
@@ -183,7 +184,7 @@ def publish_run(run_id: int) -> Any:
     try:
         done = publish(db.session(), run_id, actor=current().username)
     except DomainError as exc:
-        flash(str(exc), "error")
+        flash(localized(exc), "error")
         return redirect(url_for("pages.case_queue", run_id=run_id))
     flash(_("Run %(run)s published; appeals are accepted until %(close)s.", run=done.run.id,
             close=done.publication.appeals_close_at.strftime("%Y-%m-%d %H:%M UTC")), "success")
@@ -249,7 +250,7 @@ def appeal_new(run_id: int, code: str) -> Any:
                 appeal = file_appeal(session, run.id, unit.code, seqs, grounds=form.grounds.data or "",
                                      actor=current().username, evidence_ref=ref)
             except DomainError as exc:
-                errors.append(str(exc))
+                errors.append(localized(exc))
                 status = 403 if isinstance(exc, Forbidden) else 409
             else:
                 flash(_("Appeal %(id)s filed.", id=appeal.id), "success")
@@ -321,7 +322,7 @@ def appeal_detail(appeal_id: int) -> Any:
                         flash(_("Decided %(state)s.", state=decided.appeal.state), "success")
                     return redirect(url_for("pages.appeal_detail", appeal_id=appeal.id))
             except DomainError as exc:
-                errors.append(str(exc))
+                errors.append(localized(exc))
                 status = 403 if isinstance(exc, Forbidden) else 409
         else:
             status = 400 if form.csrf_token.errors else 422

@@ -23,6 +23,7 @@ from wtforms.fields.choices import SelectChoice  # type: ignore[attr-defined]  #
 from wtforms.validators import DataRequired, Length, Optional
 
 from store import SupervisionNotice, Target, TargetAdjustment, Unit, Verification
+from web.domain_text import localized
 from web.errors import domain_status
 from web.extensions import db
 from web.pages import bp
@@ -104,7 +105,7 @@ def _stated_version(raw: str | None) -> int:
 
 def _refused(exc: DomainError) -> int:
     db.session().rollback()
-    flash(str(exc), "error")
+    flash(localized(exc), "error")
     return domain_status(exc)
 
 

@@ -234,7 +234,7 @@ def test_the_year_from_run_to_superseding_rank(browser: object, journey_base: st
     office.goto(f"/runs/{run_id}/cases?state=reviewed")  # type: ignore[attr-defined]
     _select_all_and(office, "#do-approve")
     assert office.locator(".flash.error").is_visible()  # type: ignore[attr-defined]
-    assert "office is the proposer: a different person must act" in office.content()  # type: ignore[attr-defined]
+    assert "office 是本事项的提出人：须由另一人办理（职责分离）。" in office.content()  # type: ignore[attr-defined]
     _shot(office, "23-same-person-refused")
 
     head = _as(browser, journey_base, "office.head")

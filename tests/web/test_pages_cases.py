@@ -89,8 +89,7 @@ def test_the_same_person_is_refused_as_approver_with_the_workflows_message(app: 
     assert _batch(both, "review", cases, "proposed").status_code == 302
     refused = _batch(both, "approve", [(i, v + 1) for i, v in cases], "reviewed")
     assert refused.status_code == 409
-    assert "office2 is the reviewer: a different person must act (separation of duties)" in \
-        refused.get_data(as_text=True)
+    assert "office2 是本事项的审核人：须由另一人办理（职责分离）。" in refused.get_data(as_text=True)
 
 
 def test_explanation_shows_the_case_history(app: Flask, demo_url: str) -> None:

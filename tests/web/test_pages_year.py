@@ -151,7 +151,15 @@ def test_the_requester_cannot_decide_on_the_page(app: Flask, demo_url: str) -> N
         adj_id, version = adj.id, adj.version
     own = office.post(f"/adjustments/{adj_id}/decide",
                       data={"csrf_token": token, "action": "approve", "version": str(version)})
-    assert own.status_code == 403 and "requester" in own.get_data(as_text=True)
+    # the workflow's refusal in Chinese, with its details (who, which part); in English as it is
+    assert own.status_code == 403
+    assert "office 是本事项的申请人：须由另一人办理（职责分离）。" in own.get_data(as_text=True)
+    office.get("/lang/en")
+    in_english = office.post(f"/adjustments/{adj_id}/decide",
+                             data={"csrf_token": token, "action": "approve", "version": str(version)})
+    assert in_english.status_code == 403 and ("office is the requester: a different person must act "
+                                              "(separation of duties)") in in_english.get_data(as_text=True)
+    office.get("/lang/zh")
     assert _adjustment(demo_url, adj_id)[0] == "requested"
     # its page: the office reads it with the decision form; C01's reporter may not read C02's
     page = office.get(f"/adjustments/{adj_id}").get_data(as_text=True)
@@ -173,7 +181,9 @@ def test_a_late_request_shows_the_cut_off(app: Flask, demo_url: str) -> None:
     _tid, own = _target_form_data(demo_url, "C01")
     reporter = _client(app, "reporter")
     late = reporter.post("/adjustments", data={**own, "csrf_token": csrf_token(reporter, "/adjustments")})
-    assert late.status_code == 409 and "cut-off" in late.get_data(as_text=True)
+    shown = late.get_data(as_text=True)
+    assert late.status_code == 409 and "的目标调整已于 2024-09-30 日终截止（调整截止日，北京时间）" in shown
+    assert re.search(r"今天是 \d{4}-\d\d-\d\d：目标 C01 × \S+ 保持原值。", shown), shown[-3000:]
 
 
 def test_verification_page_is_the_offices(app: Flask, demo_url: str) -> None:
@@ -196,7 +206,7 @@ def test_verification_page_is_the_offices(app: Flask, demo_url: str) -> None:
                 "indicator": report.target.indicator.code, "period": report.period, "source": report.source,
                 "value": "1", "reason": "on-site check"}
     bad = office.post("/verification", data={**data, "value": "lots"})
-    assert bad.status_code == 422 and "not a number" in bad.get_data(as_text=True)
+    assert bad.status_code == 422 and "&#39;lots&#39; 不是数字。" in bad.get_data(as_text=True)
     assert office.post("/verification", data={**data, "reason": ""}).status_code == 422
     done = office.post("/verification", data=data)
     assert done.status_code == 302
@@ -300,7 +310,9 @@ def test_the_committee_seals_a_published_run_from_the_runs_page(app: Flask, demo
     token = csrf_token(committee, "/login")
     assert committee.post(f"/runs/{RUN}/seal").status_code == 400  # no CSRF token
     early = committee.post(f"/runs/{RUN}/seal", data={"csrf_token": token})
-    assert early.status_code == 409 and "publication window" in early.get_data(as_text=True)
+    assert early.status_code == 409
+    assert re.search(rf"运算 {RUN} 的公示期至 .+，现在是 .+：考核委员会须在公示期结束后封存。",
+                     early.get_data(as_text=True))
     office = _client(app, "office")
     otoken = csrf_token(office, "/login")
     assert office.post(f"/runs/{RUN}/seal", data={"csrf_token": otoken}).status_code == 403
