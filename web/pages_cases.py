@@ -28,6 +28,7 @@ from wtforms.validators import DataRequired, Length, Optional
 
 from store import Appeal, AppealFiring, Case, Firing, Publication, Run
 from web.domain_text import localized, localized_message
+from web.errors import domain_status
 from web.evidence import EVIDENCE_TYPES, evidence_label, save_evidence, stored_evidence
 from web.extensions import db
 from web.pages import bp
@@ -285,7 +286,7 @@ class DecisionForm(FlaskForm):
                                                   SelectChoice("adjusted", _l("Adjusted"))],
                           validators=[DataRequired()])
     reason = TextAreaField(_l("Reasons"), validators=[DataRequired(), Length(max=5000)])
-    points = StringField(_l("New points (adjusted only)"), validators=[Optional(), Length(max=20)])
+    # adjusted only: a "points-<seq>" input per cited firing (the new points of that firing)
 
 
 @bp.route("/appeals/<int:appeal_id>", methods=["GET", "POST"])
@@ -322,8 +323,9 @@ def appeal_detail(appeal_id: int) -> Any:
                         flash(_("Decided %(state)s.", state=decided.appeal.state), "success")
                     return redirect(url_for("pages.appeal_detail", appeal_id=appeal.id))
             except DomainError as exc:
+                db.session().rollback()
                 errors.append(localized(exc))
-                status = 403 if isinstance(exc, Forbidden) else 409
+                status = domain_status(exc)
         else:
             status = 400 if form.csrf_token.errors else 422
     return render_template("appeal.html", appeal=appeal, form=form, errors=errors, version=appeal.version,
@@ -332,11 +334,16 @@ def appeal_detail(appeal_id: int) -> Any:
 
 
 def _decision_points(appeal: Appeal, form: DecisionForm) -> dict[int, Decimal] | None:
-    text = (form.points.data or "").strip()
-    if form.outcome.data != "adjusted" or not text:
+    """The new points of each cited firing for an adjusted decision (``points-<seq>``); a firing
+    left empty is left out, and the workflow names each one an adjusted decision still needs."""
+    if form.outcome.data != "adjusted":
         return None
-    value = parse_value(text)
-    return {af.firing.seq: value for af in appeal.firings}
+    out: dict[int, Decimal] = {}
+    for af in appeal.firings:
+        text = (request.form.get(f"points-{af.firing.seq}") or "").strip()
+        if text:
+            out[af.firing.seq] = parse_value(text)
+    return out
 
 
 @bp.route("/appeals/<int:appeal_id>/evidence")

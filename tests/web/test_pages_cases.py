@@ -153,6 +153,53 @@ def test_appeal_filed_with_evidence_and_overturned(app: Flask, demo_url: str) ->
     assert reporter.post(appeal_url, data={"csrf_token": own_token}).status_code == 403
 
 
+def test_an_adjusted_appeal_shows_each_firings_original_and_adjusted_points(
+    app: Flask, demo_url: str
+) -> None:
+    from web.app import points
+
+    _publish_all(app, demo_url)
+    reporter = _client(app, "reporter")
+    offered = [int(x) for x in re.findall(r'name="firing" value="(\d+)"',
+                                          reporter.get(f"/runs/{RUN}/units/C01/appeal").get_data(as_text=True))]
+    engine = make_engine(demo_url)
+    with Session(engine) as s:
+        firings = {f.seq: f.points for f in s.scalars(select(Firing).where(
+            Firing.run_id == RUN, Firing.seq.in_(offered), Firing.effect == "deduction"))
+            if f.points < 0}  # a deduction capped to nothing cannot be lessened
+    engine.dispose()
+    cited = sorted(firings)[:2]
+    assert cited, "C01 has deductions in the demo year"
+    token = csrf_token(reporter, f"/runs/{RUN}/units/C01/appeal")
+    filed = reporter.post(f"/runs/{RUN}/units/C01/appeal", data={
+        "csrf_token": token, "firing": [str(q) for q in cited], "grounds": "部分整改"})
+    assert filed.status_code == 302, filed.get_data(as_text=True)[:2000]
+    appeal_url = filed.headers["Location"]
+    reviewer = _client(app, "reviewer")
+    form = reviewer.get(appeal_url).get_data(as_text=True)
+    for seq in cited:
+        assert f'name="points-{seq}"' in form
+    version = re.search(r'name="version" value="(\d+)"', form)
+    assert version
+    new = {seq: firings[seq] / 2 for seq in cited}
+    decision = {"csrf_token": csrf_token(reviewer, appeal_url), "version": version.group(1),
+                "outcome": "adjusted", "reason": "整改一半，扣分减半"}
+    partial = reviewer.post(appeal_url, data={**decision, f"points-{cited[0]}": str(new[cited[0]])})
+    if len(cited) > 1:  # every cited firing needs its new points: refused, nothing decided
+        assert partial.status_code == 422 and "filed" in partial.get_data(as_text=True)
+        every = {f"points-{q}": str(v) for q, v in new.items()}
+        partial = reviewer.post(appeal_url, data={**decision, **every})
+    assert partial.status_code == 302, partial.get_data(as_text=True)[-3000:]
+    page = reviewer.get(appeal_url).get_data(as_text=True)
+    assert '<dd id="appeal-state">adjusted</dd>' in page
+    for seq in cited:
+        row = re.search(rf'<tr id="cited-{seq}">(.*?)</tr>', page, re.S)
+        assert row, seq
+        assert f'<td class="num original">{points(firings[seq])}</td>' in row.group(1)
+        adjusted = f'<td class="num adjusted">{points(new[seq])} <span class="muted">(已调整)</span></td>'
+        assert adjusted in row.group(1)
+
+
 def test_pack_diff_impact_and_audit_ledger(app: Flask, tmp_path: Path) -> None:
     office = _client(app, "office")
     packs = office.get("/rule-packs").get_data(as_text=True)
