@@ -14,6 +14,8 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
+import orjson
+
 
 def to_plain(value: Any) -> Any:
     """Turn dataclasses, decimals, dates, tuples and mappings into JSON-ready plain values."""
@@ -78,9 +80,29 @@ _BY_TYPE: dict[type, Callable[[Any], Any]] = {
 
 
 def canonical_json(value: Any) -> bytes:
-    return json.dumps(
-        to_plain(value), ensure_ascii=False, sort_keys=True, separators=(",", ":")
-    ).encode("utf-8")
+    return dumps(to_plain(value))
+
+
+# orjson writes str, 64-bit int, bool, None, list and str-keyed dict exactly as ``json`` does
+# (tests/test_canonical.py compares them); what it would write otherwise — subclasses,
+# dataclasses, dates — or refuses (big ints, other keys) goes to ``json``, whose bytes define the
+# canonical form. Floats never get here: ``to_plain`` refuses them.
+_ORJSON = orjson.OPT_SORT_KEYS | orjson.OPT_PASSTHROUGH_SUBCLASS | orjson.OPT_PASSTHROUGH_DATACLASS
+_ORJSON |= orjson.OPT_PASSTHROUGH_DATETIME
+
+
+def dumps(plain: Any) -> bytes:
+    """The canonical bytes of an already plain value: keys sorted, no white space, UTF-8 —
+    exactly ``json.dumps(plain, ensure_ascii=False, sort_keys=True, separators=(",", ":"))``,
+    about ten times faster (a province run dumps millions of rows)."""
+    try:
+        return orjson.dumps(plain, option=_ORJSON)
+    except TypeError:
+        return _json_dumps(plain)
+
+
+def _json_dumps(plain: Any) -> bytes:
+    return json.dumps(plain, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode("utf-8")
 
 
 def sha256_hex(data: bytes) -> str:

@@ -18,13 +18,13 @@ from __future__ import annotations
 
 import copy
 import itertools
-import json
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import durable_rules_engine as _core  # type: ignore[import-not-found]
+import orjson
 from durable.engine import Host, MessageObservedException
 
 from engine.canonical import canonical_json, sha256_hex
@@ -201,21 +201,21 @@ class DurableHost:
         actions never change the state, so it goes back as it came)."""
         self.messages += 1
         handle, fires = self._rulesets[name]
-        result = _core.assert_fact(handle, json.dumps(message, ensure_ascii=False))
+        result = _core.assert_fact(handle, orjson.dumps(message).decode("utf-8"))
         if result[0] == 2:
             raise MessageObservedException(message)
         if result[0] != 1:  # 1: no rule matched, a normal outcome
             state_handle = 0 if result[0] == 3 else result[1]
             started = _core.start_action_for_state(handle, state_handle)
             if started:
-                state, fired = started[0], json.loads(started[1])
+                state, fired = started[0], orjson.loads(started[1])
                 try:
                     while fired:
                         key, matched = next(iter(fired.items()))
                         fires[key](matched["m"])  # records the match or the error, never raises
                         _core.update_state(handle, state)
                         following = _core.complete_and_start_action(handle, state_handle)
-                        fired = json.loads(following) if following else None
+                        fired = orjson.loads(following) if following else None
                 except BaseException:
                     _core.abandon_action(handle, state_handle)
                     raise

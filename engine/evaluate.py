@@ -43,8 +43,15 @@ def active_rules(pack: RulePack, period_kind: str) -> list[Rule]:
 
 
 def evaluate(
-    pack: RulePack, snapshot: Snapshot, *, why_not_detail: bool = True, progress: Progress = silent
+    pack: RulePack,
+    snapshot: Snapshot,
+    *,
+    why_not: bool = True,
+    why_not_detail: bool = True,
+    progress: Progress = silent,
 ) -> RunResult:
+    """The run's result. ``why_not=False`` leaves out the rules that did not apply (a stored run
+    keeps none — ``explain --why-not`` re-evaluates — and a province has 200,000 of them)."""
     progress("check", 0, 1)
     snapshot = snapshot.normalized()
     check_snapshot(snapshot)
@@ -76,7 +83,10 @@ def evaluate(
     sheetrules.apply_sheet_rules(pack, d, rules, sheets, led)  # veto/deduction/bonus on sheets
     graded = _grade(pack, d, sheets)
     flags = _sheet_pass(pack, d, rules, sheets, graded, led)
-    _no_match(d, rules, led, why_not_detail)
+    if why_not:
+        _no_match(d, rules, led, why_not_detail)
+    else:
+        led.why_not.clear()
     progress("finish", 0, 1)
     return _finish(pack, snapshot, d, led, sheets, graded, flags)
 

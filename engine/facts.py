@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from engine.canonical import sha256_hex, to_plain
+from engine.canonical import dumps, sha256_hex, to_plain
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,7 +206,7 @@ class Snapshot:
         for name in sorted(f.name for f in dataclasses.fields(s)):
             value = getattr(s, name)
             if name in _CHUNKED:
-                text = "[" + ",".join(_chunks(value)) + "]"
+                text = b"[" + b",".join(_chunks(value)) + b"]"
             else:
                 plain = to_plain(value)
                 if name in ("units", "categories"):
@@ -214,9 +214,9 @@ class Snapshot:
                     for item in plain:
                         if not item["tags"]:
                             del item["tags"]
-                text = _dumps(plain)
-            parts.append(f'"{name}":{text}')
-        data = ("{" + ",".join(parts) + "}").encode("utf-8")
+                text = dumps(plain)
+            parts.append(b'"' + name.encode("utf-8") + b'":' + text)
+        data = b"{" + b",".join(parts) + b"}"
         _LAST_CANONICAL[0], _LAST_CANONICAL[1] = s, data
         return data
 
@@ -233,15 +233,11 @@ _CHUNK = 20_000
 _LAST_CANONICAL: list[Any] = [None, b""]
 
 
-def _dumps(plain: Any) -> str:
-    return json.dumps(plain, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
-
-
-def _chunks(items: tuple[Any, ...]) -> list[str]:
+def _chunks(items: tuple[Any, ...]) -> list[bytes]:
     """The canonical JSON of each run of ``_CHUNK`` items, without the enclosing brackets."""
     out = []
     for start in range(0, len(items), _CHUNK):
-        text = _dumps(to_plain(items[start : start + _CHUNK]))
+        text = dumps(to_plain(items[start : start + _CHUNK]))
         if len(text) > 2:
             out.append(text[1:-1])
     return out

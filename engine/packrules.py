@@ -138,7 +138,8 @@ def _cross_ok(name: str, on: str) -> bool:
 
 def _placeholders(text: str) -> list[str]:
     try:
-        return [name for _, name, _, _ in string.Formatter().parse(text) if name]
+        # ``{}`` (an empty name) is reported too: a text can only name the facts' fields.
+        return [name for _, name, _, _ in string.Formatter().parse(text) if name is not None]
     except ValueError:
         return ["(unbalanced braces)"]
 

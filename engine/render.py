@@ -31,11 +31,13 @@ def placeholders(
     others are not formatted at all: a province run renders a million texts)."""
     values: dict[str, str] = {}
     if dr.facts:
-        values.update({
-            k: show(v, lang) for k, v in dr.facts[0].values.items() if wanted is None or k in wanted
-        })
-        if "annual" in dr.facts[0].values:
-            values["target"] = show(dr.facts[0].values["annual"], lang)
+        first = dr.facts[0].values
+        if wanted is None:
+            values.update({k: show(v, lang) for k, v in first.items()})
+        else:
+            values.update({k: show(first[k], lang) for k in wanted if k in first})
+        if "annual" in first:
+            values["target"] = show(first["annual"], lang)
     values["unit"] = dr.unit
     unit = d.units.get(dr.unit)
     values["unit_name"] = unit.name if unit else dr.unit
@@ -55,7 +57,9 @@ class _Missing(dict[str, str]):
 
 
 def render(template: str, values: Mapping[str, str]) -> str:
-    return string.Formatter().vformat(template, (), _Missing(values))
+    """``template`` with its ``{name}`` places filled; a name the firing lacks shows "—"
+    (``str.format_map``: what ``string.Formatter`` does, in C — a province run renders 1.4 M)."""
+    return template.format_map(_Missing(values))
 
 
 @functools.lru_cache(maxsize=4096)

@@ -54,6 +54,21 @@ def test_a_year_run_is_stored_whole_and_hashes_back(session: Session) -> None:
     assert replayed.identical and replayed.replayed_hash == run.run_hash
 
 
+@pytest.mark.parametrize("parallel", [True, False], ids=["merkle-forked", "merkle-inline"])
+def test_the_ledger_roots_match_the_stored_rows_whichever_process_hashes_them(
+    session: Session, monkeypatch: pytest.MonkeyPatch, parallel: bool
+) -> None:
+    """A province run hashes its firings for the ledger in a second process while it writes them
+    (from 20,000 firings); the root must be the one the stored rows give, as when done inline."""
+    monkeypatch.setattr(workflows.runs, "PARALLEL_MIN", 1 if parallel else 10**9)
+    monkeypatch.setattr(workflows.runs, "WORKERS", 2)
+    monkeypatch.setattr(workflows.runs, "_BATCH", 97)  # several batches, the last one short
+    _demo_with_pack(session)
+    create_run(session, "DEMO-2024", "2024", actor="office.li")
+    report = audit.verify(session)
+    assert report.ok and report.runs_checked == 1, report
+
+
 def test_replay_is_identical_and_a_rerun_supersedes(session: Session) -> None:
     _demo_with_pack(session)
     first = create_run(session, "2024", "2024-Q3", actor="office.li").run

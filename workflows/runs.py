@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+import orjson
 from psycopg import sql as psycopg_sql
 from sqlalchemy import JSON, Table, func, insert, select, text
 from sqlalchemy.orm import Session
@@ -24,8 +24,10 @@ from sqlalchemy.orm import Session
 import audit
 from audit.merkle import FIRING_FIELDS, SCORE_SHEET_FIELDS, merkle_root
 from engine import RunResult, evaluate
-from engine.canonical import to_plain
+from engine.canonical import dumps, to_plain
 from engine.facts import FiringOverride, PriorResult, Snapshot
+from engine.forked import Forked
+from engine.matching import PARALLEL_MIN, WORKERS
 from engine.periods import parse_period
 from engine.progress import Progress, silent
 from engine.result import Cut as EngineCut
@@ -87,7 +89,7 @@ def create_run(
             prior_cutoff_date=_prior_cutoff(session, scheme),
             overrides=tuple(overrides),
         ).normalized()
-    result = evaluate(engine_pack(pack_row), snapshot, progress=progress)
+    result = evaluate(engine_pack(pack_row), snapshot, why_not=False, progress=progress)
     progress("store", 0, 1)
     run = _store(session, scheme, pack_row, period.kind, snapshot, result, actor, previous)
     progress("store", 1, 1)
@@ -168,20 +170,33 @@ def _store(
     firing_ids = _reserve_ids(session, firing_table, len(result.firings))
     copy = session.get_bind().dialect.name == "postgresql"
 
-    def firing_leaves() -> Iterator[bytes]:
-        for start in range(0, len(result.firings), _BATCH):
-            shared: dict[int, Any] = {}  # one plain form per matched fact (rules share facts)
-            rows = [
-                {"id": firing_ids[start + n], **_firing_row(run.id, unit_id, f, shared)}
-                for n, f in enumerate(result.firings[start : start + _BATCH])
-            ]
-            if copy:
-                _copy(session, firing_table, rows)
-            else:
-                session.execute(insert(firing_table), rows)
-            yield from (_leaf(row, FIRING_FIELDS) for row in rows)
+    def firing_rows(start: int) -> list[dict[str, Any]]:
+        shared: dict[int, Any] = {}  # one plain form per matched fact (rules share facts)
+        return [
+            {"id": firing_ids[start + n], **_firing_row(run.id, unit_id, f, shared)}
+            for n, f in enumerate(result.firings[start : start + _BATCH])
+        ]
 
-    firings_root = merkle_root(firing_leaves())
+    def firings_root_of(rows: Iterator[list[dict[str, Any]]]) -> str:
+        return merkle_root(_leaf(row, FIRING_FIELDS) for batch in rows for row in batch)
+
+    batches = range(0, len(result.firings), _BATCH)
+    write = _copy if copy else _executemany
+    if len(result.firings) >= PARALLEL_MIN and WORKERS > 1:
+        # The ledger's Merkle root of the firings in a second process (it builds the same rows,
+        # which bind the reserved ids) while this one writes them: the two take about as long.
+        hashing = Forked(lambda: firings_root_of(firing_rows(start) for start in batches))
+        for start in batches:
+            write(session, firing_table, firing_rows(start))
+        firings_root = hashing.result()
+    else:
+        def written() -> Iterator[list[dict[str, Any]]]:
+            for start in batches:
+                rows = firing_rows(start)
+                write(session, firing_table, rows)
+                yield rows
+
+        firings_root = firings_root_of(written())
     sheet_ids = _reserve_ids(session, sheet_table, len(result.sheets))
     sheets = [
         {"id": i, **_sheet_row(run.id, unit_id, s)} for i, s in zip(sheet_ids, result.sheets, strict=True)
@@ -218,6 +233,36 @@ def _copy(session: Session, table: Table, rows: list[dict[str, Any]]) -> None:
             copy.write_row([_copy_value(kind, row[name]) for kind, name in zip(kinds, names, strict=True)])
 
 
+def _executemany(session: Session, table: Table, rows: list[dict[str, Any]]) -> None:
+    """SQLite: ``rows`` in one ``executemany`` on the session's own connection (in its
+    transaction), each value bound as its column type binds it — JSON columns as orjson text
+    (the rows are plain: ``to_plain`` left no floats), every other type through its own bind
+    processor — without the per-row parameter compilation of a Core insert."""
+    if not rows:
+        return
+    names = list(rows[0])
+    dialect = session.get_bind().dialect
+    binders = [
+        _json_text if isinstance(table.c[name].type, JSON) else table.c[name].type.bind_processor(dialect)
+        for name in names
+    ]
+    statement = "INSERT INTO {} ({}) VALUES ({})".format(
+        dialect.identifier_preparer.quote(table.name),
+        ", ".join(dialect.identifier_preparer.quote(n) for n in names),
+        ", ".join("?" for _ in names),
+    )
+    raw = session.connection().connection.driver_connection
+    assert raw is not None
+    raw.executemany(statement, [
+        tuple(row[n] if bind is None else bind(row[n]) for n, bind in zip(names, binders, strict=True))
+        for row in rows
+    ])
+
+
+def _json_text(value: Any) -> str | None:
+    return None if value is None else orjson.dumps(value).decode("utf-8")
+
+
 def _copy_kind(column_type: Any) -> tuple[str, Decimal]:
     if isinstance(column_type, JSON):
         return "json", Decimal(0)
@@ -230,7 +275,7 @@ def _copy_value(kind: tuple[str, Decimal], value: Any) -> Any:
     if value is None or kind[0] == "plain":
         return value
     if kind[0] == "json":
-        return json.dumps(value, ensure_ascii=False)
+        return _json_text(value)
     if not isinstance(value, Decimal) or not value.is_finite() or value.quantize(kind[1]) != value:
         raise ValueError(f"{value!r} is not an exact decimal within the column's {kind[1]} places")
     return value
@@ -253,10 +298,9 @@ def _reserve_ids(session: Session, table: Table, n: int) -> Sequence[int]:
 def _leaf(row: dict[str, Any], fields: Sequence[str]) -> bytes:
     """``audit.merkle.row_leaf`` for a row about to be inserted: its JSON columns are already
     plain (``to_plain``), so only its own decimals need converting before the canonical dump."""
-    return json.dumps(
-        {name: to_plain(row[name]) if isinstance(row[name], Decimal) else row[name] for name in fields},
-        ensure_ascii=False, sort_keys=True, separators=(",", ":"),
-    ).encode("utf-8")
+    return dumps(
+        {name: to_plain(row[name]) if isinstance(row[name], Decimal) else row[name] for name in fields}
+    )
 
 
 def _firing_row(

@@ -136,6 +136,8 @@ def test_unknown_indicator_category_and_unit_against_the_snapshot() -> None:
 def test_unknown_placeholder_and_method_param() -> None:
     text = rule_pack().replace('zh: "扣分"', 'zh: "扣分 {nope}"')
     assert issues(text) == ["bad.yaml:11: rule r1: text.zh: unknown placeholder {nope}"]
+    empty = rule_pack().replace('zh: "扣分"', 'zh: "扣分 {}"')  # would fail only when rendered
+    assert issues(empty) == ["bad.yaml:11: rule r1: text.zh: unknown placeholder {}"]
     bad_param = "indicators:\n  GDP: {method: step, params: {per_pont: 0.1}}\n"
     assert any(
         "unknown parameter 'per_pont' for method step" in f for f in issues(rule_pack(extra=bad_param))
