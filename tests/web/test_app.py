@@ -47,7 +47,7 @@ def test_api_errors_are_json_and_pages_html(shared_app: Flask) -> None:
     assert "no run 99999" in missing.get_json()["message"]
     page = client.get("/runs/99999/units/C01")
     assert page.status_code == 404 and page.mimetype == "text/html"
-    assert "不存在运算 99999。" in page.get_data(as_text=True)  # the page in the reader's language
+    assert "不存在考核运算 99999。" in page.get_data(as_text=True)  # the page in the reader's language
     invalid = client.get("/api/v1/runs?page=0")
     assert invalid.status_code == 422 and invalid.get_json()["details"]
 
