@@ -42,6 +42,7 @@ from workflows.year import (
     get_notice,
     notice_history,
     notice_json,
+    raise_notices,
     reject_adjustment,
     request_adjustment,
     respond_notice,
@@ -183,6 +184,23 @@ class RespondIn(ma.Schema):
 class EscalateIn(ma.Schema):
     reason = ma.fields.String(required=True, validate=REASON)
     due_days = ma.fields.Integer(validate=ma.validate.Range(min=1, max=365))
+
+
+class RaiseIn(ma.Schema):
+    due_days = ma.fields.Integer(validate=ma.validate.Range(min=1, max=365))
+
+
+class RaisedEscalation(ma.Schema):
+    from_ = ma.fields.Integer(data_key="from", attribute="from")
+    to = ma.fields.Nested(NoticeOut)
+
+
+class RaisedOut(ma.Schema):
+    run = ma.fields.Integer()
+    opened = ma.fields.List(ma.fields.Nested(NoticeOut))
+    escalated = ma.fields.List(ma.fields.Nested(RaisedEscalation))
+    at_top = ma.fields.List(ma.fields.Integer())
+    already = ma.fields.Integer()
 
 
 class EscalatedOut(ma.Schema):
@@ -441,6 +459,26 @@ def list_supervision_notices(args: dict[str, Any]) -> Any:
     page = paginate(session, query, args)
     page["items"] = [notice_json(n) for n in page["items"]]
     return page
+
+
+@bp.route("/runs/<int:run_id>/notices", methods=["POST"])
+@allow("office")
+@bp.arguments(RaiseIn)
+@bp.response(201, RaisedOut)
+@bp.alt_response(403, schema=ApiErrorSchema)
+@bp.alt_response(404, schema=ApiErrorSchema)
+@_headers_doc
+def post_raise_notices(body: dict[str, Any], run_id: int) -> Any:
+    """The office issues notices from a run's schedule warnings (提醒函, 督办单) and escalates open
+    ones a later run still warns about; raising from the same run again issues nothing new."""
+    session = db.session()
+
+    def perform() -> dict[str, Any]:
+        kwargs = {"due_days": body["due_days"]} if "due_days" in body else {}
+        return raise_notices(session, run_id, actor=current().username, **kwargs).as_json()
+
+    done = run_once(session, "notice.raise", {"run": run_id, **body}, perform)
+    return done.response, 201, replay_headers(done)
 
 
 @bp.route("/notices/<int:notice_id>")

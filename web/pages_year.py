@@ -22,7 +22,7 @@ from wtforms import SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice  # type: ignore[attr-defined]  # (wtforms 3.3; not in the stubs yet)
 from wtforms.validators import DataRequired, Length, Optional
 
-from store import SupervisionNotice, Target, TargetAdjustment, Unit, Verification
+from store import Run, Scheme, SupervisionNotice, Target, TargetAdjustment, Unit, Verification
 from web.domain_text import localized
 from web.errors import domain_status
 from web.extensions import db
@@ -39,12 +39,14 @@ from workflows.year import (
     get_adjustment,
     get_notice,
     notice_history,
+    raise_notices,
     reject_adjustment,
     request_adjustment,
     respond_notice,
     verify_event,
     verify_report,
 )
+from workflows.year.notices import DEFAULT_DUE_DAYS
 
 REQUESTERS = frozenset({"office", "reporter"})
 
@@ -85,6 +87,11 @@ class NoticeActionForm(FlaskForm):
     version = StringField(validators=[DataRequired(), Length(max=9)])
     text = TextAreaField(_l("Text"), validators=[Optional(), Length(max=5000)])
     evidence_ref = StringField(_l("Evidence reference"), validators=[Optional(), Length(max=300)])
+
+
+class RaiseForm(FlaskForm):
+    run = SelectField(_l("Run"), validators=[DataRequired()])
+    due_days = StringField(_l("Days to respond"), validators=[Optional(), Length(max=3)])
 
 
 class SealForm(FlaskForm):
@@ -257,12 +264,44 @@ def verification() -> Any:
 # --- supervision notices -----------------------------------------------------------------------
 
 
-@bp.route("/notices")
+def _raise_form() -> RaiseForm:
+    """The office's form to raise notices from a run's schedule warnings (current and sealed runs)."""
+    form = RaiseForm()
+    rows = db.session().execute(
+        select(Run.id, Run.period, Scheme.code).join(Scheme, Run.scheme_id == Scheme.id)
+        .where(Run.status.in_(("complete", "sealed"))).order_by(Run.id.desc()).limit(100))
+    form.run.choices = [SelectChoice(str(rid), f"#{rid} {code} {period}") for rid, code, period in rows]
+    return form
+
+
+@bp.route("/notices", methods=["GET", "POST"])
 @allow()
 def notices() -> Any:
     """Supervision notices (reporters: their own units'), with the unit's response and the
-    office's close and escalate."""
+    office's close and escalate; the office raises them from a run's schedule warnings."""
     p = current()
+    raise_form = _raise_form() if "office" in p.roles else None
+    status = 200
+    if request.method == "POST":
+        if raise_form is None:
+            abort(403)
+        if raise_form.validate_on_submit():
+            days = (raise_form.due_days.data or "").strip()
+            if days and not days.isdigit():
+                abort(422, description=_("The days to respond must be a whole number."))
+            try:
+                raised = raise_notices(db.session(), int(raise_form.run.data or 0), actor=p.username,
+                                       due_days=int(days) if days else DEFAULT_DUE_DAYS)
+            except DomainError as exc:
+                status = _refused(exc)
+            else:
+                flash(_("Run %(run)s: %(opened)s notices issued, %(escalated)s escalated, %(already)s "
+                        "already raised.", run=raised.run_id, opened=len(raised.opened),
+                        escalated=len(raised.escalated), already=raised.already), "success")
+                return redirect(url_for("pages.notices"))
+        else:
+            _csrf_or_400(raise_form)
+            status = 422
     query = select(SupervisionNotice)
     if not p.is_staff:
         query = query.where(SupervisionNotice.unit_id.in_(p.unit_ids or {-1}))
@@ -270,7 +309,8 @@ def notices() -> Any:
     if state:
         query = query.where(SupervisionNotice.state == state)
     rows = list(db.session().scalars(query.order_by(SupervisionNotice.id.desc()).limit(200)))
-    return render_template("notices.html", rows=rows, form=NoticeActionForm(formdata=None), state=state)
+    return render_template("notices.html", rows=rows, form=NoticeActionForm(formdata=None), state=state,
+                           raise_form=raise_form), status
 
 
 @bp.route("/notices/<int:notice_id>")

@@ -205,6 +205,25 @@ def _raise(db: Session) -> list[SupervisionNotice]:
     return notices
 
 
+def test_the_office_raises_notices_from_a_run(apis: dict[str, Api], db: Session) -> None:
+    for name in ("reporter", "auditor", "committee"):
+        assert apis[name].post("/runs/2/notices", {}).status_code == 403, name
+    assert apis["office"].post("/runs/999999/notices", {}).status_code == 404
+    assert apis["office"].post("/runs/2/notices", {"due_days": 0}).status_code == 422
+    raised = apis["office"].post("/runs/2/notices", {"due_days": 10}, headers={"Idempotency-Key": "r-1"})
+    assert raised.status_code == 201, raised.get_json()
+    body = raised.get_json()
+    assert body["run"] == 2 and body["opened"] and body["already"] == 0
+    assert {n["state"] for n in body["opened"]} == {"issued"}
+    stored = list(db.scalars(select(SupervisionNotice).order_by(SupervisionNotice.id)))
+    assert [n.id for n in stored] == [n["id"] for n in body["opened"]]
+    assert {(n.due_at - n.issued_at).days for n in stored} == {10}
+    replay = apis["office"].post("/runs/2/notices", {"due_days": 10}, headers={"Idempotency-Key": "r-1"})
+    assert replay.headers["Idempotent-Replayed"] == "true" and replay.get_json() == body
+    again = apis["office"].post("/runs/2/notices", {}).get_json()
+    assert again["opened"] == [] and again["escalated"] == [] and again["already"] == len(body["opened"])
+
+
 def test_notices_respond_close_and_escalate(apis: dict[str, Api], db: Session) -> None:
     notices = _raise(db)
     own = [n for n in notices if n.unit.code == "C01"]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -29,9 +30,10 @@ pytestmark = [
 ]
 
 
-@pytest.fixture(scope="module")
-def base_url(module_demo_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    app, engine = make_app(module_demo_url, tmp_path_factory.mktemp("browser"))
+@contextmanager
+def _serving(url: str, instance: Path) -> Iterator[str]:
+    """The app on ``url``'s database, served in a thread on a free loopback port."""
+    app, engine = make_app(url, instance)
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -40,6 +42,12 @@ def base_url(module_demo_url: str, tmp_path_factory: pytest.TempPathFactory) -> 
     thread.join(5)
     server.server_close()
     engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def base_url(module_demo_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with _serving(module_demo_url, tmp_path_factory.mktemp("browser")) as base:
+        yield base
 
 
 @pytest.fixture(scope="module")
@@ -154,44 +162,46 @@ EXTRA = {"office.head": ("office-head-pw-2024", "office", ()),
 PDF = b"%PDF-1.4\n% rectification report\n%%EOF\n"
 
 
-@pytest.fixture(scope="module")
-def journey_url(demo_template_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def _with_accounts(template_url: str, where: Path) -> str:
+    """A copy of the demo database with the EXTRA accounts."""
     from sqlalchemy.orm import Session
 
     from store import make_engine
-    from tests.web.conftest import _copy_db, _drop_db
+    from tests.web.conftest import _copy_db
     from workflows.accounts import create_account
     from workflows.demo import DEMO_SCHEME_CODE
 
-    url = _copy_db(demo_template_url, tmp_path_factory.mktemp("journey"))
+    url = _copy_db(template_url, where)
     engine = make_engine(url)
     with Session(engine) as s, s.begin():
         for name, (password, role, units) in EXTRA.items():
             create_account(s, name, password, display_name=name, roles=[role], actor="test",
                            scheme_code=DEMO_SCHEME_CODE if units else None, unit_codes=units)
     engine.dispose()
+    return url
+
+
+@pytest.fixture(scope="module")
+def journey_url(demo_template_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    from tests.web.conftest import _drop_db
+
+    url = _with_accounts(demo_template_url, tmp_path_factory.mktemp("journey"))
     yield url
     _drop_db(url)
 
 
 @pytest.fixture(scope="module")
 def journey_base(journey_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    app, engine = make_app(journey_url, tmp_path_factory.mktemp("journey-app"))
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(5)
-    server.server_close()
-    engine.dispose()
+    with _serving(journey_url, tmp_path_factory.mktemp("journey-app")) as base:
+        yield base
 
 
-def _as(browser: object, base: str, username: str) -> object:
+def _as(browser: object, base: str, username: str, password: str | None = None) -> object:
     page = _page(browser, base)
     page.goto("/login")  # type: ignore[attr-defined]
     page.fill("input[name=username]", username)  # type: ignore[attr-defined]
-    page.fill("input[name=password]", EXTRA[username][0] if username in EXTRA else PASSWORDS[username])  # type: ignore[attr-defined]
+    secret = password or (EXTRA[username][0] if username in EXTRA else PASSWORDS[username])
+    page.fill("input[name=password]", secret)  # type: ignore[attr-defined]
     page.click("#login-form button[type=submit]")  # type: ignore[attr-defined]
     page.wait_for_load_state()  # type: ignore[attr-defined]
     return page
@@ -286,26 +296,22 @@ def test_the_year_from_run_to_superseding_rank(browser: object, journey_base: st
 # --- the year's other cases: adjustments, verification, notices, seal; the live countdown --------
 
 YEAR_RUN = 2  # the demo year's run, published when this module's database is made
-YEAR_EXTRA = {"office.head": ("office-head-pw-2024", "office", ())}
 
 
 @pytest.fixture(scope="module")
 def year_url(demo_template_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The demo city with the year run's cases approved and published (window open), a second
-    office account, and the adjustment cut-off lifted (the demo's 2024-09-30 is long past)."""
+    """The demo city with the year run's cases approved and published (window open), the extra
+    accounts, and the adjustment cut-off lifted (the demo's 2024-09-30 is long past)."""
     from sqlalchemy import select
     from sqlalchemy.orm import Session
 
     from store import Case, Scheme, make_engine
-    from tests.web.conftest import _copy_db, _drop_db
-    from workflows.accounts import create_account
+    from tests.web.conftest import _drop_db
     from workflows.cases import approve_cases, open_cases, publish, review_cases
 
-    url = _copy_db(demo_template_url, tmp_path_factory.mktemp("year"))
+    url = _with_accounts(demo_template_url, tmp_path_factory.mktemp("year"))
     engine = make_engine(url)
     with Session(engine) as s, s.begin():
-        for name, (password, role, _units) in YEAR_EXTRA.items():
-            create_account(s, name, password, display_name=name, roles=[role], actor="test")
         for scheme in s.scalars(select(Scheme)):
             scheme.adjustment_cutoff_date = None
     with Session(engine) as s, s.begin():
@@ -321,26 +327,8 @@ def year_url(demo_template_url: str, tmp_path_factory: pytest.TempPathFactory) -
 
 @pytest.fixture(scope="module")
 def year_base(year_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    app, engine = make_app(year_url, tmp_path_factory.mktemp("year-app"))
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(5)
-    server.server_close()
-    engine.dispose()
-
-
-def _year_as(browser: object, base: str, username: str, password: str | None = None) -> object:
-    page = _page(browser, base)
-    page.goto("/login")  # type: ignore[attr-defined]
-    page.fill("input[name=username]", username)  # type: ignore[attr-defined]
-    secret = password or (YEAR_EXTRA[username][0] if username in YEAR_EXTRA else PASSWORDS[username])
-    page.fill("input[name=password]", secret)  # type: ignore[attr-defined]
-    page.click("#login-form button[type=submit]")  # type: ignore[attr-defined]
-    page.wait_for_load_state()  # type: ignore[attr-defined]
-    return page
+    with _serving(year_url, tmp_path_factory.mktemp("year-app")) as base:
+        yield base
 
 
 def test_the_public_window_countdown_ticks_live(browser: object, year_base: str) -> None:
@@ -370,3 +358,166 @@ def test_the_public_window_countdown_ticks_live(browser: object, year_base: str)
     assert still.locator(".countdown .left").first.get_attribute("data-state") is None
     _shot(still, "41-public-countdown-no-js")
     context.close()
+
+
+def test_a_reporter_requests_a_target_adjustment_and_the_office_approves(
+    browser: object, year_url: str, year_base: str
+) -> None:
+    from tests.web.test_pages_year import _target_form_data
+
+    _target_id, data = _target_form_data(year_url, JOURNEY_UNIT)
+    unit = _as(browser, year_base, "reporter.d46")
+    unit.goto("/adjustments")  # type: ignore[attr-defined]
+    form = "#adjustment-form"
+    unit.select_option(f"{form} select[name=unit]", data["unit"])  # type: ignore[attr-defined]
+    unit.fill(f"{form} input[name=indicator]", data["indicator"])  # type: ignore[attr-defined]
+    unit.fill(f"{form} input[name=annual_value]", data["annual_value"])  # type: ignore[attr-defined]
+    if "milestones" in data:
+        unit.fill(f"{form} textarea[name=milestones]", data["milestones"])  # type: ignore[attr-defined]
+    unit.fill(f"{form} textarea[name=reason]", "汛期受灾，项目停工两个月，申请调整年度目标。")  # type: ignore[attr-defined]
+    unit.fill(f"{form} input[name=evidence_ref]", "江澄应急〔2024〕7号")  # type: ignore[attr-defined]
+    _shot(unit, "42-adjustment-request-form")
+    unit.click(f"{form} button[type=submit]")  # type: ignore[attr-defined]
+    unit.wait_for_load_state()  # type: ignore[attr-defined]
+    assert unit.locator(".flash.success").is_visible()  # type: ignore[attr-defined]
+    unit.click("#adjustments tbody tr:first-child a.detail")  # type: ignore[attr-defined]
+    unit.wait_for_load_state()  # type: ignore[attr-defined]
+    assert unit.inner_text("#adjustment-state") == "requested"  # type: ignore[attr-defined]
+    assert unit.locator(".decide-form").count() == 0  # type: ignore[attr-defined]
+    detail = unit.url.split(year_base)[1]  # type: ignore[attr-defined]
+    _shot(unit, "43-adjustment-requested")
+
+    office = _as(browser, year_base, "office")
+    office.goto("/adjustments")  # type: ignore[attr-defined]
+    _shot(office, "44-adjustments-office")
+    office.goto(detail)  # type: ignore[attr-defined]
+    office.select_option(".decide-form select[name=action]", "approve")  # type: ignore[attr-defined]
+    office.fill(".decide-form input[name=reason]", "灾情属实，同意调整。")  # type: ignore[attr-defined]
+    office.click(".decide-form button[type=submit]")  # type: ignore[attr-defined]
+    office.wait_for_load_state()  # type: ignore[attr-defined]
+    assert office.url.endswith(detail)  # type: ignore[attr-defined]
+    assert office.inner_text("#adjustment-state") == "approved"  # type: ignore[attr-defined]
+    steps = office.locator("#history tr.step td.action").all_inner_texts()  # type: ignore[attr-defined]
+    assert steps == ["request", "approve"]
+    assert office.locator("#history tr.step td.actor").all_inner_texts() == [  # type: ignore[attr-defined]
+        "reporter.d46", "office"]
+    _shot(office, "45-adjustment-approved")
+    for p in (unit, office):
+        p.context.close()  # type: ignore[attr-defined]
+
+
+def test_the_office_verifies_a_report(browser: object, year_url: str, year_base: str) -> None:
+    from sqlalchemy import select
+    from sqlalchemy.orm import Session
+
+    from store import ProgressReport, Target, Unit, make_engine
+
+    engine = make_engine(year_url)
+    with Session(engine) as s:
+        report = s.scalars(select(ProgressReport).join(Target).join(Unit, Target.unit_id == Unit.id)
+                           .where(Unit.code == JOURNEY_UNIT).order_by(ProgressReport.id)).first()
+        assert report is not None
+        fields = {"unit": JOURNEY_UNIT, "indicator": report.target.indicator.code, "period": report.period,
+                  "source": report.source, "value": format((report.reported_value / 2).normalize(), "f"),
+                  "reason": "现场核查：一半工程量未完工，核减。"}
+    engine.dispose()
+    office = _as(browser, year_base, "office")
+    office.goto("/verification")  # type: ignore[attr-defined]
+    for name, value in fields.items():
+        office.fill(f"#verify-report-form input[name={name}]", value)  # type: ignore[attr-defined]
+    _shot(office, "46-verification-form")
+    office.click("#verify-report-form button[type=submit]")  # type: ignore[attr-defined]
+    office.wait_for_load_state()  # type: ignore[attr-defined]
+    assert office.locator(".flash.success").is_visible()  # type: ignore[attr-defined]
+    row = office.inner_text("#verifications tbody tr:first-child")  # type: ignore[attr-defined]
+    assert f"{JOURNEY_UNIT} × {fields['indicator']} {fields['period']}" in row and fields["reason"] in row
+    _shot(office, "47-verification-recorded")
+    office.context.close()  # type: ignore[attr-defined]
+
+
+def test_the_office_issues_a_notice_and_the_unit_responds(
+    browser: object, year_url: str, year_base: str
+) -> None:
+    from sqlalchemy import select
+    from sqlalchemy.orm import Session
+
+    from store import SupervisionNotice, make_engine
+    from workflows.accounts import create_account
+    from workflows.demo import DEMO_SCHEME_CODE
+
+    office = _as(browser, year_base, "office")
+    office.goto("/notices")  # type: ignore[attr-defined]
+    office.select_option("#raise-form select[name=run]", str(YEAR_RUN))  # type: ignore[attr-defined]
+    office.fill("#raise-form input[name=due_days]", "10")  # type: ignore[attr-defined]
+    office.click("#raise-form button[type=submit]")  # type: ignore[attr-defined]
+    office.wait_for_load_state()  # type: ignore[attr-defined]
+    assert office.locator(".flash.success").is_visible()  # type: ignore[attr-defined]
+    assert office.locator("#notices tbody tr").count() > 0  # type: ignore[attr-defined]
+    _shot(office, "48-notices-issued")
+
+    engine = make_engine(year_url)
+    with Session(engine) as s:
+        notice = s.scalars(select(SupervisionNotice).order_by(SupervisionNotice.id)).first()
+        assert notice is not None
+        notice_id, unit_code = notice.id, notice.unit.code
+    with Session(engine) as s, s.begin():  # the warned unit's reporter
+        create_account(s, "reporter.warned", "reporter-warned-pw-2024", display_name=unit_code,
+                       roles=["reporter"], actor="test", scheme_code=DEMO_SCHEME_CODE,
+                       unit_codes=(unit_code,))
+    engine.dispose()
+    unit = _as(browser, year_base, "reporter.warned", "reporter-warned-pw-2024")
+    unit.goto("/notices")  # type: ignore[attr-defined]
+    unit.click(f"#notice-{notice_id} a.detail")  # type: ignore[attr-defined]
+    unit.wait_for_load_state()  # type: ignore[attr-defined]
+    assert unit.inner_text("#notice-state") == "issued"  # type: ignore[attr-defined]
+    unit.fill(".respond-form textarea[name=text]", "已制定赶超计划，第四季度加快推进。")  # type: ignore[attr-defined]
+    unit.fill(".respond-form input[name=evidence_ref]", "整改方案〔2024〕3号")  # type: ignore[attr-defined]
+    unit.click(".respond-form button[type=submit]")  # type: ignore[attr-defined]
+    unit.wait_for_load_state()  # type: ignore[attr-defined]
+    assert unit.inner_text("#notice-state") == "responded"  # type: ignore[attr-defined]
+    _shot(unit, "49-notice-responded")
+
+    office.goto(f"/notices/{notice_id}")  # type: ignore[attr-defined]
+    office.fill(".close-form input[name=text]", "整改措施可行，予以办结。")  # type: ignore[attr-defined]
+    office.click(".close-form button[type=submit]")  # type: ignore[attr-defined]
+    office.wait_for_load_state()  # type: ignore[attr-defined]
+    assert office.inner_text("#notice-state") == "closed"  # type: ignore[attr-defined]
+    steps = office.locator("#history tr.step td.action").all_inner_texts()  # type: ignore[attr-defined]
+    assert steps == ["issue", "respond", "close"], steps
+    _shot(office, "50-notice-closed")
+    for p in (unit, office):
+        p.context.close()  # type: ignore[attr-defined]
+
+
+def test_the_committee_seals_the_published_run(browser: object, year_url: str, year_base: str) -> None:
+    import datetime as dt
+
+    from sqlalchemy import select
+    from sqlalchemy.orm import Session
+
+    from store import Publication, make_engine
+
+    committee = _as(browser, year_base, "committee")
+    committee.goto("/runs")  # type: ignore[attr-defined]
+    seal = f'form.seal-form[action="/runs/{YEAR_RUN}/seal"] button'
+    committee.click(seal)  # type: ignore[attr-defined]
+    committee.wait_for_load_state()  # type: ignore[attr-defined]
+    assert "公示期" in committee.inner_text("main")  # type: ignore[attr-defined]  # inside the window: refused
+    _shot(committee, "51-seal-refused-inside-window")
+
+    engine = make_engine(year_url)
+    with Session(engine) as s, s.begin():  # the publication window has passed
+        pub = s.scalars(select(Publication).where(Publication.run_id == YEAR_RUN)).one()
+        now = dt.datetime.now(dt.UTC)
+        pub.published_at = now - dt.timedelta(days=10)
+        pub.appeals_close_at = now - dt.timedelta(days=5)
+        pub.window_ends_at = now - dt.timedelta(minutes=1)
+    engine.dispose()
+    committee.goto("/runs")  # type: ignore[attr-defined]
+    _shot(committee, "52-runs-committee")
+    committee.click(seal)  # type: ignore[attr-defined]
+    committee.wait_for_load_state()  # type: ignore[attr-defined]
+    assert committee.locator(".flash.success").is_visible()  # type: ignore[attr-defined]
+    assert committee.locator(f'form.seal-form[action="/runs/{YEAR_RUN}/seal"]').count() == 0  # type: ignore[attr-defined]
+    _shot(committee, "53-run-sealed")
+    committee.context.close()  # type: ignore[attr-defined]

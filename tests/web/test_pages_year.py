@@ -230,6 +230,36 @@ def _notice_state(url: str, notice_id: int) -> tuple[str, int]:
         return n.state, n.version
 
 
+def test_the_office_issues_notices_from_the_notices_page(app: Flask, demo_url: str) -> None:
+    reporter, office = _client(app, "reporter"), _client(app, "office")
+    assert 'id="raise-form"' not in reporter.get("/notices").get_data(as_text=True)
+    assert reporter.post("/notices", data={"csrf_token": csrf_token(reporter, "/login"),
+                                           "run": str(RUN)}).status_code == 403
+    page = office.get("/notices").get_data(as_text=True)
+    assert 'id="raise-form"' in page and 'id="no-notices"' in page
+    token = csrf_token(office, "/notices")
+    assert office.post("/notices", data={"run": str(RUN)}).status_code == 400  # no CSRF token
+    assert office.post("/notices", data={"csrf_token": token, "run": "999999"}).status_code == 422
+    assert office.post("/notices", data={"csrf_token": token, "run": str(RUN),
+                                         "due_days": "soon"}).status_code == 422
+    with _session(demo_url) as s:
+        assert s.scalars(select(SupervisionNotice)).first() is None
+    issued = office.post("/notices", data={"csrf_token": token, "run": str(RUN), "due_days": "10"})
+    assert issued.status_code == 302
+    with _session(demo_url) as s:
+        rows = list(s.scalars(select(SupervisionNotice)))
+        assert rows and {(n.due_at - n.issued_at).days for n in rows} == {10}
+        assert {n.issued_by for n in rows} == {"office"}
+    listing = office.get("/notices").get_data(as_text=True)
+    assert f"运算 {RUN}：新下发 {len(rows)} 份通知，升级 0 份，0 项此前已下发。" in listing
+    assert all(f'id="notice-{n.id}"' in listing for n in rows)
+    again = office.post("/notices", data={"csrf_token": token, "run": str(RUN)}, follow_redirects=True)
+    done = again.get_data(as_text=True)
+    assert f"运算 {RUN}：新下发 0 份通知，升级 0 份，{len(rows)} 项此前已下发。" in done
+    with _session(demo_url) as s:
+        assert len(list(s.scalars(select(SupervisionNotice)))) == len(rows)
+
+
 def test_notice_pages_respond_close_escalate(app: Flask, demo_url: str) -> None:
     notices = _raise(demo_url)
     assert notices
