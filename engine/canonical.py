@@ -55,10 +55,22 @@ def _general(value: Any) -> Any:
 
 
 def _decimal(value: Decimal) -> str:
-    if not value.is_finite():
+    # Equal decimals have one canonical text (1, 1.0 and 1.00 are all "1"), so the text can be
+    # remembered by value: a province run writes a few thousand distinct numbers millions of times.
+    if not value.is_finite():  # (a signalling NaN cannot even be hashed)
         raise ValueError(f"non-finite decimal {value} has no canonical form")
-    text = format(value.normalize(), "f")
-    return "0" if text in ("-0", "0") else text
+    text = _DECIMAL_TEXT.get(value)
+    if text is None:
+        text = format(value.normalize(), "f")
+        text = "0" if text in ("-0", "0") else text
+        if len(_DECIMAL_TEXT) >= _DECIMAL_TEXTS:
+            _DECIMAL_TEXT.clear()
+        _DECIMAL_TEXT[value] = text
+    return text
+
+
+_DECIMAL_TEXTS = 100_000
+_DECIMAL_TEXT: dict[Decimal, str] = {}
 
 
 def _sequence(value: list[Any] | tuple[Any, ...]) -> list[Any]:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from engine.canonical import canonical_json
+from engine.canonical import canonical_json, dumps, to_plain
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,7 +161,33 @@ _HASH_CHUNK = 5_000
 
 
 def _update(digest: Any, items: tuple[Any, ...]) -> None:
+    shared: dict[int, tuple[MatchedFact, dict[str, Any]]] = {}
     for start in range(0, len(items), _HASH_CHUNK):
         if start:
             digest.update(b",")
-        digest.update(canonical_json(items[start : start + _HASH_CHUNK])[1:-1])
+        chunk = items[start : start + _HASH_CHUNK]
+        if all(type(item) is Firing for item in chunk):
+            digest.update(dumps([plain_firing(f, shared) for f in chunk])[1:-1])
+            if len(shared) > _HASH_CHUNK:
+                shared.clear()
+        else:
+            digest.update(canonical_json(chunk)[1:-1])
+
+
+def plain_firing(f: Firing, shared: dict[int, tuple[MatchedFact, dict[str, Any]]]) -> dict[str, Any]:
+    """``to_plain(f)``, field by field, each matched fact's plain form made once (rules share
+    facts; ``shared`` maps ``id(fact)`` to the fact, kept alive, and its plain form)."""
+    matched = []
+    for m in f.matched:
+        known = shared.get(id(m))
+        if known is None:
+            known = shared[id(m)] = (m, {"id": m.id, "type": m.type, "values": to_plain(m.values)})
+        matched.append(known[1])
+    return {
+        "seq": f.seq, "rule_id": f.rule_id, "rule_version": f.rule_version,
+        "pack_sha256": f.pack_sha256, "unit": f.unit, "indicator": f.indicator, "period": f.period,
+        "effect": f.effect, "bucket": f.bucket, "matched": matched,
+        "raw_points": to_plain(f.raw_points), "points": to_plain(f.points),
+        "text_zh": f.text_zh, "text_en": f.text_en, "detail": to_plain(f.detail),
+        "status": f.status, "override": f.override,
+    }
