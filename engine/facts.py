@@ -233,6 +233,12 @@ _CHUNK = 20_000
 _LAST_CANONICAL: list[Any] = [None, b""]
 
 
+def forget_canonical() -> None:
+    """Drop the remembered canonical bytes (and the snapshot they belong to, which they keep
+    alive): a caller done with a large snapshot frees its memory."""
+    _LAST_CANONICAL[0], _LAST_CANONICAL[1] = None, b""
+
+
 def _chunks(items: tuple[Any, ...]) -> list[bytes]:
     """The canonical JSON of each run of ``_CHUNK`` items, without the enclosing brackets."""
     out = []

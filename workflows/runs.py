@@ -25,7 +25,7 @@ import audit
 from audit.merkle import FIRING_FIELDS, SCORE_SHEET_FIELDS, merkle_root
 from engine import RunResult, evaluate
 from engine.canonical import dumps, to_plain
-from engine.facts import FiringOverride, PriorResult, Snapshot
+from engine.facts import FiringOverride, PriorResult, Snapshot, forget_canonical
 from engine.forked import Forked
 from engine.matching import PARALLEL_MIN, WORKERS
 from engine.periods import parse_period
@@ -90,8 +90,13 @@ def create_run(
             overrides=tuple(overrides),
         ).normalized()
     result = evaluate(engine_pack(pack_row), snapshot, why_not=False, progress=progress)
+    snapshot_bytes = snapshot.canonical_bytes()
+    # The facts themselves are not needed to store the run: a province's million fact objects go
+    # before its 700,000 firings are written.
+    del snapshot
+    forget_canonical()
     progress("store", 0, 1)
-    run = _store(session, scheme, pack_row, period.kind, snapshot, result, actor, previous)
+    run = _store(session, scheme, pack_row, period.kind, snapshot_bytes, result, actor, previous)
     progress("store", 1, 1)
     return RunOutcome(run, result, previous)
 
@@ -137,12 +142,11 @@ def _store(
     scheme: Scheme,
     pack_row: RulePack,
     kind: str,
-    snapshot: Snapshot,
+    snapshot_bytes: bytes,
     result: RunResult,
     actor: str,
     previous: Run | None,
 ) -> Run:
-    snapshot_bytes = snapshot.canonical_bytes()
     run = Run(
         scheme_id=scheme.id,
         rule_pack_id=pack_row.id,
