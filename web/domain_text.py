@@ -75,6 +75,12 @@ SHAPES: tuple[tuple[re.Pattern[str], Any], ...] = tuple((re.compile(p), t) for p
      _l("%(what)s was changed by someone else at the same time: reload and try again.")),
     (r"^appeal (?P<id>\d+) is under review by (?P<who>\S+): only they decide it$",
      _l("Appeal %(id)s is under review by %(who)s: only they decide it.")),
+    (r"^an adjusted appeal gives new points for each cited firing: (?P<seqs>\[.*\])$",
+     _l("An adjusted decision gives new points for each cited firing: %(seqs)s.")),
+    (r"^firing (?P<seq>\d+): adjusted points must lessen the deduction of (?P<points>\S+) without voiding it "
+     r"\(above \S+, below 0\); (?P<value>\S+) is not$",
+     _l("Firing %(seq)s: adjusted points must lessen its deduction of %(points)s without voiding it (above "
+        "%(points)s, below 0); %(value)s does not.")),
     (r"^(?P<who>\S+) may appeal only for their own units, not (?P<unit>\S+)$",
      _l("%(who)s may appeal only for their own units, not %(unit)s.")),
 ))
