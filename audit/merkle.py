@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from audit.chain import record
 from engine.canonical import canonical_json
-from store import AuditEvent, Firing, RulePack, Run, ScoreSheet
+from store import AuditEvent, Firing, RulePack, Run, RunSnapshot, ScoreSheet
 
 # The fields each leaf covers, fixed here rather than read from the models: adding a column to a
 # model must not silently change the hash of every run already recorded. A test fails when a
@@ -41,8 +41,9 @@ RUN_FIELDS: tuple[str, ...] = (
     "id", "scheme_id", "rule_pack_id", "period", "kind", "snapshot_sha256", "run_hash",
     "supersedes_id", "created_at", "created_by",
 )
-RUN_MUTABLE_FIELDS: frozenset[str] = frozenset({"status", "snapshot"})
-"""Run columns not in RUN_FIELDS: status changes; snapshot is bound through snapshot_sha256."""
+RUN_MUTABLE_FIELDS: frozenset[str] = frozenset({"status"})
+"""Run columns not in RUN_FIELDS: status changes. The snapshot text (table run_snapshot) is bound
+through snapshot_sha256."""
 
 LEAF_PREFIX = b"\x00"
 NODE_PREFIX = b"\x01"
@@ -112,10 +113,11 @@ class StoredRun:
 def stored_run(session: Session, run_id: int, roots: RunRoots | None = None) -> StoredRun | None:
     """Compute from the stored rows what a ``run.create`` event records; ``None`` if the run is gone.
     ``roots``: already computed over the run's rows (by ``record_run``'s caller), else read here."""
-    run_table, pack_table = Run.__table__, RulePack.__table__
+    run_table, pack_table, snapshot_table = Run.__table__, RulePack.__table__, RunSnapshot.__table__
     row = session.execute(
-        select(run_table, pack_table.c.sha256.label("pack_sha256"))
+        select(run_table, pack_table.c.sha256.label("pack_sha256"), snapshot_table.c.body.label("snapshot"))
         .join(pack_table, pack_table.c.id == run_table.c.rule_pack_id)
+        .outerjoin(snapshot_table, snapshot_table.c.run_id == run_table.c.id)
         .where(run_table.c.id == run_id)
     ).mappings().first()
     if row is None:
@@ -125,7 +127,8 @@ def stored_run(session: Session, run_id: int, roots: RunRoots | None = None) -> 
         "pack_sha256": row["pack_sha256"],
         **(roots if roots is not None else run_roots(session, run_id)).as_payload(),
     }
-    return StoredRun(binding, hashlib.sha256(row["snapshot"].encode("utf-8")).hexdigest())
+    snapshot = row["snapshot"] if row["snapshot"] is not None else ""  # a lost snapshot hashes as empty
+    return StoredRun(binding, hashlib.sha256(snapshot.encode("utf-8")).hexdigest())
 
 
 def record_run(session: Session, run: Run, actor: str, *, roots: RunRoots | None = None) -> AuditEvent:

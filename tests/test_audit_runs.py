@@ -176,7 +176,8 @@ def test_a_firing_added_to_a_recorded_run_is_caught(session: Session) -> None:
 @pytest.mark.parametrize(
     ("table", "sql", "what"),
     [
-        ("run", "UPDATE run SET snapshot = '{}' WHERE id = :run", "snapshot"),
+        ("run_snapshot", "UPDATE run_snapshot SET body = '{}' WHERE run_id = :run", "snapshot"),
+        ("run_snapshot", "DELETE FROM run_snapshot WHERE run_id = :run", "snapshot"),
         ("run", "UPDATE run SET run_hash = :h WHERE id = :run", "run row"),
         ("run", "UPDATE run SET created_by = 'mallory' WHERE id = :run", "run row"),
         ("rule_pack", "UPDATE rule_pack SET sha256 = :h WHERE id = (SELECT rule_pack_id FROM run "

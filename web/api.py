@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 import marshmallow as ma
-from flask import abort, request
+from flask import Response, abort, current_app, jsonify, request
 from flask_smorest import Blueprint
 from flask_smorest.fields import Upload
 from flask_wtf.csrf import CSRFError, validate_csrf
@@ -19,7 +19,6 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 from wtforms import ValidationError
 
-from engine import explain, render_explanation
 from store import Event, Indicator, ProgressReport, RulePack, Run, Scheme, ScoreSheet, Target, Unit
 from web.extensions import db
 from web.policy import OFFICE, REPORTERS, STAFF, allow, current, public, require_report_scope, require_unit
@@ -475,6 +474,16 @@ def post_run(data: dict[str, Any]) -> Any:
     return outcome.run
 
 
+def _json_bytes(dumped: Any) -> bytes:
+    """A schema's dump as the bytes flask-smorest would send (kept compact in the unit cache)."""
+    return jsonify(dumped).get_data()
+
+
+def _json_response(body: bytes) -> Response:
+    """A response flask-smorest passes through as it is (the route's schema still documents it)."""
+    return current_app.response_class(body, mimetype="application/json")
+
+
 def _run_for_reader(run_id: int) -> Run:
     """Staff read every run; a reporter reads runs of the schemes its units belong to."""
     session = db.session()
@@ -548,10 +557,12 @@ def get_sheet(run_id: int, code: str) -> Any:
     run = _run_for_reader(run_id)
     unit = rm.get_unit(session, run.scheme, code)
     require_unit(unit.id)
-    sheet = rm.scorecard(session, run, unit).sheet
-    if sheet is None:
+    part = rm.unit_part(session, run, unit)
+    if part.sheet is None:
         abort(404, description=f"run {run.id} has no score sheet for {code}")
-    return sheet
+    # The body depends only on the unit's stored rows: serialised once per run and unit (a
+    # Response passes flask-smorest's schema through; the schema still documents it).
+    return _json_response(part.memo("api.sheet", lambda: _json_bytes(SheetSchema().dump(part.sheet))))
 
 
 @bp.route("/runs/<int:run_id>/units/<code>/explanation")
@@ -564,16 +575,20 @@ def get_explanation(args: dict[str, Any], run_id: int, code: str) -> Any:
     run = _run_for_reader(run_id)
     unit = rm.get_unit(session, run.scheme, code)
     require_unit(unit.id)
+    indicator, lang = args.get("indicator"), args["lang"]
     card = rm.scorecard(session, run, unit)
-    indicator = args.get("indicator")
-    firings = [f for sec in card.sections for line in sec.indicators for f in line.firings]
-    firings += [f for fs in card.others.values() for f in fs]
-    if indicator:
-        firings = [f for f in firings if f.indicator_code == indicator]
-    firings.sort(key=lambda f: f.seq)
-    text = render_explanation(explain(rm.unit_result(session, run, unit), unit.code, indicator), args["lang"])
-    return {"run": run.id, "unit": unit.code, "indicator": indicator, "sheet": card.sheet,
-            "firings": firings, "text": text}
+
+    def body() -> Any:  # only the unit's stored rows: serialised once per run, unit, indicator, language
+        firings = [f for sec in card.sections for line in sec.indicators for f in line.firings]
+        firings += [f for fs in card.others.values() for f in fs]
+        if indicator:
+            firings = [f for f in firings if f.indicator_code == indicator]
+        firings.sort(key=lambda f: f.seq)
+        return _json_bytes(ExplanationSchema().dump({
+            "run": run.id, "unit": unit.code, "indicator": indicator, "sheet": card.sheet, "firings": firings,
+            "text": card.part.explanation_text(indicator, lang)}))
+
+    return _json_response(card.part.memo(("api.explanation", indicator, lang), body))
 
 
 @bp.route("/published")

@@ -4,7 +4,7 @@ from store.models.accounts import Account, AccountRole, AccountUnit, ApiToken
 from store.models.audit import AuditEvent
 from store.models.cases import Appeal, AppealFiring, Case, CaseEvent, IdempotencyKey, Publication
 from store.models.events import Event
-from store.models.rules import Cut, Firing, RulePack, Run, ScoreSheet
+from store.models.rules import Cut, Firing, RulePack, Run, RunSnapshot, ScoreSheet
 from store.models.scheme import Category, Indicator, Scheme, Section, Unit
 from store.models.targets import ProgressReport, Target, TargetCoUnit
 from store.models.year import (
@@ -36,6 +36,7 @@ __all__ = [
     "Publication",
     "RulePack",
     "Run",
+    "RunSnapshot",
     "Scheme",
     "ScoreSheet",
     "Section",

@@ -67,7 +67,6 @@ class Run(Base):
     period: Mapped[str] = mapped_column(String(10))  # 2024, 2024-H1, 2024-Q3, 2024-07
     kind: Mapped[str] = mapped_column(String(10))
     status: Mapped[str] = mapped_column(String(12), default="complete")
-    snapshot: Mapped[str] = mapped_column(Text)  # canonical JSON of every fact the run read
     snapshot_sha256: Mapped[str] = mapped_column(String(64))
     run_hash: Mapped[str] = mapped_column(String(64))
     supersedes_id: Mapped[int | None] = mapped_column(ForeignKey("run.id", ondelete="RESTRICT"))
@@ -77,6 +76,29 @@ class Run(Base):
     scheme: Mapped[Scheme] = relationship()
     rule_pack: Mapped[RulePack] = relationship()
     supersedes: Mapped[Run | None] = relationship(remote_side=[id])
+    # The frozen snapshot lives in its own table (migration 0008): on a province it is ~170 MB, and
+    # read only by replay, export, impact and supersede — never by a scorecard or an explanation.
+    frozen: Mapped[RunSnapshot] = relationship(lazy="select", cascade="all", back_populates="run")
+
+    @property
+    def snapshot(self) -> str:
+        """The canonical JSON of every fact the run read (loaded from ``run_snapshot`` on first use)."""
+        return self.frozen.body
+
+    @snapshot.setter
+    def snapshot(self, text: str) -> None:  # Run(snapshot=...) goes through here too
+        self.frozen = RunSnapshot(body=text)
+
+
+class RunSnapshot(Base):
+    """A run's frozen snapshot, written once with the run (bound by the run's ``snapshot_sha256``)."""
+
+    __tablename__ = "run_snapshot"
+
+    run_id: Mapped[int] = mapped_column(ForeignKey("run.id", ondelete="RESTRICT"), primary_key=True)
+    body: Mapped[str] = mapped_column(Text)  # canonical JSON of every fact the run read
+
+    run: Mapped[Run] = relationship(back_populates="frozen")
 
 
 class Firing(Base):
@@ -86,7 +108,10 @@ class Firing(Base):
     __table_args__ = (
         UniqueConstraint("run_id", "seq"),
         CheckConstraint("status IN ('applied', 'voided', 'adjusted')", name="status"),
-        Index("ix_firing_run_id_unit_id", "run_id", "unit_id"),  # a unit's scorecard and explanation
+        # A unit's scorecard and explanation: its firings in seq order from the index alone (with
+        # only (run_id, unit_id), SQLite walked the unique (run_id, seq) index — the whole run — to
+        # avoid a sort).
+        Index("ix_firing_run_id_unit_id_seq", "run_id", "unit_id", "seq"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -119,7 +144,10 @@ class Cut(Base):
     """Points a cap, floor, reset, override or verification took off firings (the why-not of a total)."""
 
     __tablename__ = "cut"
-    __table_args__ = (UniqueConstraint("run_id", "seq"), Index("ix_cut_run_id_unit_id", "run_id", "unit_id"))
+    __table_args__ = (
+        UniqueConstraint("run_id", "seq"),
+        Index("ix_cut_run_id_unit_id_seq", "run_id", "unit_id", "seq"),  # as firing's
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     run_id: Mapped[int] = mapped_column(ForeignKey("run.id", ondelete="RESTRICT"))
