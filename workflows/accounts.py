@@ -200,6 +200,12 @@ def revoke_token(session: Session, token_id: int, *, actor: str) -> ApiToken:
     return token
 
 
+TOKEN_USE_RESOLUTION = dt.timedelta(minutes=1)
+"""How stale ``ApiToken.last_used_at`` may be: a client reading in a loop (a statistics bureau, a
+dashboard, a load test) would otherwise write, and on SQLite take the database's write lock, on
+every request."""
+
+
 def account_for_token(session: Session, secret: str) -> Account | None:
     """The active account a live token belongs to, or None."""
     if not secret.startswith(TOKEN_PREFIX):
@@ -209,5 +215,7 @@ def account_for_token(session: Session, secret: str) -> Account | None:
     ).one_or_none()
     if token is None or token.revoked_at is not None or not token.account.active:
         return None
-    token.last_used_at = _now()
+    now = _now()
+    if token.last_used_at is None or now - token.last_used_at >= TOKEN_USE_RESOLUTION:
+        token.last_used_at = now  # at most once a minute: a read is not a write on every call
     return token.account

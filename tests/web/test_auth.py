@@ -9,7 +9,7 @@ from flask import Flask
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from store import Account, AuditEvent, make_engine
+from store import Account, ApiToken, AuditEvent, make_engine
 from tests.cli_support import cli_runner
 from tests.web.conftest import PASSWORDS, csrf_token, login
 from web.cli import main
@@ -98,6 +98,33 @@ def test_api_tokens(app: Flask, demo_url: str) -> None:
     with Session(engine) as s, s.begin():
         revoke_token(s, token_id, actor="test")
     assert client.get("/api/v1/schemes", headers={"Authorization": f"Bearer {secret}"}).status_code == 401
+    engine.dispose()
+
+
+def test_a_tokens_last_use_is_written_at_most_once_a_minute(demo_url: str,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """Reading with a token is not a write on every request (on SQLite: the write lock)."""
+    import datetime as dt
+
+    import workflows.accounts as accounts
+
+    engine = make_engine(demo_url)
+    t0 = dt.datetime(2025, 3, 1, 8, 0, tzinfo=dt.UTC)
+    with Session(engine) as s, s.begin():
+        auditor = s.scalars(select(Account).where(Account.username == "auditor")).one()
+        token, secret = issue_token(s, auditor, "dashboard", actor="test")
+        token_id = token.id
+    uses: list[tuple[int, bool, float]] = []
+    for seconds in (0, 30, 59, 60, 61):
+        monkeypatch.setattr(accounts, "_now", lambda seconds=seconds: t0 + dt.timedelta(seconds=seconds))
+        with Session(engine) as s, s.begin():
+            assert accounts.account_for_token(s, secret) is not None
+            wrote = any(isinstance(o, ApiToken) for o in s.dirty)
+        with Session(engine) as s:
+            stored = s.get(ApiToken, token_id)
+            assert stored is not None and stored.last_used_at is not None
+            uses.append((seconds, wrote, (stored.last_used_at - t0).total_seconds()))
+    assert uses == [(0, True, 0), (30, False, 0), (59, False, 0), (60, True, 60), (61, False, 60)]
     engine.dispose()
 
 
