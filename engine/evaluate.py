@@ -8,6 +8,7 @@ order the snapshot's collections came in.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal
 
 from engine import adjust, matching, sheetrules
@@ -49,9 +50,12 @@ def evaluate(
     why_not: bool = True,
     why_not_detail: bool = True,
     progress: Progress = silent,
+    snapshot_sha256: Callable[[], str] | None = None,
 ) -> RunResult:
     """The run's result. ``why_not=False`` leaves out the rules that did not apply (a stored run
-    keeps none — ``explain --why-not`` re-evaluates — and a province has 200,000 of them)."""
+    keeps none — ``explain --why-not`` re-evaluates — and a province has 200,000 of them).
+    ``snapshot_sha256``: the snapshot's hash made elsewhere (a caller hashing it in a second
+    process meanwhile); asked for at the end, instead of hashing the snapshot here."""
     progress("check", 0, 1)
     snapshot = snapshot.normalized()
     check_snapshot(snapshot)
@@ -88,7 +92,7 @@ def evaluate(
     else:
         led.why_not.clear()
     progress("finish", 0, 1)
-    return _finish(pack, snapshot, d, led, sheets, graded, flags)
+    return _finish(pack, snapshot, d, led, sheets, graded, flags, snapshot_sha256 or snapshot.sha256)
 
 
 def _needs_report(rule: Rule) -> bool:
@@ -306,6 +310,7 @@ def _finish(
     sheets: list[SheetDraft],
     graded: dict[str, tuple[int | None, str | None, tuple[str, ...]]],
     flags: dict[str, list[str]],
+    sha256_of_snapshot: Callable[[], str],
 ) -> RunResult:
     drafts = sorted(led.drafts, key=Draft.sort_key)
     for seq, dr in enumerate(drafts, start=1):
@@ -371,7 +376,7 @@ def _finish(
         }
     )
     why_not = tuple(WhyNot(u, r, i or None, reason, f, zh, en) for u, r, i, reason, f, zh, en in why)
-    snapshot_sha256 = snapshot.sha256()
+    snapshot_sha256 = sha256_of_snapshot()
     return RunResult(
         snapshot.scheme_code,
         snapshot.period,

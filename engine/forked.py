@@ -41,6 +41,14 @@ class Forked(Generic[T]):
         return payload  # type: ignore[no-any-return]
 
 
+    def cancel(self) -> None:
+        """Stop the computation if it still runs (its result is no longer wanted)."""
+        if self._child.is_alive():
+            self._child.terminate()
+        self._child.join()
+        self._receive.close()
+
+
 def _run(send: Connection, compute: Callable[[], object]) -> None:
     try:
         send.send(("ok", compute()))

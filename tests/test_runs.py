@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import multiprocessing
 from pathlib import Path
 
 import pytest
@@ -64,9 +66,28 @@ def test_the_ledger_roots_match_the_stored_rows_whichever_process_hashes_them(
     monkeypatch.setattr(workflows.runs, "WORKERS", 2)
     monkeypatch.setattr(workflows.runs, "_BATCH", 97)  # several batches, the last one short
     _demo_with_pack(session)
-    create_run(session, "DEMO-2024", "2024", actor="office.li")
+    run = create_run(session, "DEMO-2024", "2024", actor="office.li").run
     report = audit.verify(session)
     assert report.ok and report.runs_checked == 1, report
+    # the snapshot, put in canonical form by a second process too, is what the run hashed
+    assert hashlib.sha256(run.snapshot.encode("utf-8")).hexdigest() == run.snapshot_sha256
+    assert replay(session, run)[0].identical
+
+
+def test_a_failed_evaluation_leaves_no_snapshot_worker_behind(
+    session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(workflows.runs, "PARALLEL_MIN", 1)
+    monkeypatch.setattr(workflows.runs, "WORKERS", 2)
+    _demo_with_pack(session)
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("the engine stopped")
+
+    monkeypatch.setattr(workflows.runs, "evaluate", broken)
+    with pytest.raises(RuntimeError, match="the engine stopped"):
+        create_run(session, "DEMO-2024", "2024", actor="office.li")
+    assert multiprocessing.active_children() == []
 
 
 def test_replay_is_identical_and_a_rerun_supersedes(session: Session) -> None:

@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 import audit
 from audit.merkle import FIRING_FIELDS, SCORE_SHEET_FIELDS, merkle_root
 from engine import RunResult, evaluate
-from engine.canonical import dumps, to_plain
+from engine.canonical import dumps, sha256_hex, to_plain
 from engine.facts import FiringOverride, PriorResult, Snapshot, forget_canonical
 from engine.forked import Forked
 from engine.matching import PARALLEL_MIN, WORKERS
@@ -89,8 +89,30 @@ def create_run(
             prior_cutoff_date=_prior_cutoff(session, scheme),
             overrides=tuple(overrides),
         ).normalized()
-    result = evaluate(engine_pack(pack_row), snapshot, why_not=False, progress=progress)
-    snapshot_bytes = snapshot.canonical_bytes()
+    # A province's snapshot takes a core for a quarter of a minute to put in canonical form: a
+    # second process does it while this one evaluates (the other core is idle until matching).
+    frozen_bytes = (
+        Forked(snapshot.canonical_bytes)
+        if len(snapshot.reports) + len(snapshot.targets) >= PARALLEL_MIN and WORKERS > 1
+        else None
+    )
+    made: list[bytes] = []
+
+    def snapshot_sha256() -> str:
+        assert frozen_bytes is not None
+        made.append(frozen_bytes.result())
+        return sha256_hex(made[0])
+
+    try:
+        result = evaluate(
+            engine_pack(pack_row), snapshot, why_not=False, progress=progress,
+            snapshot_sha256=snapshot_sha256 if frozen_bytes is not None else None,
+        )
+    except BaseException:
+        if frozen_bytes is not None and not made:
+            frozen_bytes.cancel()
+        raise
+    snapshot_bytes = made[0] if made else snapshot.canonical_bytes()
     # The facts themselves are not needed to store the run: a province's million fact objects go
     # before its 700,000 firings are written.
     del snapshot
