@@ -69,6 +69,8 @@ def _decimal(value: Decimal) -> str:
     return text
 
 
+decimal_text = _decimal  # the canonical text of a finite decimal, for messages too
+
 _DECIMAL_TEXTS = 100_000
 _DECIMAL_TEXT: dict[Decimal, str] = {}
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from decimal import ROUND_HALF_UP, Context, Decimal
 
+from engine.canonical import decimal_text
+
 SCALE = 10_000
 PLACES = Decimal("0.0001")
 _INT64 = 2**63 - 1
@@ -57,6 +59,8 @@ def scaled(value: Decimal) -> int:
 
 
 def fmt(value: Decimal) -> str:
-    """Plain text of a decimal for messages: no exponent, no trailing zeros."""
-    text = format(value.normalize(), "f")
-    return "0" if text in ("-0", "0") else text
+    """Plain text of a decimal for messages: no exponent, no trailing zeros — the canonical text
+    (remembered by value there), or what ``format`` gives a NaN or an infinity."""
+    if not value.is_finite():
+        return format(value, "f")
+    return decimal_text(value)

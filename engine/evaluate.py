@@ -8,7 +8,7 @@ order the snapshot's collections came in.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from decimal import Decimal
 
 from engine import adjust, matching, sheetrules
@@ -27,7 +27,16 @@ from engine.packmodel import Rule, RulePack
 from engine.periods import PeriodError, parse_period
 from engine.progress import Progress, silent
 from engine.render import texts
-from engine.result import Cut, Firing, MatchedFact, RunResult, ScoreSheet, WhyNot, run_hash
+from engine.result import (
+    Cut,
+    Firing,
+    MatchedFact,
+    RunResult,
+    ScoreSheet,
+    WhyNot,
+    canonical_parts,
+    run_hash,
+)
 from engine.schema import FIELDS
 from engine.sheets import SheetDraft, build_sheets
 from engine.snapcheck import check_snapshot
@@ -346,13 +355,33 @@ def _finish(
             )
         )
     sheets_t = tuple(out_sheets)
-    # The run hash (canonical bytes of every firing) in a second process on a large run, while
-    # this one finishes the cuts, the why-nots and the snapshot's hash.
-    hashing = (
-        Forked(lambda: run_hash(firings, sheets_t))
+    # A large run's hash: the second half of the firings put in canonical form by a second
+    # process while this one finishes the cuts and the why-nots and does the first half.
+    mid = len(firings) // 2
+    tail = (
+        Forked(lambda: list(canonical_parts(firings[mid:])))
         if len(firings) >= matching.PARALLEL_MIN and matching.WORKERS > 1
         else None
     )
+    try:
+        return _finish_rest(pack, snapshot, d, led, firings, sheets_t, mid, tail, sha256_of_snapshot)
+    except BaseException:
+        if tail is not None:
+            tail.cancel()
+        raise
+
+
+def _finish_rest(
+    pack: RulePack,
+    snapshot: Snapshot,
+    d: Derived,
+    led: Ledger,
+    firings: tuple[Firing, ...],
+    sheets_t: tuple[ScoreSheet, ...],
+    mid: int,
+    tail: Forked[list[bytes]] | None,
+    sha256_of_snapshot: Callable[[], str],
+) -> RunResult:
     cuts = [
         Cut(
             c.unit,
@@ -388,8 +417,16 @@ def _finish(
         sheets_t,
         tuple(cuts),
         why_not,
-        hashing.result() if hashing is not None else run_hash(firings, sheets_t),
+        run_hash(firings, sheets_t, _parts(firings, mid, tail)),
     )
+
+
+def _parts(firings: tuple[Firing, ...], mid: int, tail: Forked[list[bytes]] | None) -> Iterator[bytes]:
+    if tail is None:
+        yield from canonical_parts(firings)
+        return
+    yield from canonical_parts(firings[:mid])
+    yield from tail.result()
 
 
 def _matched(f: DerivedFact, shared: dict[int, MatchedFact]) -> MatchedFact:

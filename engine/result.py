@@ -7,7 +7,7 @@ stored, hashed and compared in replays.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -143,16 +143,20 @@ class RunResult:
         return canonical_json(self)
 
 
-def run_hash(firings: tuple[Firing, ...], sheets: tuple[ScoreSheet, ...]) -> str:
+def run_hash(
+    firings: tuple[Firing, ...], sheets: tuple[ScoreSheet, ...], firing_parts: Iterable[bytes] | None = None
+) -> str:
     """sha256 of the canonical firings and score sheets: equal inputs give equal hashes.
 
     The bytes are ``canonical_json({"firings": firings, "sheets": sheets})``, hashed as they are
-    made, a few thousand items at a time: a province run's canonical form is hundreds of MB."""
+    made, a few thousand items at a time: a province run's canonical form is hundreds of MB.
+    ``firing_parts``: the firings' :func:`canonical_parts`, made elsewhere (in part by a second
+    process)."""
     digest = hashlib.sha256()
     digest.update(b'{"firings":[')
-    _update(digest, firings)
+    _update(digest, canonical_parts(firings) if firing_parts is None else firing_parts)
     digest.update(b'],"sheets":[')
-    _update(digest, sheets)
+    _update(digest, canonical_parts(sheets))
     digest.update(b"]}")
     return digest.hexdigest()
 
@@ -160,18 +164,25 @@ def run_hash(firings: tuple[Firing, ...], sheets: tuple[ScoreSheet, ...]) -> str
 _HASH_CHUNK = 5_000
 
 
-def _update(digest: Any, items: tuple[Any, ...]) -> None:
+def _update(digest: Any, parts: Iterable[bytes]) -> None:
+    for n, part in enumerate(parts):
+        if n:
+            digest.update(b",")
+        digest.update(part)
+
+
+def canonical_parts(items: Sequence[Any]) -> Iterator[bytes]:
+    """The canonical JSON of ``items`` without its brackets, a chunk at a time: joined by commas,
+    the parts of consecutive slices are the bytes of the whole."""
     shared: dict[int, tuple[MatchedFact, dict[str, Any]]] = {}
     for start in range(0, len(items), _HASH_CHUNK):
-        if start:
-            digest.update(b",")
         chunk = items[start : start + _HASH_CHUNK]
         if all(type(item) is Firing for item in chunk):
-            digest.update(dumps([plain_firing(f, shared) for f in chunk])[1:-1])
+            yield dumps([plain_firing(f, shared) for f in chunk])[1:-1]
             if len(shared) > _HASH_CHUNK:
                 shared.clear()
         else:
-            digest.update(canonical_json(chunk)[1:-1])
+            yield canonical_json(chunk)[1:-1]
 
 
 def plain_firing(f: Firing, shared: dict[int, tuple[MatchedFact, dict[str, Any]]]) -> dict[str, Any]:

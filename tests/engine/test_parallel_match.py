@@ -58,6 +58,6 @@ def test_a_failing_hash_worker_fails_the_run(
     demo: tuple[RulePack, Snapshot], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     module = importlib.import_module("engine.evaluate")  # the module, not the function
-    _broken_in_workers(monkeypatch, module, "run_hash", "hash broke")
+    _broken_in_workers(monkeypatch, module, "canonical_parts", "hash broke")
     with pytest.raises(WorkerError, match=r"worker \d+: RuntimeError: hash broke"):
         evaluate(*demo)
