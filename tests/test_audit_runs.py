@@ -217,3 +217,17 @@ def test_postgres_refuses_to_change_stored_run_results(session: Session, sql: st
             session.begin_nested():
         session.execute(text(sql))
     assert audit.verify(session).ok
+
+
+@pytest.mark.postgres
+@pytest.mark.skipif(not IS_POSTGRES, reason="the append-only triggers exist on PostgreSQL only")
+@pytest.mark.parametrize(
+    "sql",
+    ["UPDATE run_snapshot SET body = '{}'", "DELETE FROM run_snapshot", "TRUNCATE run_snapshot"],
+)
+def test_postgres_refuses_to_change_a_frozen_snapshot(session: Session, sql: str) -> None:
+    _recorded_run(session)
+    refused = "on table run_snapshot refused: a run's frozen snapshot is immutable"
+    with pytest.raises(DBAPIError, match=refused), session.begin_nested():
+        session.execute(text(sql))
+    assert audit.verify(session).ok
