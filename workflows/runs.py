@@ -175,7 +175,6 @@ def _store(
         period=result.period,
         kind=kind,
         status="complete",
-        snapshot=snapshot_bytes.decode("utf-8"),
         snapshot_sha256=result.snapshot_sha256,
         run_hash=result.run_hash,
         supersedes_id=previous.id if previous is not None else None,
@@ -186,6 +185,7 @@ def _store(
         previous.status = "superseded"
     session.add(run)
     session.flush()
+    _write_snapshot(session, run.id, snapshot_bytes)
     unit_id = dict(session.execute(select(Unit.code, Unit.id).where(Unit.scheme_id == scheme.id)).all())
     # Firings go in batches, each row's ledger leaf taken as it is inserted: a province run's
     # rows never all exist at once. Ids are given up front, so the leaves (which bind the id) are
@@ -239,6 +239,18 @@ def _store(
 
 
 _BATCH = 20_000
+
+
+def _write_snapshot(session: Session, run_id: int, data: bytes) -> None:
+    """The frozen snapshot's canonical UTF-8 bytes into ``run_snapshot.body`` (text), converted by
+    the database: a province's 173 MB never become a Python str (twice that, for Chinese text)."""
+    as_text = "convert_from(:body, 'UTF8')" if session.get_bind().dialect.name == "postgresql" else (
+        "CAST(:body AS TEXT)"
+    )
+    session.execute(
+        text(f"INSERT INTO run_snapshot (run_id, body) VALUES (:run_id, {as_text})"),
+        {"run_id": run_id, "body": data},
+    )
 
 
 def _copy(session: Session, table: Table, rows: list[dict[str, Any]]) -> None:
