@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import json
 import multiprocessing
@@ -88,6 +89,23 @@ def test_a_failed_evaluation_leaves_no_snapshot_worker_behind(
     with pytest.raises(RuntimeError, match="the engine stopped"):
         create_run(session, "DEMO-2024", "2024", actor="office.li")
     assert multiprocessing.active_children() == []
+    assert gc.isenabled()  # a run pauses the cycle collector, and gives it back even on failure
+
+
+def test_a_run_pauses_the_cycle_collector_only_while_it_runs(
+    session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _demo_with_pack(session)
+    seen: list[bool] = []
+    real = workflows.runs.evaluate
+
+    def watched(*args: object, **kwargs: object) -> object:
+        seen.append(gc.isenabled())
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(workflows.runs, "evaluate", watched)
+    create_run(session, "DEMO-2024", "2024", actor="office.li")
+    assert seen == [False] and gc.isenabled()
 
 
 def test_replay_is_identical_and_a_rerun_supersedes(session: Session) -> None:
