@@ -111,7 +111,7 @@ def _firing_line(f: Firing, lang: str) -> list[str]:
     status = "" if f.status == "applied" else f" [{f.status} {f.override or ''}]".rstrip()
     lines = [f"  #{f.seq} {f.rule_id} v{f.rule_version}: {pts}{status} — {text}"]
     for m in f.matched:
-        values = ", ".join(f"{k}={_plain(v)}" for k, v in m.values.items())
+        values = ", ".join(f"{k}={_plain(v)}" for k, v in sorted(m.values.items()))
         lines.append(f"      {m.type} {m.id}: {values}")
     return lines
 
