@@ -186,7 +186,10 @@ def test_a_firing_added_to_a_recorded_run_is_caught(session: Session) -> None:
 )
 def test_a_changed_run_row_or_pack_names_the_run(session: Session, table: str, sql: str, what: str) -> None:
     run = _recorded_run(session)
-    session.execute(text(sql), {"run": run.id, "h": "cd" * 32})  # run and pack rows carry no trigger
+    if table == "run_snapshot":  # append-only on PostgreSQL (migration 0009): as a DBA would
+        tamper(session, table, sql, run=run.id)
+    else:  # run and pack rows carry no trigger
+        session.execute(text(sql), {"run": run.id, "h": "cd" * 32})
     brk = audit.verify(session).first_break
     assert brk is not None and (brk.seq, brk.kind, brk.run_id) == (3, "run_record_mismatch", run.id)
     assert what in brk.detail
