@@ -17,7 +17,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import FromClause, select
+from sqlalchemy import FromClause, LargeBinary, cast, func, select
 from sqlalchemy.orm import Session
 
 from audit.chain import record
@@ -52,7 +52,16 @@ EMPTY_ROOT = hashlib.sha256(b"").hexdigest()
 
 def merkle_root(leaves: Iterable[bytes]) -> str:
     """Hex RFC 6962 Merkle tree hash over the leaves' data, in the order given."""
-    level = [hashlib.sha256(LEAF_PREFIX + data).digest() for data in leaves]
+    return root_of_leaf_hashes([leaf_hash(data) for data in leaves])
+
+
+def leaf_hash(data: bytes) -> bytes:
+    """A leaf's hash: SHA-256(0x00 || data)."""
+    return hashlib.sha256(LEAF_PREFIX + data).digest()
+
+
+def root_of_leaf_hashes(level: list[bytes]) -> str:
+    """:func:`merkle_root` from the leaves' hashes (made elsewhere, by a worker process say)."""
     if not level:
         return EMPTY_ROOT
     while len(level) > 1:
@@ -113,11 +122,10 @@ class StoredRun:
 def stored_run(session: Session, run_id: int, roots: RunRoots | None = None) -> StoredRun | None:
     """Compute from the stored rows what a ``run.create`` event records; ``None`` if the run is gone.
     ``roots``: already computed over the run's rows (by ``record_run``'s caller), else read here."""
-    run_table, pack_table, snapshot_table = Run.__table__, RulePack.__table__, RunSnapshot.__table__
+    run_table, pack_table = Run.__table__, RulePack.__table__
     row = session.execute(
-        select(run_table, pack_table.c.sha256.label("pack_sha256"), snapshot_table.c.body.label("snapshot"))
+        select(run_table, pack_table.c.sha256.label("pack_sha256"))
         .join(pack_table, pack_table.c.id == run_table.c.rule_pack_id)
-        .outerjoin(snapshot_table, snapshot_table.c.run_id == run_table.c.id)
         .where(run_table.c.id == run_id)
     ).mappings().first()
     if row is None:
@@ -127,8 +135,22 @@ def stored_run(session: Session, run_id: int, roots: RunRoots | None = None) -> 
         "pack_sha256": row["pack_sha256"],
         **(roots if roots is not None else run_roots(session, run_id)).as_payload(),
     }
-    snapshot = row["snapshot"] if row["snapshot"] is not None else ""  # a lost snapshot hashes as empty
-    return StoredRun(binding, hashlib.sha256(snapshot.encode("utf-8")).hexdigest())
+    return StoredRun(binding, snapshot_text_sha256(session, run_id))
+
+
+def snapshot_text_sha256(session: Session, run_id: int) -> str:
+    """SHA-256 of the run's stored snapshot text in UTF-8 (a lost snapshot hashes as empty), taken
+    without making the text a Python str: a province's is 173 MB. PostgreSQL hashes it in place;
+    SQLite hands over its UTF-8 bytes."""
+    body = RunSnapshot.__table__.c.body
+    where = RunSnapshot.__table__.c.run_id == run_id
+    if session.get_bind().dialect.name == "postgresql":
+        digest = session.execute(
+            select(func.encode(func.sha256(func.convert_to(body, "UTF8")), "hex")).where(where)
+        ).scalar()
+        return digest if digest is not None else hashlib.sha256(b"").hexdigest()
+    data = session.execute(select(cast(body, LargeBinary)).where(where)).scalar()
+    return hashlib.sha256(data or b"").hexdigest()
 
 
 def record_run(session: Session, run: Run, actor: str, *, roots: RunRoots | None = None) -> AuditEvent:

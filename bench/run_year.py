@@ -210,7 +210,7 @@ def main(argv: list[str] | None = None) -> int:
             cpu_after = os.times()
         spans = phases.finish(ended)
         messages = host().messages - messages_before
-        firings = len(outcome.result.firings)
+        firings = outcome.result.firing_count
         run_id, run_hash = outcome.run.id, outcome.result.run_hash
         del outcome
         engine.dispose()

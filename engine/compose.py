@@ -84,10 +84,10 @@ def _with(fact: DerivedFact, extra: Mapping[str, Scalar]) -> DerivedFact:
 
 def _target_values(d: Derived, want_all: bool) -> dict[tuple[str, str | None], dict[str, Scalar]]:
     """Every target fact's values with the aggregates and checkpoint counts added."""
-    reports = {(r.unit, r.indicator, r.period): r.value for r in d.snapshot.reports}
     targets = d.facts.get("target", [])
     extra: dict[str, dict[str, Scalar]] = {f.id: {} for f in targets}
     if want_all:
+        reports = _report_values(d)
         _aggregates(targets, extra)
         for f in targets:
             extra[f.id].update(_lagging_quarters(d, f, reports))
@@ -108,6 +108,11 @@ _TARGET_EXTRA = frozenset(
 )
 
 
+def _report_values(d: Derived) -> dict[tuple[str, str, str], Decimal]:
+    """(unit, indicator, month) → value: made only when a field the pack reads needs it."""
+    return {(r.unit, r.indicator, r.period): r.value for r in d.snapshot.reports}
+
+
 def enrich(d: Derived, pack: RulePack) -> None:
     """Add what the pack reads to the target, checkpoint and event facts of ``d`` (in place)."""
     wanted = uses(pack)
@@ -115,7 +120,8 @@ def enrich(d: Derived, pack: RulePack) -> None:
         return
     cross = any("@" in k for t in ("target", "checkpoint", "event") for k in wanted[t])
     by_unit_ind = _target_values(d, cross or bool(wanted["target"] & _TARGET_EXTRA))
-    reports = {(r.unit, r.indicator, r.period): r.value for r in d.snapshot.reports}
+    want_running = wanted["checkpoint"] & {"months_lagging_running", "quarters_lagging_running"}
+    reports = _report_values(d) if want_running else {}
     for fact_type in ("target", "checkpoint", "event"):
         want = wanted[fact_type]
         if not want:
@@ -128,7 +134,7 @@ def enrich(d: Derived, pack: RulePack) -> None:
                 add.update({k: full[k] for k in want & _TARGET_EXTRA if k in full})
             if "tags" in want:
                 add["tags"] = _tags(d, f.unit)
-            if fact_type == "checkpoint" and want & {"months_lagging_running", "quarters_lagging_running"}:
+            if fact_type == "checkpoint" and want_running:
                 add.update(_lagging_running(d, f, reports))
             add.update(_cross(want, f.unit, by_unit_ind))
             out.append(_with(f, add))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import bisect
 import datetime as dt
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -197,7 +198,7 @@ def _checkpoints(
     ind = indicators[t.indicator]
     out = []
     for month in period.checkpoints:
-        when = period.month_text(month)
+        when = _month_text(period.year, month)
         expected = expected_at(t, month, period.year)
         v = _common(units[t.unit])
         v.update(
@@ -205,8 +206,8 @@ def _checkpoints(
             section=ind.section,
             direction=ind.direction,
             checkpoint=when,
-            month=Decimal(month),
-            quarter=Decimal((month + 2) // 3),
+            month=_SMALL[month],
+            quarter=_SMALL[(month + 2) // 3],
             final=month == 12,
             annual=t.annual_value,
             expected=expected,
@@ -221,6 +222,15 @@ def _checkpoints(
                 v["lagging"] = actual < expected
         out.append(DerivedFact("checkpoint", f"{t.id}@{when}", t.unit, t.indicator, v))
     return out
+
+
+# One object each for the values 800,000 checkpoints share (a province's; equal either way).
+_SMALL = tuple(Decimal(n) for n in range(13))
+
+
+@functools.lru_cache(maxsize=256)
+def _month_text(year: int, month: int) -> str:
+    return f"{year:04d}-{month:02d}"
 
 
 def prior_cutoff(s: Snapshot) -> dt.date:

@@ -8,6 +8,7 @@ order the snapshot's collections came in.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Iterator
 from decimal import Decimal
 
@@ -65,6 +66,22 @@ def evaluate(
     keeps none — ``explain --why-not`` re-evaluates — and a province has 200,000 of them).
     ``snapshot_sha256``: the snapshot's hash made elsewhere (a caller hashing it in a second
     process meanwhile); asked for at the end, instead of hashing the snapshot here."""
+    prepared = prepare(pack, snapshot, why_not=why_not, why_not_detail=why_not_detail, progress=progress)
+    progress("finish", 0, 1)
+    return prepared.result(snapshot_sha256 or prepared.snapshot.sha256)
+
+
+def prepare(
+    pack: RulePack,
+    snapshot: Snapshot,
+    *,
+    why_not: bool = True,
+    why_not_detail: bool = True,
+    progress: Progress = silent,
+) -> Prepared:
+    """Everything of a run but its firings' objects: the drafts in canonical order with their seq,
+    the score sheets, cuts and why-nots. A stored run makes its firings from it a batch at a time
+    (:meth:`Prepared.firings`) — a province's 700,000 never all exist at once."""
     progress("check", 0, 1)
     snapshot = snapshot.normalized()
     check_snapshot(snapshot)
@@ -100,8 +117,7 @@ def evaluate(
         _no_match(d, rules, led, why_not_detail)
     else:
         led.why_not.clear()
-    progress("finish", 0, 1)
-    return _finish(pack, snapshot, d, led, sheets, graded, flags, snapshot_sha256 or snapshot.sha256)
+    return _prepared(pack, snapshot, d, led, sheets, graded, flags)
 
 
 def _needs_report(rule: Rule) -> bool:
@@ -311,7 +327,7 @@ def _verification_cuts(snapshot: Snapshot, d: Derived) -> list[Cut]:
     return out
 
 
-def _finish(
+def _prepared(
     pack: RulePack,
     snapshot: Snapshot,
     d: Derived,
@@ -319,13 +335,10 @@ def _finish(
     sheets: list[SheetDraft],
     graded: dict[str, tuple[int | None, str | None, tuple[str, ...]]],
     flags: dict[str, list[str]],
-    sha256_of_snapshot: Callable[[], str],
-) -> RunResult:
+) -> Prepared:
     drafts = sorted(led.drafts, key=Draft.sort_key)
     for seq, dr in enumerate(drafts, start=1):
         dr.seq = seq
-    shared: dict[int, MatchedFact] = {}  # a fact matched by several rules is one MatchedFact
-    firings = tuple(_firing(dr, pack, d, shared) for dr in drafts)
     out_sheets = []
     for s in sheets:
         rank, grade, notes = graded[s.unit]
@@ -354,34 +367,6 @@ def _finish(
                 s.credited_events,
             )
         )
-    sheets_t = tuple(out_sheets)
-    # A large run's hash: the second half of the firings put in canonical form by a second
-    # process while this one finishes the cuts and the why-nots and does the first half.
-    mid = len(firings) // 2
-    tail = (
-        Forked(lambda: list(canonical_parts(firings[mid:])))
-        if len(firings) >= matching.PARALLEL_MIN and matching.WORKERS > 1
-        else None
-    )
-    try:
-        return _finish_rest(pack, snapshot, d, led, firings, sheets_t, mid, tail, sha256_of_snapshot)
-    except BaseException:
-        if tail is not None:
-            tail.cancel()
-        raise
-
-
-def _finish_rest(
-    pack: RulePack,
-    snapshot: Snapshot,
-    d: Derived,
-    led: Ledger,
-    firings: tuple[Firing, ...],
-    sheets_t: tuple[ScoreSheet, ...],
-    mid: int,
-    tail: Forked[list[bytes]] | None,
-    sha256_of_snapshot: Callable[[], str],
-) -> RunResult:
     cuts = [
         Cut(
             c.unit,
@@ -405,20 +390,73 @@ def _finish_rest(
         }
     )
     why_not = tuple(WhyNot(u, r, i or None, reason, f, zh, en) for u, r, i, reason, f, zh, en in why)
-    snapshot_sha256 = sha256_of_snapshot()
-    return RunResult(
-        snapshot.scheme_code,
-        snapshot.period,
-        pack.name,
-        pack.version,
-        pack.sha256,
-        snapshot_sha256,
-        firings,
-        sheets_t,
-        tuple(cuts),
-        why_not,
-        run_hash(firings, sheets_t, _parts(firings, mid, tail)),
-    )
+    return Prepared(pack, snapshot, d, drafts, tuple(out_sheets), tuple(cuts), why_not)
+
+
+class Prepared:
+    """A run evaluated up to its firings: ``drafts`` (seq = index + 1), ``sheets``, ``cuts`` and
+    ``why_not`` final. Firings are made from it on demand, by index — in another process too (a
+    forked child inherits it): a firing's fields depend only on its draft and the derived facts."""
+
+    def __init__(
+        self,
+        pack: RulePack,
+        snapshot: Snapshot,
+        d: Derived,
+        drafts: list[Draft],
+        sheets: tuple[ScoreSheet, ...],
+        cuts: tuple[Cut, ...],
+        why_not: tuple[WhyNot, ...],
+    ) -> None:
+        self.pack, self.snapshot, self.d = pack, snapshot, d
+        self.scheme_code, self.period = snapshot.scheme_code, snapshot.period
+        self.drafts, self.sheets, self.cuts, self.why_not = drafts, sheets, cuts, why_not
+        self._shared: dict[int, MatchedFact] = {}  # a fact matched by several rules is one MatchedFact
+
+    def __len__(self) -> int:
+        return len(self.drafts)
+
+    def drop_reports(self) -> None:
+        """Let the snapshot's progress reports go: firings quote the derived facts, never the
+        reports, and a province has 800,000 (its caller keeps the snapshot's canonical bytes)."""
+        self.snapshot = self.d.snapshot = dataclasses.replace(self.snapshot, reports=())
+
+    def firings(self, start: int = 0, stop: int | None = None) -> Iterator[Firing]:
+        """The firings with index in [start, stop), in seq order."""
+        pack, d, shared = self.pack, self.d, self._shared
+        for dr in self.drafts[start:stop]:
+            yield _firing(dr, pack, d, shared)
+
+    def result(self, sha256_of_snapshot: Callable[[], str]) -> RunResult:
+        """The whole result, every firing made (for a stored run, see :meth:`firings`)."""
+        firings = tuple(self.firings())
+        # A large run's hash: the second half of the firings put in canonical form by a second
+        # process while this one does the first half.
+        mid = len(firings) // 2
+        tail = (
+            Forked(lambda: list(canonical_parts(firings[mid:])))
+            if len(firings) >= matching.PARALLEL_MIN and matching.WORKERS > 1
+            else None
+        )
+        try:
+            digest = run_hash(firings, self.sheets, _parts(firings, mid, tail))
+        except BaseException:
+            if tail is not None:
+                tail.cancel()
+            raise
+        return RunResult(
+            self.snapshot.scheme_code,
+            self.snapshot.period,
+            self.pack.name,
+            self.pack.version,
+            self.pack.sha256,
+            sha256_of_snapshot(),
+            firings,
+            self.sheets,
+            self.cuts,
+            self.why_not,
+            digest,
+        )
 
 
 def _parts(firings: tuple[Firing, ...], mid: int, tail: Forked[list[bytes]] | None) -> Iterator[bytes]:

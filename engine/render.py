@@ -27,8 +27,8 @@ def show(value: object, lang: str) -> str:
 def placeholders(
     dr: Draft, d: Derived, lang: str, wanted: frozenset[str] | None = None
 ) -> dict[str, str]:
-    """The values a rule text may name; with ``wanted``, only the fact fields it does name (the
-    others are not formatted at all: a province run renders a million texts)."""
+    """The values a rule text may name; with ``wanted``, only those it does name (the others are
+    not formatted at all: a province run renders a million and a half texts)."""
     values: dict[str, str] = {}
     if dr.facts:
         first = dr.facts[0].values
@@ -36,18 +36,26 @@ def placeholders(
             values.update({k: show(v, lang) for k, v in first.items()})
         else:
             values.update({k: show(first[k], lang) for k in wanted if k in first})
-        if "annual" in first:
+        if "annual" in first and (wanted is None or "target" in wanted):
             values["target"] = show(first["annual"], lang)
-    values["unit"] = dr.unit
-    unit = d.units.get(dr.unit)
-    values["unit_name"] = unit.name if unit else dr.unit
-    if dr.indicator is not None and dr.indicator in d.indicators:
+    every = wanted is None
+    wanted = wanted or frozenset()
+    if every or "unit" in wanted:
+        values["unit"] = dr.unit
+    if every or "unit_name" in wanted:
+        unit = d.units.get(dr.unit)
+        values["unit_name"] = unit.name if unit else dr.unit
+    if (every or "indicator_name" in wanted) and dr.indicator is not None and dr.indicator in d.indicators:
         ind = d.indicators[dr.indicator]
         values["indicator_name"] = ind.name_zh if lang == "zh" else ind.name_en
-    values["points"] = fmt(dr.points)
-    values["share"] = dr.detail.get("share", "1")
-    values["lead_unit"] = dr.detail.get("lead_unit", dr.facts[0].unit if dr.facts else dr.unit)
-    values["period"] = d.period.text
+    if every or "points" in wanted:
+        values["points"] = fmt(dr.points)
+    if every or "share" in wanted:
+        values["share"] = dr.detail.get("share", "1")
+    if every or "lead_unit" in wanted:
+        values["lead_unit"] = dr.detail.get("lead_unit", dr.facts[0].unit if dr.facts else dr.unit)
+    if every or "period" in wanted:
+        values["period"] = d.period.text
     return values
 
 

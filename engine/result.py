@@ -152,9 +152,15 @@ def run_hash(
     made, a few thousand items at a time: a province run's canonical form is hundreds of MB.
     ``firing_parts``: the firings' :func:`canonical_parts`, made elsewhere (in part by a second
     process)."""
+    return hash_of_parts(canonical_parts(firings) if firing_parts is None else firing_parts, sheets)
+
+
+def hash_of_parts(firing_parts: Iterable[bytes], sheets: Sequence[ScoreSheet]) -> str:
+    """:func:`run_hash` from the firings' canonical parts (each a non-empty run of consecutive
+    firings' canonical JSON, without brackets, as :func:`canonical_parts` gives), in seq order."""
     digest = hashlib.sha256()
     digest.update(b'{"firings":[')
-    _update(digest, canonical_parts(firings) if firing_parts is None else firing_parts)
+    _update(digest, firing_parts)
     digest.update(b'],"sheets":[')
     _update(digest, canonical_parts(sheets))
     digest.update(b"]}")

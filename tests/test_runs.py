@@ -13,6 +13,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 import audit
+import workflows.run_rows
 import workflows.runs
 from engine import PackError
 from store import AuditEvent, Cut, Firing, RulePack, Run, ScoreSheet
@@ -47,7 +48,7 @@ def test_a_year_run_is_stored_whole_and_hashes_back(session: Session) -> None:
     assert run.kind == "year" and run.status == "complete" and outcome.superseded is None
     stored = load_result(session, run)  # re-hashes the stored rows: equal to the engine's own
     assert stored.run_hash == result.run_hash == run.run_hash
-    assert len(stored.firings) == len(result.firings) > 0
+    assert len(stored.firings) == result.firing_count > 0
     assert len(stored.sheets) == 75 and all(s.grade for s in stored.sheets)
     assert {s.rank for s in stored.sheets if s.category == "county"} == set(range(1, 10))
     assert stored.cuts == result.cuts
@@ -57,22 +58,50 @@ def test_a_year_run_is_stored_whole_and_hashes_back(session: Session) -> None:
     assert replayed.identical and replayed.replayed_hash == run.run_hash
 
 
-@pytest.mark.parametrize("parallel", [True, False], ids=["merkle-forked", "merkle-inline"])
-def test_the_ledger_roots_match_the_stored_rows_whichever_process_hashes_them(
+@pytest.mark.parametrize("parallel", [True, False], ids=["rows-by-workers", "rows-inline"])
+def test_a_run_stores_the_same_rows_and_roots_whichever_process_makes_them(
     session: Session, monkeypatch: pytest.MonkeyPatch, parallel: bool
 ) -> None:
-    """A province run hashes its firings for the ledger in a second process while it writes them
-    (from 20,000 firings); the root must be the one the stored rows give, as when done inline."""
+    """A province run's firings are made by worker processes while this one writes them (from
+    20,000 firings); the rows, the run hash and the ledger roots must be those of one process."""
     monkeypatch.setattr(workflows.runs, "PARALLEL_MIN", 1 if parallel else 10**9)
     monkeypatch.setattr(workflows.runs, "WORKERS", 2)
-    monkeypatch.setattr(workflows.runs, "_BATCH", 97)  # several batches, the last one short
+    monkeypatch.setattr(workflows.run_rows, "BATCH", 97)  # several batches, the last one short
     _demo_with_pack(session)
     run = create_run(session, "DEMO-2024", "2024", actor="office.li").run
     report = audit.verify(session)
     assert report.ok and report.runs_checked == 1, report
     # the snapshot, put in canonical form by a second process too, is what the run hashed
     assert hashlib.sha256(run.snapshot.encode("utf-8")).hexdigest() == run.snapshot_sha256
+    stored = load_result(session, run)  # re-hashes the stored rows
+    assert stored.run_hash == run.run_hash and len(stored.firings) > 97 * 3
+    assert [f.seq for f in stored.firings] == list(range(1, len(stored.firings) + 1))
     assert replay(session, run)[0].identical
+    assert multiprocessing.active_children() == []
+
+
+def test_a_failing_firing_worker_fails_the_run_and_stores_nothing(
+    session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(workflows.runs, "PARALLEL_MIN", 1)
+    monkeypatch.setattr(workflows.runs, "WORKERS", 2)
+    monkeypatch.setattr(workflows.run_rows, "BATCH", 97)
+    _demo_with_pack(session)
+    before = _counts(session)
+    made = workflows.run_rows.make_batch
+
+    def broken(job: workflows.run_rows.FiringRows, start: int, stop: int) -> workflows.run_rows.Batch:
+        if start >= 97 * 2:
+            raise RuntimeError(f"no rows for firings {start}-{stop}")
+        return made(job, start, stop)
+
+    monkeypatch.setattr(workflows.run_rows, "make_batch", broken)
+    savepoint = session.begin_nested()
+    with pytest.raises(RuntimeError, match="no rows for firings 194-291"):
+        create_run(session, "DEMO-2024", "2024", actor="office.li")
+    savepoint.rollback()
+    assert _counts(session) == before
+    assert multiprocessing.active_children() == []
 
 
 def test_a_failed_evaluation_leaves_no_snapshot_worker_behind(
@@ -85,7 +114,7 @@ def test_a_failed_evaluation_leaves_no_snapshot_worker_behind(
     def broken(*args: object, **kwargs: object) -> None:
         raise RuntimeError("the engine stopped")
 
-    monkeypatch.setattr(workflows.runs, "evaluate", broken)
+    monkeypatch.setattr(workflows.runs, "prepare", broken)
     with pytest.raises(RuntimeError, match="the engine stopped"):
         create_run(session, "DEMO-2024", "2024", actor="office.li")
     assert multiprocessing.active_children() == []
@@ -97,13 +126,13 @@ def test_a_run_pauses_the_cycle_collector_only_while_it_runs(
 ) -> None:
     _demo_with_pack(session)
     seen: list[bool] = []
-    real = workflows.runs.evaluate
+    real = workflows.runs.prepare
 
     def watched(*args: object, **kwargs: object) -> object:
         seen.append(gc.isenabled())
         return real(*args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(workflows.runs, "evaluate", watched)
+    monkeypatch.setattr(workflows.runs, "prepare", watched)
     create_run(session, "DEMO-2024", "2024", actor="office.li")
     assert seen == [False] and gc.isenabled()
 

@@ -129,7 +129,7 @@ def run_command(app: AppContext, scheme: str, period: str, pack_ref: str | None,
                 "run_id": run.id, "run_hash": run.run_hash, "scheme": result.scheme_code,
                 "period": result.period, "pack": f"{result.pack_name}@{result.pack_version}",
                 "pack_sha256": result.pack_sha256, "snapshot_sha256": result.snapshot_sha256,
-                "firings": len(result.firings), "score_sheets": len(result.sheets),
+                "firings": result.firing_count, "score_sheets": result.sheet_count,
                 "supersedes": outcome.superseded.id if outcome.superseded else None,
             }
     except (DomainError, PeriodError) as exc:

@@ -146,7 +146,7 @@ def runs() -> Any:
                 status = 409
             else:
                 flash(_("Run %(run)s made: %(firings)s firings.", run=outcome.run.id,
-                        firings=len(outcome.result.firings)), "success")
+                        firings=outcome.result.firing_count), "success")
                 return redirect(url_for("pages.case_queue", run_id=outcome.run.id))
         else:
             status = 400 if form.csrf_token.errors else 422

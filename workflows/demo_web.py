@@ -59,7 +59,7 @@ def prepare_demo_web(session: Session, *, actor: str) -> list[str]:
         for period in DEMO_PERIODS:
             outcome = create_run(session, DEMO_SCHEME_CODE, period, actor=PACK_AUTHOR)
             done.append(f"run {outcome.run.id} of {DEMO_SCHEME_CODE} {period}: "
-                        f"{len(outcome.result.firings)} firings, {len(outcome.result.sheets)} score sheets")
+                        f"{outcome.result.firing_count} firings, {outcome.result.sheet_count} score sheets")
     for a in DEMO_ACCOUNTS:
         if session.scalar(select(Account.id).where(Account.username == a.username)) is None:
             create_account(session, a.username, a.password, display_name=a.display_name, roles=[a.role],

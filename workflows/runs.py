@@ -13,20 +13,19 @@ import contextlib
 import dataclasses
 import datetime as dt
 import gc
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-import orjson
-from psycopg import sql as psycopg_sql
-from sqlalchemy import JSON, Table, func, insert, select, text
+from sqlalchemy import Table, func, insert, select, text
 from sqlalchemy.orm import Session
 
 import audit
-from audit.merkle import FIRING_FIELDS, SCORE_SHEET_FIELDS, merkle_root
+from audit.merkle import SCORE_SHEET_FIELDS, merkle_root, root_of_leaf_hashes
 from engine import RunResult, evaluate
 from engine.canonical import dumps, sha256_hex, to_plain
+from engine.evaluate import Prepared, prepare
 from engine.facts import FiringOverride, PriorResult, Snapshot, forget_canonical
 from engine.forked import Forked
 from engine.matching import PARALLEL_MIN, WORKERS
@@ -34,19 +33,35 @@ from engine.periods import parse_period
 from engine.progress import Progress, silent
 from engine.result import Cut as EngineCut
 from engine.result import Firing as EngineFiring
-from engine.result import MatchedFact, SectionScore, VetoNote, run_hash
+from engine.result import MatchedFact, SectionScore, VetoNote, hash_of_parts, run_hash
 from engine.result import ScoreSheet as EngineSheet
 from store import Cut, Firing, RulePack, Run, Scheme, ScoreSheet, Unit
-from store.types import ExactDecimal
+from workflows import run_rows
 from workflows.errors import Conflict, NotFound
 from workflows.packs import approved_pack_for, engine_pack, get_pack
 from workflows.snapshot import build_snapshot, find_scheme
 
 
 @dataclass(frozen=True)
+class RunSummary:
+    """What a stored run came to (its rows hold the rest: :func:`load_result` reads them back)."""
+
+    scheme_code: str
+    period: str
+    pack_name: str
+    pack_version: int
+    pack_sha256: str
+    snapshot_sha256: str
+    firing_count: int
+    sheet_count: int
+    cuts: tuple[EngineCut, ...]
+    run_hash: str
+
+
+@dataclass(frozen=True)
 class RunOutcome:
     run: Run
-    result: RunResult
+    result: RunSummary
     superseded: Run | None
 
 
@@ -127,31 +142,29 @@ def _create_run(
         if len(snapshot.reports) + len(snapshot.targets) >= PARALLEL_MIN and WORKERS > 1
         else None
     )
-    made: list[bytes] = []
-
-    def snapshot_sha256() -> str:
-        assert frozen_bytes is not None
-        made.append(frozen_bytes.result())
-        return sha256_hex(made[0])
-
     try:
-        result = evaluate(
-            engine_pack(pack_row), snapshot, why_not=False, progress=progress,
-            snapshot_sha256=snapshot_sha256 if frozen_bytes is not None else None,
-        )
+        prepared = prepare(engine_pack(pack_row), snapshot, why_not=False, progress=progress)
     except BaseException:
-        if frozen_bytes is not None and not made:
+        if frozen_bytes is not None:
             frozen_bytes.cancel()
         raise
-    snapshot_bytes = made[0] if made else snapshot.canonical_bytes()
-    # The facts themselves are not needed to store the run: a province's million fact objects go
-    # before its 700,000 firings are written.
+    # The facts themselves are not needed to store the run: the snapshot's objects go before its
+    # canonical form arrives (the derived facts the firings quote stay, with ``prepared``).
+    snapshot_bytes = snapshot.canonical_bytes() if frozen_bytes is None else b""
     del snapshot
     forget_canonical()
-    progress("store", 0, 1)
-    run = _store(session, scheme, pack_row, period.kind, snapshot_bytes, result, actor, previous)
-    progress("store", 1, 1)
-    return RunOutcome(run, result, previous)
+    prepared.drop_reports()
+    if frozen_bytes is not None:
+        snapshot_bytes = frozen_bytes.result()
+    snapshot_sha = sha256_hex(snapshot_bytes)
+    progress("store", 0, len(prepared))
+    run = _new_run(session, scheme, pack_row, period.kind, prepared, snapshot_sha, previous, actor)
+    _write_snapshot(session, run.id, snapshot_bytes)
+    del snapshot_bytes
+    roots, summary = _store(session, scheme, run, snapshot_sha, prepared, progress)
+    del prepared  # before the ledger reads the stored run back
+    audit.record_run(session, run, actor, roots=roots)
+    return RunOutcome(run, summary, previous)
 
 
 def _carried_overrides(session: Session, previous: Run | None) -> tuple[FiringOverride, ...]:
@@ -190,24 +203,24 @@ def _prior_cutoff(session: Session, scheme: Scheme) -> dt.date | None:
     ).first()
 
 
-def _store(
+def _new_run(
     session: Session,
     scheme: Scheme,
     pack_row: RulePack,
     kind: str,
-    snapshot_bytes: bytes,
-    result: RunResult,
-    actor: str,
+    prepared: Prepared,
+    snapshot_sha256: str,
     previous: Run | None,
+    actor: str,
 ) -> Run:
     run = Run(
         scheme_id=scheme.id,
         rule_pack_id=pack_row.id,
-        period=result.period,
+        period=prepared.period,
         kind=kind,
         status="complete",
-        snapshot_sha256=result.snapshot_sha256,
-        run_hash=result.run_hash,
+        snapshot_sha256=snapshot_sha256,
+        run_hash="",  # set by _store, in this transaction, once the firings written are hashed
         supersedes_id=previous.id if previous is not None else None,
         created_at=dt.datetime.now(dt.UTC),
         created_by=actor,
@@ -216,60 +229,60 @@ def _store(
         previous.status = "superseded"
     session.add(run)
     session.flush()
-    _write_snapshot(session, run.id, snapshot_bytes)
-    unit_id = dict(session.execute(select(Unit.code, Unit.id).where(Unit.scheme_id == scheme.id)).all())
-    # Firings go in batches, each row's ledger leaf taken as it is inserted: a province run's
-    # rows never all exist at once. Ids are given up front, so the leaves (which bind the id) are
-    # exactly what reading the rows back gives — tests/test_runs.py verifies the ledger against
-    # the stored rows on both backends.
-    firing_table: Table = Firing.__table__  # type: ignore[assignment]
-    sheet_table: Table = ScoreSheet.__table__  # type: ignore[assignment]
-    firing_ids = _reserve_ids(session, firing_table, len(result.firings))
-    copy = session.get_bind().dialect.name == "postgresql"
-
-    def firing_rows(start: int) -> list[dict[str, Any]]:
-        shared: dict[int, Any] = {}  # one plain form per matched fact (rules share facts)
-        return [
-            {"id": firing_ids[start + n], **_firing_row(run.id, unit_id, f, shared)}
-            for n, f in enumerate(result.firings[start : start + _BATCH])
-        ]
-
-    def firings_root_of(rows: Iterator[list[dict[str, Any]]]) -> str:
-        return merkle_root(_leaf(row, FIRING_FIELDS) for batch in rows for row in batch)
-
-    batches = range(0, len(result.firings), _BATCH)
-    write = _copy if copy else _executemany
-    if len(result.firings) >= PARALLEL_MIN and WORKERS > 1:
-        # The ledger's Merkle root of the firings in a second process (it builds the same rows,
-        # which bind the reserved ids) while this one writes them: the two take about as long.
-        hashing = Forked(lambda: firings_root_of(firing_rows(start) for start in batches))
-        for start in batches:
-            write(session, firing_table, firing_rows(start))
-        firings_root = hashing.result()
-    else:
-        def written() -> Iterator[list[dict[str, Any]]]:
-            for start in batches:
-                rows = firing_rows(start)
-                write(session, firing_table, rows)
-                yield rows
-
-        firings_root = firings_root_of(written())
-    sheet_ids = _reserve_ids(session, sheet_table, len(result.sheets))
-    sheets = [
-        {"id": i, **_sheet_row(run.id, unit_id, s)} for i, s in zip(sheet_ids, result.sheets, strict=True)
-    ]
-    if sheets:
-        session.execute(insert(sheet_table), sheets)
-    if result.cuts:
-        session.execute(insert(Cut), [_cut_row(run.id, unit_id, n, c) for n, c in enumerate(result.cuts, 1)])
-    sheets.sort(key=lambda row: row["unit_id"])
-    sheets_root = merkle_root(_leaf(row, SCORE_SHEET_FIELDS) for row in sheets)
-    roots = audit.RunRoots(len(result.firings), firings_root, len(sheets), sheets_root)
-    audit.record_run(session, run, actor, roots=roots)
     return run
 
 
-_BATCH = 20_000
+def _store(
+    session: Session,
+    scheme: Scheme,
+    run: Run,
+    snapshot_sha256: str,
+    prepared: Prepared,
+    progress: Progress,
+) -> tuple[audit.RunRoots, RunSummary]:
+    """The run's firings, score sheets and cuts; the run hash set on ``run``; the ledger's roots."""
+    unit_id = dict(session.execute(select(Unit.code, Unit.id).where(Unit.scheme_id == scheme.id)).all())
+    # Ids are given up front, so the ledger leaves (which bind the id) are exactly what reading
+    # the rows back gives — tests/test_runs.py verifies the ledger against the stored rows.
+    job = run_rows.FiringRows(
+        prepared, _reserve_ids(session, run_rows.firing_table(), len(prepared)), run.id, unit_id,
+        run_rows.binds_for(session),
+    )
+    workers = WORKERS if len(prepared) >= PARALLEL_MIN else 1
+    write = run_rows.writer(session)
+    leaves: list[bytes] = []
+
+    def stored_parts(made: Iterator[run_rows.Batch]) -> Iterator[bytes]:
+        for batch in made:
+            write(batch.rows)
+            leaves.extend(batch.leaves)
+            progress("store", len(leaves), len(prepared))
+            if batch.part:
+                yield batch.part
+
+    with run_rows.closing_batches(job, workers) as made:
+        run.run_hash = hash_of_parts(stored_parts(made), prepared.sheets)
+    firings_root = root_of_leaf_hashes(leaves)
+    sheet_table: Table = ScoreSheet.__table__  # type: ignore[assignment]
+    sheet_ids = _reserve_ids(session, sheet_table, len(prepared.sheets))
+    sheets = [
+        {"id": i, **_sheet_row(run.id, unit_id, s)}
+        for i, s in zip(sheet_ids, prepared.sheets, strict=True)
+    ]
+    if sheets:
+        session.execute(insert(sheet_table), sheets)
+    if prepared.cuts:
+        cut_rows = [_cut_row(run.id, unit_id, n, c) for n, c in enumerate(prepared.cuts, 1)]
+        session.execute(insert(Cut), cut_rows)
+    sheets.sort(key=lambda row: row["unit_id"])
+    sheets_root = merkle_root(_leaf(row, SCORE_SHEET_FIELDS) for row in sheets)
+    roots = audit.RunRoots(len(prepared), firings_root, len(sheets), sheets_root)
+    pack = prepared.pack
+    summary = RunSummary(
+        prepared.scheme_code, prepared.period, pack.name, pack.version, pack.sha256,
+        snapshot_sha256, len(prepared), len(prepared.sheets), prepared.cuts, run.run_hash,
+    )
+    return roots, summary
 
 
 def _write_snapshot(session: Session, run_id: int, data: bytes) -> None:
@@ -282,101 +295,6 @@ def _write_snapshot(session: Session, run_id: int, data: bytes) -> None:
         text(f"INSERT INTO run_snapshot (run_id, body) VALUES (:run_id, {as_text})"),
         {"run_id": run_id, "body": data},
     )
-
-
-def _copy(session: Session, table: Table, rows: list[dict[str, Any]]) -> None:
-    """PostgreSQL: ``rows`` through ``COPY … FROM STDIN`` on the session's own connection (in its
-    transaction), each value as the column type would bind it: JSON columns as JSON text, exact
-    decimals as they are (refused beyond the column's scale, like ``ExactDecimal``)."""
-    if not rows:
-        return
-    names = list(rows[0])
-    kinds = [_copy_kind(table.c[name].type) for name in names]
-    raw = session.connection().connection.driver_connection
-    assert raw is not None
-    statement = psycopg_sql.SQL("COPY {} ({}) FROM STDIN").format(
-        psycopg_sql.Identifier(table.name), psycopg_sql.SQL(", ").join(map(psycopg_sql.Identifier, names))
-    )
-    checked: set[tuple[Decimal, Decimal]] = set()  # (places, value) found exact: points repeat
-
-    def value(kind: tuple[str, Decimal], v: Any) -> Any:
-        if kind[0] == "decimal" and type(v) is Decimal and v.is_finite() and (kind[1], v) in checked:
-            return v
-        out = _copy_value(kind, v)
-        if kind[0] == "decimal" and type(v) is Decimal:
-            checked.add((kind[1], v))
-        return out
-
-    with raw.cursor() as cursor, cursor.copy(statement) as copy:
-        for row in rows:
-            copy.write_row([value(kind, row[name]) for kind, name in zip(kinds, names, strict=True)])
-
-
-def _executemany(session: Session, table: Table, rows: list[dict[str, Any]]) -> None:
-    """SQLite: ``rows`` in one ``executemany`` on the session's own connection (in its
-    transaction), each value bound as its column type binds it — JSON columns as orjson text
-    (the rows are plain: ``to_plain`` left no floats), every other type through its own bind
-    processor — without the per-row parameter compilation of a Core insert."""
-    if not rows:
-        return
-    names = list(rows[0])
-    dialect = session.get_bind().dialect
-    binders = [
-        _json_text if isinstance(table.c[name].type, JSON) else _remembered(table.c[name].type, dialect)
-        for name in names
-    ]
-    statement = "INSERT INTO {} ({}) VALUES ({})".format(
-        dialect.identifier_preparer.quote(table.name),
-        ", ".join(dialect.identifier_preparer.quote(n) for n in names),
-        ", ".join("?" for _ in names),
-    )
-    raw = session.connection().connection.driver_connection
-    assert raw is not None
-    raw.executemany(statement, [
-        tuple(row[n] if bind is None else bind(row[n]) for n, bind in zip(names, binders, strict=True))
-        for row in rows
-    ])
-
-
-def _remembered(column_type: Any, dialect: Any) -> Callable[[Any], Any] | None:
-    """The column type's bind processor; an exact decimal's remembered by value (equal decimals
-    bind alike, and a run's points take a few hundred distinct values across 700,000 rows)."""
-    bind: Callable[[Any], Any] | None = column_type.bind_processor(dialect)
-    if bind is None or not isinstance(column_type, ExactDecimal):
-        return bind
-    known: dict[Any, Any] = {}
-
-    def remembered(value: Any) -> Any:
-        if type(value) is not Decimal or not value.is_finite():
-            return bind(value)  # the processor's own errors for floats, NaN …
-        bound = known.get(value)
-        if bound is None:
-            bound = known[value] = bind(value)
-        return bound
-
-    return remembered
-
-
-def _json_text(value: Any) -> str | None:
-    return None if value is None else orjson.dumps(value).decode("utf-8")
-
-
-def _copy_kind(column_type: Any) -> tuple[str, Decimal]:
-    if isinstance(column_type, JSON):
-        return "json", Decimal(0)
-    if isinstance(column_type, ExactDecimal):
-        return "decimal", Decimal(1).scaleb(-column_type.scale)
-    return "plain", Decimal(0)
-
-
-def _copy_value(kind: tuple[str, Decimal], value: Any) -> Any:
-    if value is None or kind[0] == "plain":
-        return value
-    if kind[0] == "json":
-        return _json_text(value)
-    if not isinstance(value, Decimal) or not value.is_finite() or value.quantize(kind[1]) != value:
-        raise ValueError(f"{value!r} is not an exact decimal within the column's {kind[1]} places")
-    return value
 
 
 def _reserve_ids(session: Session, table: Table, n: int) -> Sequence[int]:
@@ -399,26 +317,6 @@ def _leaf(row: dict[str, Any], fields: Sequence[str]) -> bytes:
     return dumps(
         {name: to_plain(row[name]) if isinstance(row[name], Decimal) else row[name] for name in fields}
     )
-
-
-def _firing_row(
-    run_id: int, unit_id: dict[str, int], f: EngineFiring, shared: dict[int, Any] | None = None
-) -> dict[str, Any]:
-    shared = {} if shared is None else shared
-    matched = []
-    for m in f.matched:
-        plain = shared.get(id(m))
-        if plain is None:
-            plain = shared[id(m)] = to_plain(m)
-        matched.append(plain)
-    return {
-        "run_id": run_id, "seq": f.seq, "rule_id": f.rule_id, "rule_version": f.rule_version,
-        "pack_sha256": f.pack_sha256, "unit_id": unit_id[f.unit], "indicator_code": f.indicator,
-        "period": f.period, "effect": f.effect, "bucket": f.bucket,
-        "matched_facts": matched, "raw_points": f.raw_points, "points": f.points,
-        "text_zh": f.text_zh, "text_en": f.text_en, "detail": to_plain(dict(f.detail)),
-        "status": f.status, "override": f.override,
-    }
 
 
 def _sheet_row(run_id: int, unit_id: dict[str, int], s: EngineSheet) -> dict[str, Any]:
