@@ -103,6 +103,7 @@ def canonical_json(value: Any) -> bytes:
 # canonical form. Floats never get here: ``to_plain`` refuses them.
 _ORJSON = orjson.OPT_SORT_KEYS | orjson.OPT_PASSTHROUGH_SUBCLASS | orjson.OPT_PASSTHROUGH_DATACLASS
 _ORJSON |= orjson.OPT_PASSTHROUGH_DATETIME
+CANONICAL_OPTIONS = _ORJSON  # for a caller embedding ready canonical parts (``orjson.Fragment``)
 
 
 def dumps(plain: Any) -> bytes:

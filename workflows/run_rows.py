@@ -23,9 +23,9 @@ from sqlalchemy import JSON, Table
 from sqlalchemy.orm import Session
 
 from audit.merkle import FIRING_FIELDS, leaf_hash
-from engine.canonical import dumps
+from engine.canonical import CANONICAL_OPTIONS, decimal_text, dumps, to_plain
 from engine.evaluate import Prepared
-from engine.result import MatchedFact, plain_firing
+from engine.result import MatchedFact
 from store import Firing
 from store.types import ExactDecimal
 
@@ -55,7 +55,7 @@ class FiringRows:
     ids: Sequence[int]
     run_id: int
     unit_id: dict[str, int]
-    binds: tuple[Bind | None, ...]  # per column of FIRING_FIELDS: to the driver's value, or as is
+    binds: Binds
 
 
 def firing_table() -> Table:
@@ -64,26 +64,64 @@ def firing_table() -> Table:
 
 
 def make_batch(job: FiringRows, start: int, stop: int) -> Batch:
-    """Firings ``start`` to ``stop`` (indexes, seq - 1) as a :class:`Batch`."""
-    shared: dict[int, tuple[MatchedFact, dict[str, Any]]] = {}  # a fact's plain form, made once
-    plains: list[dict[str, Any]] = []
+    """Firings ``start`` to ``stop`` (indexes, seq - 1) as a :class:`Batch`.
+
+    A matched fact's canonical JSON is made once (rules share facts) and goes as it is into the
+    firing's canonical form, its leaf and its ``matched_facts`` column; the forms are those of
+    ``engine.result.plain_firing`` and ``audit.merkle.row_leaf`` (tests compare the hashes)."""
+    fact_json: dict[int, tuple[MatchedFact, bytes]] = {}  # id(fact) → (fact, kept alive; its JSON)
+    parts: list[bytes] = []
     rows: list[tuple[Any, ...]] = []
     leaves: list[bytes] = []
-    ids, run_id, unit_id, binds = job.ids, job.run_id, job.unit_id, job.binds
+    ids, run_id, unit_id = job.ids, job.run_id, job.unit_id
+    json_text, raw_bind, points_bind = job.binds.json, job.binds.raw_points, job.binds.points
     for n, f in enumerate(job.prepared.firings(start, stop), start=start):
-        p = plain_firing(f, shared)
-        plains.append(p)
-        stored = (
-            ids[n], run_id, f.seq, f.rule_id, f.rule_version, f.pack_sha256, unit_id[f.unit],
-            f.indicator, f.period, f.effect, f.bucket, p["matched"], f.raw_points, f.points,
-            f.text_zh, f.text_en, p["detail"], f.status, f.override,
-        )
+        facts = []
+        for m in f.matched:
+            known = fact_json.get(id(m))
+            if known is None:
+                plain = {"id": m.id, "type": m.type, "values": to_plain(m.values)}
+                known = fact_json[id(m)] = (m, dumps(plain))
+            facts.append(known[1])
+        matched = b"[" + b",".join(facts) + b"]"
+        detail = _plain_detail(f.detail)
+        raw, points = decimal_text(f.raw_points), decimal_text(f.points)
+        fragment = orjson.Fragment(matched)
+        common = {
+            "seq": f.seq, "rule_id": f.rule_id, "rule_version": f.rule_version, "pack_sha256": f.pack_sha256,
+            "period": f.period, "effect": f.effect, "bucket": f.bucket, "raw_points": raw,
+            "points": points, "text_zh": f.text_zh, "text_en": f.text_en, "detail": detail,
+            "status": f.status, "override": f.override,
+        }
+        part = {**common, "unit": f.unit, "indicator": f.indicator}
+        parts.append(_dumps(part, "matched", matched, fragment))
+        fid, uid = ids[n], unit_id[f.unit]
         # The leaf is the stored row read back: decimals and JSON columns in their plain forms.
-        leaf = dict(zip(FIRING_FIELDS, stored, strict=True))
-        leaf["raw_points"], leaf["points"] = p["raw_points"], p["points"]
-        leaves.append(leaf_hash(dumps(leaf)))
-        rows.append(tuple(v if b is None else b(v) for v, b in zip(stored, binds, strict=True)))
-    return Batch(dumps(plains)[1:-1] if plains else b"", rows, leaves)
+        leaves.append(leaf_hash(_dumps(
+            {**common, "id": fid, "run_id": run_id, "unit_id": uid, "indicator_code": f.indicator},
+            "matched_facts", matched, fragment,
+        )))
+        rows.append((
+            fid, run_id, f.seq, f.rule_id, f.rule_version, f.pack_sha256, uid, f.indicator, f.period,
+            f.effect, f.bucket, json_text(matched), raw_bind(f.raw_points), points_bind(f.points),
+            f.text_zh, f.text_en, json_text(dumps(detail)), f.status, f.override,
+        ))
+    return Batch(b",".join(parts), rows, leaves)
+
+
+def _plain_detail(detail: Any) -> Any:
+    """A firing's detail in plain form: as it is when every key and value is a str (nearly all)."""
+    if type(detail) is dict and all(type(k) is str and type(v) is str for k, v in detail.items()):
+        return detail
+    return to_plain(detail)
+
+
+def _dumps(plain: dict[str, Any], key: str, matched: bytes, fragment: orjson.Fragment) -> bytes:
+    """``dumps`` of ``plain`` with ``key`` → the matched facts, whose canonical JSON is ready."""
+    try:
+        return orjson.dumps({**plain, key: fragment}, option=CANONICAL_OPTIONS)
+    except TypeError:  # what orjson would write otherwise: the canonical json path, parsed back
+        return dumps({**plain, key: orjson.loads(matched)})
 
 
 def batches(job: FiringRows, workers: int) -> Generator[Batch, None, None]:
@@ -127,25 +165,33 @@ def _make(start: int, stop: int) -> Batch:
 # -- writing ----------------------------------------------------------------------------------
 
 
-def binds_for(session: Session) -> tuple[Bind | None, ...]:
-    """Per firing column, how a value becomes what the connection's driver is given: JSON as its
-    text; exact decimals checked against the column's scale — bound by the column's own
-    processor (SQLite) or passed to COPY as they are (PostgreSQL) — once per distinct value."""
+@dataclass(frozen=True)
+class Binds:
+    """How the values of the firing columns that need it become what the driver is given."""
+
+    json: Bind  # canonical JSON bytes → the column's text
+    raw_points: Bind
+    points: Bind
+
+
+def binds_for(session: Session) -> Binds:
+    """JSON as its text; exact decimals checked against the column's scale — bound by the
+    column's own processor (SQLite) or passed to COPY as they are (PostgreSQL) — once per
+    distinct value. Every other firing column takes its value as it is (checked here: a column
+    type that binds otherwise must be added to the rows deliberately)."""
     table = firing_table()
     dialect = session.get_bind().dialect
     copy = dialect.name == "postgresql"
-    out: list[Bind | None] = []
+    decimals: dict[str, Bind] = {}
     for name in FIRING_FIELDS:
         column_type = table.c[name].type
-        if isinstance(column_type, JSON):
-            out.append(_json_text)
-        elif isinstance(column_type, ExactDecimal):
-            out.append(_checked_decimal(column_type) if copy else _remembered(column_type, dialect))
-        elif not copy:
-            out.append(column_type.bind_processor(dialect))
-        else:
-            out.append(None)
-    return tuple(out)
+        if isinstance(column_type, ExactDecimal):
+            decimals[name] = _checked_decimal(column_type) if copy else _remembered(column_type, dialect)
+        elif not copy and not isinstance(column_type, JSON) and column_type.bind_processor(dialect):
+            raise TypeError(f"firing.{name}: {column_type!r} binds its values; make_batch does not")
+    if set(decimals) != {"raw_points", "points"}:
+        raise TypeError(f"firing's exact decimal columns are {sorted(decimals)}, not raw_points and points")
+    return Binds(_json_text, decimals["raw_points"], decimals["points"])
 
 
 def writer(session: Session) -> Callable[[list[tuple[Any, ...]]], None]:
@@ -180,16 +226,16 @@ def writer(session: Session) -> Callable[[list[tuple[Any, ...]]], None]:
     return executemany
 
 
-def _json_text(value: Any) -> str | None:
-    return None if value is None else orjson.dumps(value).decode("utf-8")
+def _json_text(canonical: bytes) -> str:
+    return canonical.decode("utf-8")
 
 
-def _remembered(column_type: Any, dialect: Any) -> Bind | None:
+def _remembered(column_type: Any, dialect: Any) -> Bind:
     """The column type's bind processor, remembered by value (equal decimals bind alike, and a
     run's points take a few hundred distinct values across 700,000 rows)."""
     bind: Bind | None = column_type.bind_processor(dialect)
     if bind is None:
-        return None
+        return lambda value: value
     known: dict[Any, Any] = {}
 
     def remembered(value: Any) -> Any:
