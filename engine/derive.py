@@ -197,21 +197,20 @@ def _checkpoints(
 ) -> list[DerivedFact]:
     ind = indicators[t.indicator]
     out = []
+    base = _common(units[t.unit])  # what the target's checkpoints share
+    base.update(indicator=t.indicator, section=ind.section, direction=ind.direction)
     for month in period.checkpoints:
         when = _month_text(period.year, month)
         expected = expected_at(t, month, period.year)
-        v = _common(units[t.unit])
-        v.update(
-            indicator=t.indicator,
-            section=ind.section,
-            direction=ind.direction,
-            checkpoint=when,
-            month=_SMALL[month],
-            quarter=_SMALL[(month + 2) // 3],
-            final=month == 12,
-            annual=t.annual_value,
-            expected=expected,
-        )
+        v = {
+            **base,
+            "checkpoint": when,
+            "month": _SMALL[month],
+            "quarter": _SMALL[(month + 2) // 3],
+            "final": month == 12,
+            "annual": t.annual_value,
+            "expected": expected,
+        }
         actual = reports.get((t.unit, t.indicator, when))
         v["has_report"] = actual is not None
         if actual is not None:

@@ -102,6 +102,7 @@ def prepare(
     ]
     progress("effects", 0, 1)
     make_drafts(displace(matches, pack, led), pack, d, led)
+    del matches  # a province's 700,000 pairs: the drafts hold what they need
     _gaps(d, rules, led)
     adjust.apply_overrides(snapshot.overrides, led, sheetrules.deferred(pack))
     adjust.apply_rule_caps(led)

@@ -6,9 +6,12 @@ A run over bad input must stop with a precise message, never produce a silently 
 from __future__ import annotations
 
 import dataclasses
+import operator
 import re
 from collections import Counter
+from collections.abc import Sequence
 from decimal import Decimal
+from typing import Any
 
 from engine import vocab
 from engine.decimals import check_decimal
@@ -95,28 +98,42 @@ def _numbers(value: object, where: str, problems: list[str]) -> None:
         except ValueError as exc:
             problems.append(str(exc))
     elif isinstance(value, tuple | list):
+        kind = type(value[0]) if value else None
+        if kind is not None and dataclasses.is_dataclass(kind) and all(type(v) is kind for v in value):
+            _records(value, kind, problems)  # a snapshot's reports, targets …: one type each
+            return
         for item in value:
             _numbers(item, where, problems)
     elif isinstance(value, dict):
         for k, item in value.items():
             _numbers(item, f"{where}.{k}", problems)
     elif dataclasses.is_dataclass(value) and not isinstance(value, type):
-        for f in _fields(type(value)):
-            item = getattr(value, f)
-            if item is None or type(item) in _PLAIN:
+        _records((value,), type(value), problems)
+
+
+def _records(items: Sequence[Any], kind: type, problems: list[str]) -> None:
+    """:func:`_numbers` of each of ``items``, all dataclass instances of type ``kind``."""
+    names = _fields(kind)
+    values = operator.attrgetter(*names) if len(names) > 1 else lambda v: (getattr(v, names[0]),)
+    for record in items:
+        for f, item in zip(names, values(record), strict=True):
+            kind_of = type(item)
+            if item is None or kind_of is str or kind_of is bool or kind_of is int:
                 continue  # most fields: nothing to check, and no message to prepare
-            if type(item) is Decimal and _exact(item):
+            if kind_of is Decimal and _exact(item):
                 continue
-            name = getattr(value, "id", None) or getattr(value, "code", None) or type(value).__name__
+            name = getattr(record, "id", None) or getattr(record, "code", None) or kind.__name__
             _numbers(item, f"{name}.{f}", problems)
 
 
 _FIELDS: dict[type, tuple[str, ...]] = {}
-_PLAIN = (str, bool, int)
+_BOUND = Decimal(2**63 - 1) / 10_000  # exact: the largest |value| check_decimal accepts
 
 
 def _exact(value: Decimal) -> bool:
     """``check_decimal`` accepts ``value`` (checked without building its error message)."""
+    if value.is_finite() and value.as_tuple()[2] >= -4 and -_BOUND <= value <= _BOUND:  # type: ignore[operator]
+        return True  # at most four places and in range: the common case, decided quickly
     try:
         check_decimal(value, "")
     except ValueError:

@@ -6,6 +6,7 @@ import gc
 import hashlib
 import json
 import multiprocessing
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -118,6 +119,7 @@ def test_a_failed_evaluation_leaves_no_snapshot_worker_behind(
     with pytest.raises(RuntimeError, match="the engine stopped"):
         create_run(session, "DEMO-2024", "2024", actor="office.li")
     assert multiprocessing.active_children() == []
+    assert not list(Path(tempfile.gettempdir()).glob("kaohe-run-*"))  # the snapshot's spool too
     assert gc.isenabled()  # a run pauses the cycle collector, and gives it back even on failure
 
 

@@ -13,9 +13,11 @@ import contextlib
 import dataclasses
 import datetime as dt
 import gc
-from collections.abc import Iterator, Sequence
+import tempfile
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Table, func, insert, select, text
@@ -138,7 +140,7 @@ def _create_run(
     # A province's snapshot takes a core for a quarter of a minute to put in canonical form: a
     # second process does it while this one evaluates (the other core is idle until matching).
     frozen_bytes = (
-        Forked(snapshot.canonical_bytes)
+        _SpooledBytes(snapshot.canonical_bytes)
         if len(snapshot.reports) + len(snapshot.targets) >= PARALLEL_MIN and WORKERS > 1
         else None
     )
@@ -157,7 +159,7 @@ def _create_run(
     if frozen_bytes is not None:
         snapshot_bytes = frozen_bytes.result()
     snapshot_sha = sha256_hex(snapshot_bytes)
-    progress("store", 0, len(prepared))
+    progress("store", 0, 1)
     run = _new_run(session, scheme, pack_row, period.kind, prepared, snapshot_sha, previous, actor)
     _write_snapshot(session, run.id, snapshot_bytes)
     del snapshot_bytes
@@ -165,6 +167,30 @@ def _create_run(
     del prepared  # before the ledger reads the stored run back
     audit.record_run(session, run, actor, roots=roots)
     return RunOutcome(run, summary, previous)
+
+
+class _SpooledBytes:
+    """Bytes made by a forked child (as :class:`Forked`) and handed over through a temporary file,
+    read back in one allocation: through the pipe a province's 173 MB snapshot would be buffered,
+    copied and unpickled — three copies at once at the run's peak memory."""
+
+    def __init__(self, compute: Callable[[], bytes]) -> None:
+        self._spool = tempfile.TemporaryDirectory(prefix="kaohe-run-")
+        path = self._path = Path(self._spool.name) / "bytes"
+        self._forked = Forked(lambda: path.write_bytes(compute()))
+
+    def result(self) -> bytes:
+        try:
+            self._forked.result()
+            return self._path.read_bytes()
+        finally:
+            self._spool.cleanup()
+
+    def cancel(self) -> None:
+        try:
+            self._forked.cancel()
+        finally:
+            self._spool.cleanup()
 
 
 def _carried_overrides(session: Session, previous: Run | None) -> tuple[FiringOverride, ...]:
@@ -256,12 +282,14 @@ def _store(
         for batch in made:
             write(batch.rows)
             leaves.extend(batch.leaves)
-            progress("store", len(leaves), len(prepared))
+            progress("firings", len(leaves), len(prepared))
             if batch.part:
                 yield batch.part
 
+    progress("firings", 0, len(prepared))
     with run_rows.closing_batches(job, workers) as made:
         run.run_hash = hash_of_parts(stored_parts(made), prepared.sheets)
+    progress("ledger", 0, 1)
     firings_root = root_of_leaf_hashes(leaves)
     sheet_table: Table = ScoreSheet.__table__  # type: ignore[assignment]
     sheet_ids = _reserve_ids(session, sheet_table, len(prepared.sheets))

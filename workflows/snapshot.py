@@ -64,8 +64,10 @@ def build_snapshot(session: Session, scheme: Scheme, period: Period, *, with_fac
     # Without facts, the fact queries below match nothing (definitions suffice to check a pack).
     facts_wanted = true() if with_facts else false()
     # Targets and reports are the bulk of a year's facts (hundreds of thousands and millions at
-    # province scale): read plain rows, never ORM objects.
-    target_rows = session.execute(
+    # province scale): plain rows through Core on the session's connection (in its transaction),
+    # never ORM objects nor the ORM's row loading.
+    rows = session.connection()
+    target_rows = rows.execute(
         select(
             Target.id, Target.unit_id, Target.indicator_id, Target.annual_value,
             Target.schedule_kind, Target.milestones, Target.lead_unit_id,
@@ -84,7 +86,7 @@ def build_snapshot(session: Session, scheme: Scheme, period: Period, *, with_fac
                indicator_by_id[t.indicator_id].source_department)
         for t in target_rows
     }
-    report_rows = session.execute(
+    report_rows = rows.execute(
         select(
             ProgressReport.id,
             ProgressReport.target_id,
@@ -178,17 +180,20 @@ def _authoritative_reports(
 ) -> tuple[ReportFact, ...]:
     """One report per target and month: the source department's figure if it sent one, else the
     unit's own, else anyone else's (by source name, so the choice never depends on row order)."""
-    best: dict[tuple[int, str], tuple[tuple[int, str], ReportRow]] = {}
-    for row in rows:
-        _id, target_id, month, _reported, _verified, source = row
-        unit, _indicator, authority = keys[target_id]
-        rank = (0 if source == authority else 1 if source == unit else 2, source)
-        current = best.get((target_id, month))
-        if current is None or rank < current[0]:
-            best[(target_id, month)] = (rank, row)
+    def rank(row: ReportRow) -> tuple[int, str]:
+        unit, _indicator, authority = keys[row[1]]
+        source = row[5]
+        return (0 if source == authority else 1 if source == unit else 2, source)
+
+    best: dict[tuple[int, str], ReportRow] = {}
+    for row in rows:  # ranked only when a target has two reports for a month (rare)
+        key = (row[1], row[2])
+        current = best.get(key)
+        if current is None or rank(row) < rank(current):
+            best[key] = row
     facts = []
     shared: dict[str, str] = {}  # one str object per distinct month and source (millions of rows)
-    for (target_id, month_text), (_rank, row) in best.items():
+    for (target_id, month_text), row in best.items():
         unit, indicator, _authority = keys[target_id]
         _report_id, _target_id, _month, reported, verified, source_text = row
         month = shared.setdefault(month_text, month_text)

@@ -178,3 +178,26 @@ def test_float_and_exponent_inputs_are_refused() -> None:
     tiny = snapshot(units=(unit("A"),), indicators=(indicator("Q", "1E-7"),))
     with pytest.raises(SnapshotError, match="more than four decimal places"):
         evaluate(pack("rules: []\n"), tiny)
+
+
+def test_every_report_number_is_checked_however_many_there_are() -> None:
+    """Reports are checked record by record in a fast loop: a bad number anywhere is still found,
+    named by its report, and trailing zeros beyond four places are accepted as before."""
+    from engine.snapcheck import SnapshotError, check_snapshot
+
+    units = tuple(unit(f"U{n}") for n in range(30))
+    reports = [report(f"U{n}", "Q", "2024-12", f"{n}.5") for n in range(30)]
+    fine = snapshot(units=units, indicators=(indicator("Q"),), reports=tuple(reports))
+    check_snapshot(dataclasses.replace(fine, reports=(*reports[:-1], dataclasses.replace(
+        reports[-1], value=D("1.500000")))))  # more places, all zeros: exact, accepted
+    cases = {
+        "binary float": dataclasses.replace(reports[7], value=1.5),
+        "more than four decimal places": dataclasses.replace(reports[12], reported_value=D("0.00001")),
+        "too large": dataclasses.replace(reports[20], verified_value=D("1E+15")),
+        "not a finite number": dataclasses.replace(reports[29], value=D("NaN")),
+    }
+    for message, bad in cases.items():
+        swapped = tuple(bad if r.id == bad.id else r for r in reports)
+        with pytest.raises(SnapshotError, match=message) as raised:
+            check_snapshot(dataclasses.replace(fine, reports=swapped))
+        assert bad.id in str(raised.value)
