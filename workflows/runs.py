@@ -139,58 +139,69 @@ def _create_run(
         ).normalized()
     # A province's snapshot takes a core for a quarter of a minute to put in canonical form: a
     # second process does it while this one evaluates (the other core is idle until matching).
-    frozen_bytes = (
+    spooled = (
         _SpooledBytes(snapshot.canonical_bytes)
         if len(snapshot.reports) + len(snapshot.targets) >= PARALLEL_MIN and WORKERS > 1
         else None
     )
     try:
         prepared = prepare(engine_pack(pack_row), snapshot, why_not=False, progress=progress)
-    except BaseException:
-        if frozen_bytes is not None:
-            frozen_bytes.cancel()
-        raise
-    # The facts themselves are not needed to store the run: the snapshot's objects go before its
-    # canonical form arrives (the derived facts the firings quote stay, with ``prepared``).
-    snapshot_bytes = snapshot.canonical_bytes() if frozen_bytes is None else b""
-    del snapshot
-    forget_canonical()
-    prepared.drop_reports()
-    if frozen_bytes is not None:
-        snapshot_bytes = frozen_bytes.result()
-    snapshot_sha = sha256_hex(snapshot_bytes)
-    progress("store", 0, 1)
-    run = _new_run(session, scheme, pack_row, period.kind, prepared, snapshot_sha, previous, actor)
-    _write_snapshot(session, run.id, snapshot_bytes)
-    del snapshot_bytes
-    roots, summary = _store(session, scheme, run, snapshot_sha, prepared, progress)
-    del prepared  # before the ledger reads the stored run back
+        # The facts themselves are not needed to store the run: the snapshot's objects go first
+        # (the derived facts the firings quote stay, with ``prepared``), its canonical bytes are
+        # written after the firings, once ``prepared`` is gone too.
+        snapshot_bytes = snapshot.canonical_bytes() if spooled is None else b""
+        del snapshot
+        forget_canonical()
+        prepared.drop_reports()
+        snapshot_sha = sha256_hex(snapshot_bytes) if spooled is None else spooled.sha256()
+        progress("store", 0, 1)
+        run = _new_run(session, scheme, pack_row, period.kind, prepared, snapshot_sha, previous, actor)
+        roots, summary = _store(session, scheme, run, snapshot_sha, prepared, progress)
+        del prepared
+        _write_snapshot(session, run.id, snapshot_bytes if spooled is None else spooled.read())
+    finally:
+        if spooled is not None:
+            spooled.cancel()  # gone already when all went well; else the worker and its file
     audit.record_run(session, run, actor, roots=roots)
     return RunOutcome(run, summary, previous)
 
 
 class _SpooledBytes:
-    """Bytes made by a forked child (as :class:`Forked`) and handed over through a temporary file,
-    read back in one allocation: through the pipe a province's 173 MB snapshot would be buffered,
-    copied and unpickled — three copies at once at the run's peak memory."""
+    """Bytes made by a forked child (as :class:`Forked`), hashed there and handed over through a
+    temporary file, read back when wanted in one allocation: through the pipe a province's 173 MB
+    snapshot would be buffered, copied and unpickled — three copies at once."""
 
     def __init__(self, compute: Callable[[], bytes]) -> None:
         self._spool = tempfile.TemporaryDirectory(prefix="kaohe-run-")
         path = self._path = Path(self._spool.name) / "bytes"
-        self._forked = Forked(lambda: path.write_bytes(compute()))
+        self._forked = Forked(lambda: _spool(compute(), path))
+        self._sha256: str | None = None
 
-    def result(self) -> bytes:
+    def sha256(self) -> str:
+        """The bytes' SHA-256 (hex), waiting for the child."""
+        if self._sha256 is None:
+            self._sha256 = self._forked.result()
+        return self._sha256
+
+    def read(self) -> bytes:
+        self.sha256()
         try:
-            self._forked.result()
             return self._path.read_bytes()
         finally:
             self._spool.cleanup()
 
     def cancel(self) -> None:
+        """Stop the child if it still runs; remove the file."""
         try:
-            self._forked.cancel()
+            if self._sha256 is None:
+                self._forked.cancel()
         finally:
             self._spool.cleanup()
+
+
+def _spool(data: bytes, path: Path) -> str:
+    path.write_bytes(data)
+    return sha256_hex(data)
 
 
 def _carried_overrides(session: Session, previous: Run | None) -> tuple[FiringOverride, ...]:
