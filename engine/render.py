@@ -81,11 +81,32 @@ def named(template: str) -> frozenset[str]:
 
 
 def texts(dr: Draft, d: Derived) -> tuple[str, str]:
+    """The firing's zh and en texts. The values both name are formatted once: only a yes/no fact
+    field and the indicator's name read differently in English."""
     if dr.texts is not None:
         return dr.texts
     assert dr.rule is not None
     zh, en = dr.rule.text_zh, dr.rule.text_en
-    return (
-        render(zh, placeholders(dr, d, "zh", named(zh))),
-        render(en, placeholders(dr, d, "en", named(en))),
-    )
+    wanted_en = named(en)
+    values = placeholders(dr, d, "zh", named(zh) | wanted_en)
+    return render(zh, values), render(en, _in_english(dr, d, values, wanted_en))
+
+
+# Names whose value placeholders() sets whatever the facts hold (so a fact field never shows).
+_ALWAYS_SET = frozenset({"unit", "unit_name", "points", "share", "lead_unit", "period"})
+
+
+def _in_english(dr: Draft, d: Derived, zh: dict[str, str], wanted: frozenset[str]) -> dict[str, str]:
+    """``placeholders(dr, d, "en", wanted)``, from the zh values of a superset of ``wanted``."""
+    first = dr.facts[0].values if dr.facts else {}
+    changed: dict[str, str] = {}
+    for k in wanted:
+        if k == "indicator_name" and dr.indicator is not None and dr.indicator in d.indicators:
+            changed[k] = d.indicators[dr.indicator].name_en
+        elif (
+            type(first.get(k)) is bool
+            and k not in _ALWAYS_SET
+            and not (k == "target" and "annual" in first)
+        ):
+            changed[k] = show(first[k], "en")
+    return {**zh, **changed} if changed else zh

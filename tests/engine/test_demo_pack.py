@@ -274,3 +274,23 @@ def test_demo_co_units_without_a_share_take_the_packs_default(demo: tuple[RulePa
         "D16": (D("-0.1"), "0.1"),
     }
     assert any("lead D06, D15 answers for 0.1" in f.text_en for f in r.firings)
+
+
+def test_each_text_reads_as_its_own_language_alone_would_render_it(demo: tuple[RulePack, Snapshot]) -> None:
+    """Both texts of a firing are filled from one set of formatted values; each must be what
+    formatting for its own language gives (yes/no and indicator names differ)."""
+    from engine.evaluate import prepare
+    from engine.render import named, placeholders, render, texts
+
+    pack, snap = demo
+    prepared = prepare(pack, snap, why_not=False)
+    checked = 0
+    for dr in prepared.drafts:
+        if dr.texts is not None or dr.rule is None:
+            continue
+        zh, en = dr.rule.text_zh, dr.rule.text_en
+        alone = (render(zh, placeholders(dr, prepared.d, "zh", named(zh))),
+                 render(en, placeholders(dr, prepared.d, "en", named(en))))
+        assert texts(dr, prepared.d) == alone, dr.rule_id
+        checked += 1
+    assert checked > 100

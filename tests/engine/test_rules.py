@@ -571,3 +571,16 @@ rules:"""
     assert r.sheet("U").total == D(91)  # type: ignore[union-attr]  # 100 × 45/50 + 1
     assert [f.unit for f in r.firings if f.rule_id == "top.rank"] == ["U"]
     assert [f.text_en for f in r.firings if f.rule_id == "na.declared"] == ["no grain in urban districts"] * 2
+
+
+def test_a_yes_no_field_reads_in_each_texts_own_language() -> None:
+    body = SCHEDULE.replace(
+        'text: {zh: "{checkpoint} 进度滞后", en: "behind schedule at {checkpoint}: {actual} < {expected}"}',
+        'text: {zh: "{checkpoint} 滞后：{lagging}，年末：{final}，{indicator_name}", '
+        'en: "lagging at {checkpoint}: {lagging}, year end: {final}, {indicator_name}"}',
+    )
+    assert body != SCHEDULE
+    r = run(body, **LAGGING, reports=full_year("A", "Q", ("20", "28", "70", "95")))
+    lag = [f for f in r.firings if f.rule_id == "lag"]
+    assert lag and all("滞后：是，年末：否" in f.text_zh and "lagging at" in f.text_en for f in lag)
+    assert all(": yes, year end: no" in f.text_en for f in lag)
