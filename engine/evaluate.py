@@ -286,10 +286,11 @@ def _no_match(d: Derived, rules: list[Rule], led: Ledger, detail: bool) -> None:
 def _verification_cuts(snapshot: Snapshot, d: Derived) -> list[Cut]:
     """Verified values below what was claimed: the score used the verified value (核减)."""
     out = []
+    end = d.period.end
     ends: list[ReportFact] = [
         r
         for r in snapshot.reports
-        if r.period == d.period.end and r.verified_value is not None and r.verified_value != r.reported_value
+        if r.verified_value is not None and r.period == end and r.verified_value != r.reported_value
     ]
     for r in ends:
         out.append(
