@@ -59,15 +59,21 @@ def test_a_year_run_is_stored_whole_and_hashes_back(session: Session) -> None:
     assert replayed.identical and replayed.replayed_hash == run.run_hash
 
 
+def _small_batches(monkeypatch: pytest.MonkeyPatch, parallel: bool) -> None:
+    """The demo run stored as a province run is: by two workers (or inline), in several batches
+    of 97 firings, the last one short."""
+    monkeypatch.setattr(workflows.runs, "PARALLEL_MIN", 1 if parallel else 10**9)
+    monkeypatch.setattr(workflows.runs, "WORKERS", 2)
+    monkeypatch.setattr(workflows.run_rows, "BATCH", 97)
+
+
 @pytest.mark.parametrize("parallel", [True, False], ids=["rows-by-workers", "rows-inline"])
 def test_a_run_stores_the_same_rows_and_roots_whichever_process_makes_them(
     session: Session, monkeypatch: pytest.MonkeyPatch, parallel: bool
 ) -> None:
     """A province run's firings are made by worker processes while this one writes them (from
     20,000 firings); the rows, the run hash and the ledger roots must be those of one process."""
-    monkeypatch.setattr(workflows.runs, "PARALLEL_MIN", 1 if parallel else 10**9)
-    monkeypatch.setattr(workflows.runs, "WORKERS", 2)
-    monkeypatch.setattr(workflows.run_rows, "BATCH", 97)  # several batches, the last one short
+    _small_batches(monkeypatch, parallel)
     _demo_with_pack(session)
     run = create_run(session, "DEMO-2024", "2024", actor="office.li").run
     report = audit.verify(session)
@@ -84,9 +90,7 @@ def test_a_run_stores_the_same_rows_and_roots_whichever_process_makes_them(
 def test_a_failing_firing_worker_fails_the_run_and_stores_nothing(
     session: Session, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(workflows.runs, "PARALLEL_MIN", 1)
-    monkeypatch.setattr(workflows.runs, "WORKERS", 2)
-    monkeypatch.setattr(workflows.run_rows, "BATCH", 97)
+    _small_batches(monkeypatch, parallel=True)
     _demo_with_pack(session)
     before = _counts(session)
     made = workflows.run_rows.make_batch

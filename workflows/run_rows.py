@@ -9,10 +9,9 @@ order; a few batches at most are in flight, so a province's 700,000 rows never e
 
 from __future__ import annotations
 
-import contextlib
 import multiprocessing as mp
 from collections import deque
-from collections.abc import Callable, Generator, Iterator, Sequence
+from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -281,13 +280,3 @@ def _checked_decimal(column_type: ExactDecimal) -> Bind:
         return value
 
     return check
-
-
-@contextlib.contextmanager
-def closing_batches(job: FiringRows, workers: int) -> Iterator[Iterator[Batch]]:
-    """:func:`batches`, its workers stopped when the block ends, however it ends."""
-    made = batches(job, workers)
-    try:
-        yield made
-    finally:
-        made.close()

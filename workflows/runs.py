@@ -298,7 +298,7 @@ def _store(
                 yield batch.part
 
     progress("firings", 0, len(prepared))
-    with run_rows.closing_batches(job, workers) as made:
+    with contextlib.closing(run_rows.batches(job, workers)) as made:  # workers stopped however it ends
         run.run_hash = hash_of_parts(stored_parts(made), prepared.sheets)
     progress("ledger", 0, 1)
     firings_root = root_of_leaf_hashes(leaves)
