@@ -82,14 +82,23 @@ def named(template: str) -> frozenset[str]:
 
 def texts(dr: Draft, d: Derived) -> tuple[str, str]:
     """The firing's zh and en texts. The values both name are formatted once: only a yes/no fact
-    field and the indicator's name read differently in English."""
+    field and the indicator's name read differently in English. A name the firing lacks is
+    filled with "—" here, so the templates are filled from plain dicts (as :func:`render`)."""
     if dr.texts is not None:
         return dr.texts
     assert dr.rule is not None
     zh, en = dr.rule.text_zh, dr.rule.text_en
-    wanted_en = named(en)
-    values = placeholders(dr, d, "zh", named(zh) | wanted_en)
-    return render(zh, values), render(en, _in_english(dr, d, values, wanted_en))
+    wanted, wanted_en = _wanted(zh, en)
+    values = placeholders(dr, d, "zh", wanted)
+    if len(values) < len(wanted):
+        values.update((k, "—") for k in wanted - values.keys())
+    return zh.format_map(values), en.format_map(_in_english(dr, d, values, wanted_en))
+
+
+@functools.lru_cache(maxsize=1024)
+def _wanted(zh: str, en: str) -> tuple[frozenset[str], frozenset[str]]:
+    """The names either template uses, and those the English one does."""
+    return named(zh) | named(en), named(en)
 
 
 # Names whose value placeholders() sets whatever the facts hold (so a fact field never shows).

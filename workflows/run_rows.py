@@ -23,8 +23,8 @@ from sqlalchemy.orm import Session
 
 from audit.merkle import FIRING_FIELDS, leaf_hash
 from engine.canonical import CANONICAL_OPTIONS, decimal_text, dumps, to_plain
+from engine.derive import DerivedFact
 from engine.evaluate import Prepared
-from engine.result import MatchedFact
 from store import Firing
 from store.types import ExactDecimal
 
@@ -63,47 +63,52 @@ def firing_table() -> Table:
 
 
 def make_batch(job: FiringRows, start: int, stop: int) -> Batch:
-    """Firings ``start`` to ``stop`` (indexes, seq - 1) as a :class:`Batch`.
+    """Firings ``start`` to ``stop`` (indexes, seq - 1) as a :class:`Batch`, made straight from
+    the drafts (the fields of ``engine.evaluate``'s firings, without their objects).
 
     A matched fact's canonical JSON is made once (rules share facts) and goes as it is into the
     firing's canonical form, its leaf and its ``matched_facts`` column; the forms are those of
     ``engine.result.plain_firing`` and ``audit.merkle.row_leaf`` (tests compare the hashes)."""
-    fact_json: dict[int, tuple[MatchedFact, bytes]] = {}  # id(fact) → (fact, kept alive; its JSON)
+    fact_json: dict[int, tuple[DerivedFact, bytes]] = {}  # id(fact) → (fact, kept alive; its JSON)
     parts: list[bytes] = []
     rows: list[tuple[Any, ...]] = []
     leaves: list[bytes] = []
     ids, run_id, unit_id = job.ids, job.run_id, job.unit_id
     json_text, raw_bind, points_bind = job.binds.json, job.binds.raw_points, job.binds.points
-    for n, f in enumerate(job.prepared.firings(start, stop), start=start):
+    pack_sha256, period = job.prepared.pack.sha256, job.prepared.d.period.text
+    for n, (dr, text_zh, text_en) in enumerate(job.prepared.drafts_with_texts(start, stop), start=start):
         facts = []
-        for m in f.matched:
+        for m in dr.facts:
             known = fact_json.get(id(m))
             if known is None:
                 plain = {"id": m.id, "type": m.type, "values": _plain_values(m.values)}
                 known = fact_json[id(m)] = (m, dumps(plain))
             facts.append(known[1])
         matched = b"[" + b",".join(facts) + b"]"
-        detail = _plain_detail(f.detail)
-        raw, points = decimal_text(f.raw_points), decimal_text(f.points)
+        detail = _plain_detail(dr.detail)
+        raw, points = decimal_text(dr.raw), decimal_text(dr.points)
         fragment = orjson.Fragment(matched)
+        seq, rule_id, rule_version, unit, indicator = (dr.seq, dr.rule_id, dr.rule_version, dr.unit,
+                                                       dr.indicator)
+        effect, bucket, status, override = dr.effect, dr.bucket, dr.status, dr.override
         common = {
-            "seq": f.seq, "rule_id": f.rule_id, "rule_version": f.rule_version, "pack_sha256": f.pack_sha256,
-            "period": f.period, "effect": f.effect, "bucket": f.bucket, "raw_points": raw,
-            "points": points, "text_zh": f.text_zh, "text_en": f.text_en, "detail": detail,
-            "status": f.status, "override": f.override,
+            "seq": seq, "rule_id": rule_id, "rule_version": rule_version, "pack_sha256": pack_sha256,
+            "period": period, "effect": effect, "bucket": bucket, "raw_points": raw,
+            "points": points, "text_zh": text_zh, "text_en": text_en, "detail": detail,
+            "status": status, "override": override,
         }
-        part = {**common, "unit": f.unit, "indicator": f.indicator}
+        part = {**common, "unit": unit, "indicator": indicator}
         parts.append(_dumps(part, "matched", matched, fragment))
-        fid, uid = ids[n], unit_id[f.unit]
+        fid, uid = ids[n], unit_id[unit]
         # The leaf is the stored row read back: decimals and JSON columns in their plain forms.
         leaves.append(leaf_hash(_dumps(
-            {**common, "id": fid, "run_id": run_id, "unit_id": uid, "indicator_code": f.indicator},
+            {**common, "id": fid, "run_id": run_id, "unit_id": uid, "indicator_code": indicator},
             "matched_facts", matched, fragment,
         )))
         rows.append((
-            fid, run_id, f.seq, f.rule_id, f.rule_version, f.pack_sha256, uid, f.indicator, f.period,
-            f.effect, f.bucket, json_text(matched), raw_bind(f.raw_points), points_bind(f.points),
-            f.text_zh, f.text_en, json_text(dumps(detail)), f.status, f.override,
+            fid, run_id, seq, rule_id, rule_version, pack_sha256, uid, indicator, period,
+            effect, bucket, json_text(matched), raw_bind(dr.raw), points_bind(dr.points),
+            text_zh, text_en, json_text(dumps(detail)), status, override,
         ))
     return Batch(b",".join(parts), rows, leaves)
 
@@ -111,7 +116,7 @@ def make_batch(job: FiringRows, start: int, stop: int) -> Batch:
 def _plain_values(values: Any) -> Any:
     """``to_plain`` of a matched fact's values (str keys; str, bool and Decimal values), faster."""
     if type(values) is not dict:
-        return to_plain(values)
+        return to_plain(dict(values))
     out = {}
     for k, v in values.items():
         kind = type(v)
