@@ -78,13 +78,33 @@ def prepare(
     why_not: bool = True,
     why_not_detail: bool = True,
     progress: Progress = silent,
+    checked_elsewhere: Callable[[], None] | None = None,
 ) -> Prepared:
     """Everything of a run but its firings' objects: the drafts in canonical order with their seq,
     the score sheets, cuts and why-nots. A stored run makes its firings from it a batch at a time
-    (:meth:`Prepared.firings`) — a province's 700,000 never all exist at once."""
+    (:meth:`Prepared.firings`) — a province's 700,000 never all exist at once.
+
+    ``checked_elsewhere``: the snapshot is being checked (``check_snapshot``) by another process
+    meanwhile; called, it waits for the verdict and raises the check's error. It is called before
+    this returns and before any error of the evaluation's own is raised, so a snapshot that cannot
+    be run is reported as such, exactly as when it is checked here first."""
     progress("check", 0, 1)
     snapshot = snapshot.normalized()
-    check_snapshot(snapshot)
+    if checked_elsewhere is None:
+        check_snapshot(snapshot)
+        return _prepare(pack, snapshot, why_not, why_not_detail, progress)
+    try:
+        prepared = _prepare(pack, snapshot, why_not, why_not_detail, progress)
+    except Exception:
+        checked_elsewhere()
+        raise
+    checked_elsewhere()
+    return prepared
+
+
+def _prepare(
+    pack: RulePack, snapshot: Snapshot, why_not: bool, why_not_detail: bool, progress: Progress
+) -> Prepared:
     validate_pack(pack, snapshot)
     period = parse_period(snapshot.period)
     if period.year != snapshot.year:

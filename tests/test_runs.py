@@ -109,6 +109,29 @@ def test_a_failing_firing_worker_fails_the_run_and_stores_nothing(
     assert multiprocessing.active_children() == []
 
 
+@pytest.mark.postgres
+@pytest.mark.skipif(not IS_POSTGRES, reason="COPY text is PostgreSQL's way in")
+def test_copy_text_reaches_postgresql_as_the_values_it_was_made_of(session: Session) -> None:
+    """A firing's rows reach PostgreSQL as COPY text made by a worker: every value must come back
+    as it was, whatever characters a rule text or a fact holds."""
+    from decimal import Decimal
+
+    rows = [
+        (1, "tab\there, new\nline, cr\rreturn, back\\slash \\N, 考核 😀", Decimal("-0.5000"), None),
+        (2, "", Decimal("12345678.1234"), '{"k":"v\\n"}'),
+        (3, "\\.", Decimal(0), "end"),
+    ]
+    session.execute(text("CREATE TEMPORARY TABLE copied (n int, t text, d numeric(14, 4), j text)"))
+    raw = session.connection().connection.driver_connection
+    assert raw is not None
+    with raw.cursor() as cursor, cursor.copy("COPY copied FROM STDIN") as out:
+        out.write(workflows.run_rows.copy_text(rows))
+    back = session.execute(text("SELECT n, t, d, j FROM copied ORDER BY n")).all()
+    assert [tuple(r) for r in back] == rows
+    with pytest.raises(TypeError, match="float"):
+        workflows.run_rows.copy_text([(1.5,)])
+
+
 def test_a_failed_evaluation_leaves_no_snapshot_worker_behind(
     session: Session, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -125,6 +148,42 @@ def test_a_failed_evaluation_leaves_no_snapshot_worker_behind(
     assert multiprocessing.active_children() == []
     assert not list(Path(tempfile.gettempdir()).glob("kaohe-run-*"))  # the snapshot's spool too
     assert gc.isenabled()  # a run pauses the cycle collector, and gives it back even on failure
+
+
+@pytest.mark.parametrize("evaluation", ["goes on", "fails"])
+def test_a_snapshot_checked_by_the_worker_is_refused_as_when_checked_in_process(
+    session: Session, monkeypatch: pytest.MonkeyPatch, evaluation: str
+) -> None:
+    """A large run's snapshot is checked by a second process while this one evaluates: a snapshot
+    that cannot be run must still stop it with the check's own error (before whatever the
+    evaluation ran into meanwhile), store nothing and leave no worker or spool behind."""
+    import dataclasses
+    import importlib
+
+    from engine.snapcheck import SnapshotError, check_snapshot
+    from workflows.snapshot import build_snapshot, find_scheme
+
+    _demo_with_pack(session)
+    scheme = find_scheme(session, "DEMO-2024")
+    good = build_snapshot(session, scheme, workflows.runs.parse_period("2024"))
+    bad = dataclasses.replace(good, targets=(*good.targets, good.targets[0]))
+    with pytest.raises(SnapshotError) as inline:
+        check_snapshot(bad.normalized())
+    monkeypatch.setattr(workflows.runs, "PARALLEL_MIN", 1)
+    monkeypatch.setattr(workflows.runs, "WORKERS", 2)
+    if evaluation == "fails":
+        def broken(*args: object, **kwargs: object) -> None:
+            raise RuntimeError("derive fell over the duplicate")
+
+        monkeypatch.setattr(importlib.import_module("engine.evaluate"), "derive", broken)
+    before = _counts(session)
+    with pytest.raises(SnapshotError) as elsewhere:
+        create_run(session, "DEMO-2024", "2024", actor="office.li", frozen=bad)
+    assert elsewhere.value.problems == inline.value.problems
+    assert "duplicate target ids" in str(elsewhere.value)
+    assert _counts(session) == before
+    assert multiprocessing.active_children() == []
+    assert not list(Path(tempfile.gettempdir()).glob("kaohe-run-*"))
 
 
 def test_a_run_pauses_the_cycle_collector_only_while_it_runs(

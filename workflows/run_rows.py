@@ -34,15 +34,17 @@ BATCH = 5_000
 AHEAD = 2
 
 Bind = Callable[[Any], Any]
+Rows = list[tuple[Any, ...]] | bytes
 
 
 @dataclass(frozen=True)
 class Batch:
     """Firings [start, stop) ready to store: ``part`` their canonical JSON without brackets (empty
-    for no firings), ``rows`` in :data:`FIRING_FIELDS` order, ``leaves`` each row's leaf hash."""
+    for no firings), ``rows`` in :data:`FIRING_FIELDS` order as the writer takes them (tuples,
+    or PostgreSQL's COPY text), ``leaves`` each row's leaf hash."""
 
     part: bytes
-    rows: list[tuple[Any, ...]]
+    rows: Rows
     leaves: list[bytes]
 
 
@@ -110,7 +112,7 @@ def make_batch(job: FiringRows, start: int, stop: int) -> Batch:
             effect, bucket, json_text(matched), raw_bind(dr.raw), points_bind(dr.points),
             text_zh, text_en, json_text(dumps(detail)), status, override,
         ))
-    return Batch(b",".join(parts), rows, leaves)
+    return Batch(b",".join(parts), job.binds.rows(rows), leaves)
 
 
 def _plain_values(values: Any) -> Any:
@@ -189,18 +191,21 @@ def _make(start: int, stop: int) -> Batch:
 
 @dataclass(frozen=True)
 class Binds:
-    """How the values of the firing columns that need it become what the driver is given."""
+    """How the values of the firing columns that need it become what the driver is given, and
+    a batch's rows what the writer takes."""
 
     json: Bind  # canonical JSON bytes → the column's text
     raw_points: Bind
     points: Bind
+    rows: Callable[[list[tuple[Any, ...]]], Rows]
 
 
 def binds_for(session: Session) -> Binds:
     """JSON as its text; exact decimals checked against the column's scale — bound by the
-    column's own processor (SQLite) or passed to COPY as they are (PostgreSQL) — once per
-    distinct value. Every other firing column takes its value as it is (checked here: a column
-    type that binds otherwise must be added to the rows deliberately)."""
+    column's own processor (SQLite) or written as COPY text (PostgreSQL) — once per distinct
+    value. Every other firing column takes its value as it is (checked here: a column type that
+    binds otherwise must be added to the rows deliberately). PostgreSQL's rows are COPY text made
+    by whoever makes the batch (a worker): this process only hands the bytes on."""
     table = firing_table()
     dialect = session.get_bind().dialect
     copy = dialect.name == "postgresql"
@@ -213,10 +218,41 @@ def binds_for(session: Session) -> Binds:
             raise TypeError(f"firing.{name}: {column_type!r} binds its values; make_batch does not")
     if set(decimals) != {"raw_points", "points"}:
         raise TypeError(f"firing's exact decimal columns are {sorted(decimals)}, not raw_points and points")
-    return Binds(_json_text, decimals["raw_points"], decimals["points"])
+    return Binds(_json_text, decimals["raw_points"], decimals["points"], copy_text if copy else _as_they_are)
 
 
-def writer(session: Session) -> Callable[[list[tuple[Any, ...]]], None]:
+def _as_they_are(rows: list[tuple[Any, ...]]) -> Rows:
+    return rows
+
+
+# COPY's text format: tab between columns, newline after each row, \N for NULL; a backslash,
+# tab, newline or carriage return inside a value is written with a backslash.
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+def copy_text(rows: list[tuple[Any, ...]]) -> bytes:
+    """``rows`` (of str, int, exact Decimal and None values) in COPY's text format, UTF-8."""
+    lines = []
+    for row in rows:
+        fields = []
+        for value in row:
+            kind = type(value)
+            if kind is str:
+                fields.append(value.translate(_COPY_ESCAPES))
+            elif value is None:
+                fields.append("\\N")
+            elif kind is int:
+                fields.append(str(value))
+            elif kind is Decimal:
+                fields.append(decimal_text(value))
+            else:
+                raise TypeError(f"a firing row holds a {kind.__name__}, which COPY text is not made for")
+        lines.append("\t".join(fields))
+    lines.append("")
+    return "\n".join(lines).encode("utf-8")
+
+
+def writer(session: Session) -> Callable[[Rows], None]:
     """Writes bound rows of :data:`FIRING_FIELDS` into ``firing`` on the session's own connection,
     in its transaction: SQLite by one ``executemany``, PostgreSQL by ``COPY … FROM STDIN``."""
     table = firing_table()
@@ -229,11 +265,11 @@ def writer(session: Session) -> Callable[[list[tuple[Any, ...]]], None]:
             psycopg_sql.SQL(", ").join(map(psycopg_sql.Identifier, FIRING_FIELDS)),
         )
 
-        def copy(rows: list[tuple[Any, ...]]) -> None:
+        def copy(rows: Rows) -> None:
             if rows:
+                assert isinstance(rows, bytes), "PostgreSQL's rows come as COPY text (binds_for)"
                 with raw.cursor() as cursor, cursor.copy(statement) as out:
-                    for row in rows:
-                        out.write_row(row)
+                    out.write(rows)
 
         return copy
     quote = dialect.identifier_preparer.quote
@@ -241,7 +277,7 @@ def writer(session: Session) -> Callable[[list[tuple[Any, ...]]], None]:
         quote(table.name), ", ".join(quote(n) for n in FIRING_FIELDS), ", ".join("?" for _ in FIRING_FIELDS)
     )
 
-    def executemany(rows: list[tuple[Any, ...]]) -> None:
+    def executemany(rows: Rows) -> None:
         if rows:
             raw.executemany(insert, rows)
 
