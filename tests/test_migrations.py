@@ -5,12 +5,13 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import Engine, inspect, select
+from sqlalchemy import Engine, inspect, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from store import Base, Scheme, Section
 from store import migrate as store_migrate
+from tests.conftest import IS_POSTGRES
 from tests.factories import make_scheme_with_category
 
 
@@ -52,3 +53,16 @@ def test_scheme_codes_are_unique(session: Session) -> None:
                        publication_days=7, appeal_days=7))
     with pytest.raises(IntegrityError):
         session.flush()
+
+
+@pytest.mark.postgres
+@pytest.mark.skipif(not IS_POSTGRES, reason="column compression is PostgreSQL's")
+def test_run_snapshots_are_compressed_with_lz4_where_the_server_has_it(session: Session) -> None:
+    has_lz4 = session.scalar(
+        text("SELECT 'lz4' = ANY(enumvals) FROM pg_settings WHERE name = 'default_toast_compression'")
+    )
+    compression = session.scalar(
+        text("SELECT attcompression FROM pg_attribute WHERE attrelid = 'run_snapshot'::regclass "
+             "AND attname = 'body'")
+    )
+    assert compression == ("l" if has_lz4 else "")

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import multiprocessing as mp
 from collections import deque
-from collections.abc import Callable, Generator, Sequence
+from collections.abc import Callable, Generator, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -225,44 +225,90 @@ def _as_they_are(rows: list[tuple[Any, ...]]) -> Rows:
     return rows
 
 
-# COPY's text format: tab between columns, newline after each row, \N for NULL; a backslash,
+# COPY's text format: tab between columns, newline after each row, \\N for NULL; a backslash,
 # tab, newline or carriage return inside a value is written with a backslash.
 _COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 
 
 def copy_text(rows: list[tuple[Any, ...]]) -> bytes:
-    """``rows`` (of str, int, exact Decimal and None values) in COPY's text format, UTF-8."""
+    """``rows`` (of str, int, exact Decimal and None values) in COPY's text format, UTF-8.
+
+    A row is joined as it is and searched once: only a row with a value holding a tab, newline,
+    carriage return or backslash (rare) has its values escaped one by one."""
     lines = []
     for row in rows:
-        fields = []
-        for value in row:
-            kind = type(value)
-            if kind is str:
-                fields.append(value.translate(_COPY_ESCAPES))
-            elif value is None:
-                fields.append("\\N")
-            elif kind is int:
-                fields.append(str(value))
-            elif kind is Decimal:
-                fields.append(decimal_text(value))
-            else:
-                raise TypeError(f"a firing row holds a {kind.__name__}, which COPY text is not made for")
-        lines.append("\t".join(fields))
+        fields = [value if type(value) is str else _copy_field(value) for value in row]
+        line = "\t".join(fields)
+        if (
+            line.count("\t") != len(fields) - 1
+            or line.count("\\") != row.count(None)  # each NULL's \\N has one
+            or "\n" in line
+            or "\r" in line
+        ):
+            line = "\t".join(field.translate(_COPY_ESCAPES) if type(value) is str else field
+                             for value, field in zip(row, fields, strict=True))
+        lines.append(line)
     lines.append("")
     return "\n".join(lines).encode("utf-8")
 
 
-def writer(session: Session) -> Callable[[Rows], None]:
-    """Writes bound rows of :data:`FIRING_FIELDS` into ``firing`` on the session's own connection,
-    in its transaction: SQLite by one ``executemany``, PostgreSQL by ``COPY … FROM STDIN``."""
-    table = firing_table()
+def _copy_field(value: Any) -> str:
+    kind = type(value)
+    if value is None:
+        return "\\N"
+    if kind is int:
+        return str(value)
+    if kind is Decimal:
+        return decimal_text(value)
+    raise TypeError(f"a row holds a {kind.__name__}, which COPY text is not made for")
+
+
+def write_rows(session: Session, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Rows of plain values (what an ORM insert would be given: decimals, JSON-ready values),
+    every row with the same keys, into ``table`` at once — as :func:`writer` writes the firings,
+    each value bound as its column binds it, but without the ORM's per-row work (a province run
+    stores 30,000 cuts)."""
+    if not rows:
+        return
+    fields = tuple(rows[0])
+    dialect = session.get_bind().dialect
+    copy = dialect.name == "postgresql"
+    binds: list[Bind] = []
+    for name in fields:
+        column_type = table.c[name].type
+        if isinstance(column_type, JSON):
+            binds.append(_json_column)
+        elif isinstance(column_type, ExactDecimal):
+            binds.append(_checked_decimal(column_type) if copy else _remembered(column_type, dialect))
+        else:
+            processor = None if copy else column_type.bind_processor(dialect)
+            binds.append(processor if processor is not None else _as_it_is)
+    bound = [tuple(bind(row[name]) for bind, name in zip(binds, fields, strict=True)) for row in rows]
+    writer(session, table, fields)(copy_text(bound) if copy else bound)
+
+
+def _json_column(value: Any) -> str:
+    return dumps(to_plain(value)).decode("utf-8")
+
+
+def _as_it_is(value: Any) -> Any:
+    return value
+
+
+def writer(
+    session: Session, table: Table | None = None, fields: Sequence[str] = FIRING_FIELDS
+) -> Callable[[Rows], None]:
+    """Writes bound rows of ``fields`` (default: the firings') into ``table`` (``firing``) on the
+    session's own connection, in its transaction: SQLite by one ``executemany``, PostgreSQL by
+    ``COPY … FROM STDIN`` (its rows as COPY text)."""
+    table = firing_table() if table is None else table
     dialect = session.get_bind().dialect
     raw = session.connection().connection.driver_connection
     assert raw is not None
     if dialect.name == "postgresql":
         statement = psycopg_sql.SQL("COPY {} ({}) FROM STDIN").format(
             psycopg_sql.Identifier(table.name),
-            psycopg_sql.SQL(", ").join(map(psycopg_sql.Identifier, FIRING_FIELDS)),
+            psycopg_sql.SQL(", ").join(map(psycopg_sql.Identifier, fields)),
         )
 
         def copy(rows: Rows) -> None:
@@ -274,7 +320,7 @@ def writer(session: Session) -> Callable[[Rows], None]:
         return copy
     quote = dialect.identifier_preparer.quote
     insert = "INSERT INTO {} ({}) VALUES ({})".format(
-        quote(table.name), ", ".join(quote(n) for n in FIRING_FIELDS), ", ".join("?" for _ in FIRING_FIELDS)
+        quote(table.name), ", ".join(quote(n) for n in fields), ", ".join("?" for _ in fields)
     )
 
     def executemany(rows: Rows) -> None:

@@ -20,7 +20,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Table, func, insert, select, text
+from sqlalchemy import Table, func, select, text
 from sqlalchemy.orm import Session
 
 import audit
@@ -332,11 +332,10 @@ def _store(
         {"id": i, **_sheet_row(run.id, unit_id, s)}
         for i, s in zip(sheet_ids, prepared.sheets, strict=True)
     ]
-    if sheets:
-        session.execute(insert(sheet_table), sheets)
-    if prepared.cuts:
-        cut_rows = [_cut_row(run.id, unit_id, n, c) for n, c in enumerate(prepared.cuts, 1)]
-        session.execute(insert(Cut), cut_rows)
+    run_rows.write_rows(session, sheet_table, sheets)
+    cut_table: Table = Cut.__table__  # type: ignore[assignment]
+    cuts = [_cut_row(run.id, unit_id, n, c) for n, c in enumerate(prepared.cuts, 1)]
+    run_rows.write_rows(session, cut_table, cuts)
     sheets.sort(key=lambda row: row["unit_id"])
     sheets_root = merkle_root(_leaf(row, SCORE_SHEET_FIELDS) for row in sheets)
     roots = audit.RunRoots(len(prepared), firings_root, len(sheets), sheets_root)
