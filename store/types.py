@@ -47,6 +47,11 @@ class ExactDecimal(TypeDecorator[Decimal]):
         return exact
 
     def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
+        kind = type(value)  # (a snapshot reads millions: the usual two kinds first)
+        if kind is Decimal:  # PostgreSQL's NUMERIC
+            return value  # type: ignore[no-any-return]
+        if kind is str:  # SQLite's canonical text
+            return Decimal(value)
         if value is None:
             return None
         if isinstance(value, float):  # never expected; refuse to hide a float silently

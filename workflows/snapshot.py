@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
+import json
 from collections import defaultdict
 from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Row, false, select, true
+from sqlalchemy import Row, Text, cast, false, select, true
 from sqlalchemy.orm import Session, selectinload
 
 from engine.facts import (
@@ -70,7 +71,8 @@ def build_snapshot(session: Session, scheme: Scheme, period: Period, *, with_fac
     target_rows = rows.execute(
         select(
             Target.id, Target.unit_id, Target.indicator_id, Target.annual_value,
-            Target.schedule_kind, Target.milestones, Target.lead_unit_id,
+            # as its JSON text: nearly all are "{}" (pro-rata), read without a parser
+            Target.schedule_kind, cast(Target.milestones, Text), Target.lead_unit_id,
         ).where(Target.scheme_id == scheme.id, facts_wanted)
     ).all()
     co_units: dict[int, list[tuple[str, Decimal]]] = defaultdict(list)
@@ -81,11 +83,8 @@ def build_snapshot(session: Session, scheme: Scheme, period: Period, *, with_fac
     ):
         co_units[target_id].append((code_of[unit_id], share))
     # Per target: (unit code, indicator code, authoritative source department).
-    keys = {
-        t.id: (code_of[t.unit_id], indicator_by_id[t.indicator_id].code,
-               indicator_by_id[t.indicator_id].source_department)
-        for t in target_rows
-    }
+    indicator_keys = {i.id: (i.code, i.source_department) for i in indicators}
+    keys = {t[0]: (code_of[t[1]], *indicator_keys[t[2]]) for t in target_rows}
     report_rows = rows.execute(
         select(
             ProgressReport.id,
@@ -145,28 +144,48 @@ def build_snapshot(session: Session, scheme: Scheme, period: Period, *, with_fac
             )
             for i in indicators
         ),
-        targets=tuple(
-            TargetFact(
-                id=f"T:{keys[t.id][0]}:{keys[t.id][1]}",
-                unit=keys[t.id][0],
-                indicator=keys[t.id][1],
-                annual_value=t.annual_value,
-                schedule_kind=t.schedule_kind,
-                milestones=_milestones(t.milestones, scheme.year),
-                lead_unit=code_of[t.lead_unit_id],
-                co_units=tuple(co_units.get(t.id, ())),
-            )
-            for t in target_rows
-        ),
+        targets=_targets(target_rows, keys, code_of, co_units, scheme.year),
         reports=_authoritative_reports(report_rows, keys),
         events=tuple(_event_fact(e, code_of, indicator_by_id) for e in events if _due(e, end_date)),
     ).normalized()
 
 
-def _milestones(milestones: dict[str, Any] | None, year: int) -> tuple[tuple[str, Decimal], ...]:
-    """Milestones keyed ``MM`` or ``YYYY-MM`` in the database become ``(YYYY-MM, value)`` pairs."""
+TargetRow = Row[int, int, int, Decimal, str, str | None, int]
+
+
+def _targets(
+    rows: Sequence[TargetRow],
+    keys: dict[int, tuple[str, str, str | None]],
+    code_of: dict[int, str],
+    co_units: dict[int, list[tuple[str, Decimal]]],
+    year: int,
+) -> tuple[TargetFact, ...]:
+    facts = []
+    for target_id, _unit_id, _indicator_id, annual, schedule_kind, milestones, lead_unit_id in rows:
+        unit, indicator, _authority = keys[target_id]
+        facts.append(
+            TargetFact(
+                f"T:{unit}:{indicator}",
+                unit,
+                indicator,
+                annual,
+                schedule_kind,
+                _milestones(milestones, year),
+                code_of[lead_unit_id],
+                tuple(co_units.get(target_id, ())),
+            )
+        )
+    return tuple(facts)
+
+
+def _milestones(text: str | None, year: int) -> tuple[tuple[str, Decimal], ...]:
+    """Milestones keyed ``MM`` or ``YYYY-MM`` in the database (JSON text) become ``(YYYY-MM,
+    value)`` pairs."""
+    if text is None or text == "{}":
+        return ()
     pairs = []
-    for key, value in (milestones or {}).items():
+    milestones: dict[str, Any] = json.loads(text) or {}
+    for key, value in milestones.items():
         month = key if len(key) == 7 else f"{year}-{int(key):02d}"
         pairs.append((month, Decimal(str(value))))
     return tuple(sorted(pairs))
@@ -193,23 +212,15 @@ def _authoritative_reports(
             best[key] = row
     facts = []
     shared: dict[str, str] = {}  # one str object per distinct month and source (millions of rows)
-    for (target_id, month_text), row in best.items():
+    for _report_id, target_id, month_text, reported, verified, source_text in best.values():
         unit, indicator, _authority = keys[target_id]
-        _report_id, _target_id, _month, reported, verified, source_text = row
         month = shared.setdefault(month_text, month_text)
         source = shared.setdefault(source_text, source_text)
-        facts.append(
-            ReportFact(
-                id=f"R:{unit}:{indicator}:{month}",
-                unit=unit,
-                indicator=indicator,
-                period=month,
-                value=verified if verified is not None else reported,
-                reported_value=reported,
-                verified_value=verified,
-                source=source,
-            )
-        )
+        # (id, unit, indicator, period, value — the verified one if any —, reported, verified, source)
+        facts.append(ReportFact(
+            f"R:{unit}:{indicator}:{month}", unit, indicator, month,
+            reported if verified is None else verified, reported, verified, source,
+        ))
     return tuple(facts)
 
 
