@@ -657,6 +657,16 @@ def holds(node: Node, values: FactValues) -> bool:
     return _cmp_holds(node, values)
 
 
+def has_calc(node: Node) -> bool:
+    """Whether ``node`` holds a :class:`Calc` — a part durable_rules does not evaluate (without
+    one, :func:`holds` is :func:`holds_compiled`)."""
+    if isinstance(node, Calc):
+        return True
+    if isinstance(node, Cmp):
+        return False
+    return any(has_calc(n) for n in node.items)
+
+
 def holds_compiled(node: Node, values: FactValues) -> bool:
     """What durable_rules was asked: the condition with every :class:`Calc` taken as true."""
     if isinstance(node, AllOf):

@@ -11,7 +11,7 @@ from decimal import ROUND_HALF_UP, Context, Decimal
 
 from engine.canonical import decimal_text
 
-SCALE = 10_000
+SCALE = 10_000  # = 10⁴: scaled() moves the exponent by 4
 PLACES = Decimal("0.0001")
 _INT64 = 2**63 - 1
 _CONTEXT = Context(prec=60)
@@ -52,10 +52,11 @@ def mul(a: Decimal, b: Decimal) -> Decimal:
 
 def scaled(value: Decimal) -> int:
     """The integer durable_rules sees for ``value`` (exact: values carry four places at most)."""
-    s = _CONTEXT.multiply(value, SCALE)
-    if s != s.to_integral_value():
+    s = value.scaleb(4, _CONTEXT)  # exact: only the exponent moves (SCALE is 10⁴)
+    n = int(s)
+    if s != n:
         raise NumberError(f"{value} has more than four decimal places")
-    return int(s)
+    return n
 
 
 def fmt(value: Decimal) -> str:

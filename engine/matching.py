@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from typing import Any
 
-from engine.conditions import encode, holds, holds_compiled, keys_read, to_durable
+from engine.conditions import encode, has_calc, holds, holds_compiled, keys_read, to_durable
 from engine.derive import DerivedFact
 from engine.durable_host import DurableError, Match, RuleSpec, host
 from engine.packmodel import Rule, RulePack
@@ -117,6 +117,9 @@ def _match_units(
     """(rule id, fact) for every checked match of ``units``' facts, one session per unit."""
     h = host()
     out: list[tuple[str, DerivedFact]] = []
+    # Rules with a part durable did not evaluate: only their matches are evaluated again in full
+    # (every match's compiled part is re-checked by _checked).
+    calcs = {rule_id for rule_id, rule in rules.items() if has_calc(rule.when)}
     for n, unit in enumerate(units, start=1):
         unit_facts = {f.id: f for f in sorted(by_unit[unit], key=lambda f: f.id)}
         seen: set[tuple[str, str]] = set()
@@ -124,7 +127,7 @@ def _match_units(
             messages = [(fid, encode_fact(f, rs.fields)) for fid, f in unit_facts.items()]
             for m in h.run_session(rs.name, messages):
                 rule, fact = _checked(m, rules, unit_facts, seen)
-                if holds(rule.when, fact.values):  # the Calc parts durable did not evaluate
+                if rule.id not in calcs or holds(rule.when, fact.values):
                     out.append((rule.id, fact))
         if n % 50 == 0 or n == len(units):
             done(n)
