@@ -112,42 +112,34 @@ def test_a_failing_firing_worker_fails_the_run_and_stores_nothing(
 @pytest.mark.postgres
 @pytest.mark.skipif(not IS_POSTGRES, reason="COPY text is PostgreSQL's way in")
 def test_copy_text_reaches_postgresql_as_the_values_it_was_made_of(session: Session) -> None:
-    """A firing's rows reach PostgreSQL as COPY text made by a worker: every value must come back
-    as it was, whatever characters a rule text or a fact holds."""
+    """A run's rows reach PostgreSQL as COPY text (a firing's made by a worker): every value must
+    come back as it was, whatever characters a rule text or a fact holds."""
     from decimal import Decimal
 
+    from sqlalchemy import JSON, Column, Integer, MetaData, Table, Text
+
+    from store.types import ExactDecimal
+
+    session.execute(text("CREATE TEMPORARY TABLE copied (n int, t text, d numeric(14, 4), j json)"))
+    table = Table(
+        "copied", MetaData(), Column("n", Integer), Column("t", Text), Column("d", ExactDecimal(14, 4)),
+        Column("j", JSON),
+    )
     rows = [
-        (1, "tab\there, new\nline, cr\rreturn, back\\slash \\N, 考核 😀", Decimal("-0.5000"), None),
-        (2, "", Decimal("12345678.1234"), '{"k":"v\\n"}'),
-        (3, "\\.", Decimal(0), "end"),
+        {"n": 1, "t": "tab\there, new\nline, cr\rreturn, back\\slash \\N, 考核 😀", "d": Decimal("-0.5000"),
+         "j": None},
+        {"n": 2, "t": "", "d": Decimal("12345678.1234"), "j": {"k": "v\\n\t", "n": [1, 2]}},
+        {"n": 3, "t": "\\.", "d": Decimal(0), "j": "end"},
+        {"n": 4, "t": None, "d": None, "j": []},
     ]
-    session.execute(text("CREATE TEMPORARY TABLE copied (n int, t text, d numeric(14, 4), j text)"))
-    raw = session.connection().connection.driver_connection
-    assert raw is not None
-    with raw.cursor() as cursor, cursor.copy("COPY copied FROM STDIN") as out:
-        out.write(workflows.run_rows.copy_text(rows))
-    back = session.execute(text("SELECT n, t, d, j FROM copied ORDER BY n")).all()
-    assert [tuple(r) for r in back] == rows
-    with pytest.raises(TypeError, match="float"):
-        workflows.run_rows.copy_text([(1.5,)])
-
-
-def test_a_failed_evaluation_leaves_no_snapshot_worker_behind(
-    session: Session, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(workflows.runs, "PARALLEL_MIN", 1)
-    monkeypatch.setattr(workflows.runs, "WORKERS", 2)
-    _demo_with_pack(session)
-
-    def broken(*args: object, **kwargs: object) -> None:
-        raise RuntimeError("the engine stopped")
-
-    monkeypatch.setattr(workflows.runs, "prepare", broken)
-    with pytest.raises(RuntimeError, match="the engine stopped"):
-        create_run(session, "DEMO-2024", "2024", actor="office.li")
-    assert multiprocessing.active_children() == []
-    assert not list(Path(tempfile.gettempdir()).glob("kaohe-run-*"))  # the snapshot's spool too
-    assert gc.isenabled()  # a run pauses the cycle collector, and gives it back even on failure
+    workflows.run_rows.write_rows(session, table, rows)
+    back = session.execute(text("SELECT n, t, d, j FROM copied ORDER BY n")).mappings().all()
+    assert [dict(r) for r in back] == rows
+    with pytest.raises(ValueError, match=r"within the column's 0\.0001 places"):
+        workflows.run_rows.write_rows(session, table, [{"n": 5, "t": "", "d": Decimal("0.00001"), "j": 1}])
+    for unfit in (1.5, Decimal(1), True):
+        with pytest.raises(TypeError, match="COPY text is not made for"):
+            workflows.run_rows.copy_text([(unfit,)])
 
 
 @pytest.mark.parametrize("evaluation", ["goes on", "fails"])

@@ -231,13 +231,18 @@ _COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\
 
 
 def copy_text(rows: list[tuple[Any, ...]]) -> bytes:
-    """``rows`` (of str, int, exact Decimal and None values) in COPY's text format, UTF-8.
+    """``rows`` (of str, int and None values: decimals come as their text, see
+    :func:`_checked_decimal`) in COPY's text format, UTF-8.
 
     A row is joined as it is and searched once: only a row with a value holding a tab, newline,
     carriage return or backslash (rare) has its values escaped one by one."""
     lines = []
     for row in rows:
-        fields = [value if type(value) is str else _copy_field(value) for value in row]
+        fields = [
+            value if type(value) is str else "\\N" if value is None else str(value) if type(value) is int
+            else _not_for_copy(value)
+            for value in row
+        ]
         line = "\t".join(fields)
         if (
             line.count("\t") != len(fields) - 1
@@ -252,15 +257,8 @@ def copy_text(rows: list[tuple[Any, ...]]) -> bytes:
     return "\n".join(lines).encode("utf-8")
 
 
-def _copy_field(value: Any) -> str:
-    kind = type(value)
-    if value is None:
-        return "\\N"
-    if kind is int:
-        return str(value)
-    if kind is Decimal:
-        return decimal_text(value)
-    raise TypeError(f"a row holds a {kind.__name__}, which COPY text is not made for")
+def _not_for_copy(value: Any) -> str:
+    raise TypeError(f"a row holds a {type(value).__name__}, which COPY text is not made for")
 
 
 def write_rows(session: Session, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
@@ -354,16 +352,15 @@ def _remembered(column_type: Any, dialect: Any) -> Bind:
 
 
 def _checked_decimal(column_type: ExactDecimal) -> Bind:
-    """For COPY: the decimal as it is, refused beyond the column's scale (as ``ExactDecimal``)."""
+    """For COPY: the decimal's canonical text, refused beyond the column's scale (as
+    ``ExactDecimal``)."""
     quantum = Decimal(1).scaleb(-column_type.scale)
-    checked: set[Decimal] = set()
 
     def check(value: Any) -> Any:
-        if value is None or (type(value) is Decimal and value in checked):
-            return value
+        if value is None:
+            return None
         if not isinstance(value, Decimal) or not value.is_finite() or value.quantize(quantum) != value:
             raise ValueError(f"{value!r} is not an exact decimal within the column's {quantum} places")
-        checked.add(value)
-        return value
+        return decimal_text(value)
 
     return check
