@@ -36,18 +36,23 @@ def check_decimal(value: object, where: str) -> Decimal:
     return d
 
 
+# The context's own rounding is the engine's, so its methods take no keywords (a province run
+# rounds millions of values).
+_HALF_UP = Context(prec=60, rounding=ROUND_HALF_UP)
+
+
 def q(value: Decimal) -> Decimal:
     """Round half up to four places: the one rounding rule of the engine."""
-    return value.quantize(PLACES, rounding=ROUND_HALF_UP, context=_CONTEXT)
+    return _HALF_UP.quantize(value, PLACES)
 
 
 def div(a: Decimal, b: Decimal) -> Decimal:
     """Exact-context division rounded to four places (callers ensure ``b`` is not zero)."""
-    return _CONTEXT.divide(a, b).quantize(PLACES, rounding=ROUND_HALF_UP, context=_CONTEXT)
+    return _HALF_UP.quantize(_HALF_UP.divide(a, b), PLACES)
 
 
 def mul(a: Decimal, b: Decimal) -> Decimal:
-    return _CONTEXT.multiply(a, b).quantize(PLACES, rounding=ROUND_HALF_UP, context=_CONTEXT)
+    return _HALF_UP.quantize(_HALF_UP.multiply(a, b), PLACES)
 
 
 def scaled(value: Decimal) -> int:
