@@ -44,6 +44,8 @@ class Derived:
     facts: dict[str, list[DerivedFact]] = field(default_factory=dict)  # by fact type
     not_applicable: dict[tuple[str, str], NotApplicable] = field(default_factory=dict)
     year_end_completion: dict[str, Decimal] = field(default_factory=dict)  # target id → %
+    # (pack hash, rule id, indicator) → scoring method and checked parameters (effects.method_of)
+    methods: dict[tuple[str, str, str], tuple[str, dict[str, object]]] = field(default_factory=dict)
 
 
 def effective_method(pack: RulePack, indicator: IndicatorFact) -> str:

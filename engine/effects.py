@@ -163,6 +163,17 @@ def make_drafts(matches: list[tuple[Rule, DerivedFact]], pack: RulePack, d: Deri
 
 
 def method_of(pack: RulePack, d: Derived, rule: Rule, indicator: str) -> tuple[str, dict[str, object]]:
+    """The scoring method and its checked parameters for ``rule`` on ``indicator``: made once per
+    (rule, indicator) pair of a run (a province scores 200,000 targets with a few hundred pairs);
+    the parameters are read, never changed."""
+    key = (pack.sha256, rule.id, indicator)
+    known = d.methods.get(key)
+    if known is None:
+        known = d.methods[key] = _method_of(pack, d, rule, indicator)
+    return known
+
+
+def _method_of(pack: RulePack, d: Derived, rule: Rule, indicator: str) -> tuple[str, dict[str, object]]:
     if rule.effect.method and rule.effect.method != "indicator":
         return rule.effect.method, dict(rule.effect.params)
     spec = pack.indicator(indicator)
