@@ -30,7 +30,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from durable.engine import Host, MessageNotHandledException  # noqa: E402
-from sqlalchemy import func, select  # noqa: E402
+from sqlalchemy import Engine, func, select  # noqa: E402
 from sqlalchemy.orm import Session  # noqa: E402
 from tqdm import tqdm  # type: ignore[import-untyped]  # noqa: E402
 
@@ -125,6 +125,16 @@ def fact_counts(session: Session) -> dict[str, int]:
     return {"targets": targets, "reports": reports, "events": events}
 
 
+def vacuum_run_tables(engine: Engine) -> None:
+    """PostgreSQL: make the space of earlier rolled-back runs reusable (untimed). Each rolled-back
+    province run leaves 709,337 dead firing rows behind; ten runs later the table and its indexes
+    hold 7 GB of them and a run is slower by 5 s — so every run starts from the same state."""
+    if engine.dialect.name != "postgresql":
+        return
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        connection.exec_driver_sql("VACUUM firing, cut, score_sheet, run_snapshot, run")
+
+
 class _RawHost(Host):  # type: ignore[misc]
     def _run(self) -> None:
         """No dispatcher thread, as in the engine and the notes' measurements."""
@@ -201,6 +211,7 @@ def main(argv: list[str] | None = None) -> int:
         with sessions() as session:
             facts = fact_counts(session)
             session.rollback()
+        vacuum_run_tables(engine)
         phases = Phases(args.quiet)
         messages_before = host().messages
         with sessions() as session:
