@@ -21,6 +21,7 @@ from engine.packmodel import NotApplicable, RulePack
 from engine.periods import Period
 
 _HUNDRED = Decimal(100)
+_TWELVE = Decimal(12)
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,7 +76,10 @@ def derive(snapshot: Snapshot, period: Period, pack: RulePack) -> Derived:
     d.facts["target"] = (
         _targets(live, units, indicators, pack, reports, period) if period.kind == "year" else []
     )
-    d.facts["checkpoint"] = [f for t in live for f in _checkpoints(t, units, indicators, reports, period)]
+    months = _checkpoint_months(period)
+    d.facts["checkpoint"] = [
+        f for t in live for f in _checkpoints(t, units, indicators, reports, period, months)
+    ]
     d.facts["event"] = (
         [_event(e, units[e.unit], snapshot) for e in sorted(snapshot.events, key=lambda e: e.id)]
         if period.kind == "year"
@@ -190,29 +194,43 @@ def expected_at(t: TargetFact, month: int, year: int) -> Decimal:
     return div(t.annual_value * month, Decimal(12))
 
 
+_Month = tuple[int, str, dict[str, Scalar]]
+
+
+def _checkpoint_months(period: Period) -> list[_Month]:
+    """Each checkpoint month with its text and the fields every target's checkpoint then has."""
+    return [
+        (
+            month,
+            _month_text(period.year, month),
+            {
+                "checkpoint": _month_text(period.year, month),
+                "month": _SMALL[month],
+                "quarter": _SMALL[(month + 2) // 3],
+                "final": month == 12,
+            },
+        )
+        for month in period.checkpoints
+    ]
+
+
 def _checkpoints(
     t: TargetFact,
     units: dict[str, UnitFact],
     indicators: dict[str, IndicatorFact],
     reports: Mapping[tuple[str, str, str], Decimal],
     period: Period,
+    months: list[_Month],
 ) -> list[DerivedFact]:
     ind = indicators[t.indicator]
     out = []
     base = _common(units[t.unit])  # what the target's checkpoints share
     base.update(indicator=t.indicator, section=ind.section, direction=ind.direction)
-    for month in period.checkpoints:
-        when = _month_text(period.year, month)
-        expected = expected_at(t, month, period.year)
-        v = {
-            **base,
-            "checkpoint": when,
-            "month": _SMALL[month],
-            "quarter": _SMALL[(month + 2) // 3],
-            "final": month == 12,
-            "annual": t.annual_value,
-            "expected": expected,
-        }
+    annual, pro_rata = t.annual_value, t.schedule_kind != "milestones"
+    for month, when, fields in months:
+        # expected_at(t, month, year), the pro-rata case written out (800,000 checkpoints)
+        expected = div(annual * month, _TWELVE) if pro_rata else expected_at(t, month, period.year)
+        v = {**base, **fields, "annual": annual, "expected": expected}
         actual = reports.get((t.unit, t.indicator, when))
         v["has_report"] = actual is not None
         if actual is not None:
