@@ -1,10 +1,11 @@
 """A stored run's firings, from the prepared run to rows in the database, a batch at a time.
 
-Each firing is made once and put in plain form once; from that plain form come the three things
-storing it needs: its canonical JSON (a part of the run hash), its row (each value as the driver
-takes it) and its ledger leaf's hash. A large run's batches are made by forked worker processes
-(they inherit the prepared run) while this process writes the rows and hashes the parts in seq
-order; a few batches at most are in flight, so a province's 700,000 rows never exist at once.
+Each firing is put in plain form once, straight from its draft; from that plain form come the
+three things storing it needs: its canonical JSON (a part of the run hash), its row (each value
+as the driver takes it — on PostgreSQL, COPY text) and its ledger leaf's hash. A large run's
+batches are made by forked worker processes (they inherit the prepared run) while this process
+writes the rows and hashes the parts in seq order; a few batches at most are in flight, so a
+province's 700,000 rows never exist at once. Score sheets and cuts are written the same way.
 """
 
 from __future__ import annotations
