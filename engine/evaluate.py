@@ -81,8 +81,8 @@ def prepare(
     checked_elsewhere: Callable[[], None] | None = None,
 ) -> Prepared:
     """Everything of a run but its firings' objects: the drafts in canonical order with their seq,
-    the score sheets, cuts and why-nots. A stored run makes its firings from it a batch at a time
-    (:meth:`Prepared.firings`) — a province's 700,000 never all exist at once.
+    the score sheets, cuts and why-nots. A stored run writes its firings from it a batch at a time
+    (:meth:`Prepared.drafts_with_texts`) — a province's 700,000 never all exist at once.
 
     ``checked_elsewhere``: the snapshot is being checked (``check_snapshot``) by another process
     meanwhile; called, it waits for the verdict and raises the check's error. It is called before

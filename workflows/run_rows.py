@@ -219,11 +219,7 @@ def binds_for(session: Session) -> Binds:
             raise TypeError(f"firing.{name}: {column_type!r} binds its values; make_batch does not")
     if set(decimals) != {"raw_points", "points"}:
         raise TypeError(f"firing's exact decimal columns are {sorted(decimals)}, not raw_points and points")
-    return Binds(_json_text, decimals["raw_points"], decimals["points"], copy_text if copy else _as_they_are)
-
-
-def _as_they_are(rows: list[tuple[Any, ...]]) -> Rows:
-    return rows
+    return Binds(_json_text, decimals["raw_points"], decimals["points"], copy_text if copy else _as_it_is)
 
 
 # COPY's text format: tab between columns, newline after each row, \\N for NULL; a backslash,
@@ -291,6 +287,7 @@ def _json_column(value: Any) -> str:
 
 
 def _as_it_is(value: Any) -> Any:
+    """A value (or rows) the driver takes as it is."""
     return value
 
 
