@@ -24,7 +24,15 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from store.base import Base
 from store.models.scheme import Scheme, Unit
-from store.models.vocab import GRADES, RULE_PACK_STATUSES, RUN_KINDS, RUN_STATUSES, in_list
+from store.models.vocab import (
+    FIRING_STATUSES,
+    GRADES,
+    RULE_PACK_STATUSES,
+    RUN_KINDS,
+    RUN_STATUSES,
+    in_list,
+    one_of,
+)
 from store.types import ExactDecimal, UTCDateTime
 
 
@@ -107,7 +115,7 @@ class Firing(Base):
     __tablename__ = "firing"
     __table_args__ = (
         UniqueConstraint("run_id", "seq"),
-        CheckConstraint("status IN ('applied', 'voided', 'adjusted')", name="status"),
+        CheckConstraint(one_of("status", FIRING_STATUSES), name="status"),  # migration 0011
         # A unit's scorecard and explanation: its firings in seq order from the index alone (with
         # only (run_id, unit_id), SQLite walked the unique (run_id, seq) index — the whole run — to
         # avoid a sort).
