@@ -79,6 +79,7 @@ def prepare(
     why_not_detail: bool = True,
     progress: Progress = silent,
     checked_elsewhere: Callable[[], None] | None = None,
+    after_matching: Callable[[Iterator[DerivedFact]], None] | None = None,
 ) -> Prepared:
     """Everything of a run but its firings' objects: the drafts in canonical order with their seq,
     the score sheets, cuts and why-nots. A stored run writes its firings from it a batch at a time
@@ -87,14 +88,18 @@ def prepare(
     ``checked_elsewhere``: the snapshot is being checked (``check_snapshot``) by another process
     meanwhile; called, it waits for the verdict and raises the check's error. It is called before
     this returns and before any error of the evaluation's own is raised, so a snapshot that cannot
-    be run is reported as such, exactly as when it is checked here first."""
+    be run is reported as such, exactly as when it is checked here first.
+
+    ``after_matching``: called once the facts are matched, before effects, with the matched facts
+    (those of several matches more than once) — for a caller that makes something of them in
+    another process meanwhile."""
     progress("check", 0, 1)
     snapshot = snapshot.normalized()
     if checked_elsewhere is None:
         check_snapshot(snapshot)
-        return _prepare(pack, snapshot, why_not, why_not_detail, progress)
+        return _prepare(pack, snapshot, why_not, why_not_detail, progress, after_matching)
     try:
-        prepared = _prepare(pack, snapshot, why_not, why_not_detail, progress)
+        prepared = _prepare(pack, snapshot, why_not, why_not_detail, progress, after_matching)
     except Exception:
         checked_elsewhere()
         raise
@@ -103,7 +108,12 @@ def prepare(
 
 
 def _prepare(
-    pack: RulePack, snapshot: Snapshot, why_not: bool, why_not_detail: bool, progress: Progress
+    pack: RulePack,
+    snapshot: Snapshot,
+    why_not: bool,
+    why_not_detail: bool,
+    progress: Progress,
+    after_matching: Callable[[Iterator[DerivedFact]], None] | None = None,
 ) -> Prepared:
     validate_pack(pack, snapshot)
     period = parse_period(snapshot.period)
@@ -120,6 +130,8 @@ def _prepare(
         for r, f in match_facts(pack, t, d.facts[t], progress)
         if r.id in active_ids
     ]
+    if after_matching is not None:
+        after_matching(f for _, f in matches)
     progress("effects", 0, 1)
     make_drafts(displace(matches, pack, led), pack, d, led)
     del matches  # a province's 700,000 pairs: the drafts hold what they need

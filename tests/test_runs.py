@@ -17,6 +17,7 @@ import audit
 import workflows.run_rows
 import workflows.runs
 from engine import PackError
+from engine.forked import WorkerError
 from store import AuditEvent, Cut, Firing, RulePack, Run, ScoreSheet
 from tests.cli_support import cli_runner
 from tests.conftest import IS_POSTGRES
@@ -103,6 +104,27 @@ def test_a_failing_firing_worker_fails_the_run_and_stores_nothing(
     monkeypatch.setattr(workflows.run_rows, "make_batch", broken)
     savepoint = session.begin_nested()
     with pytest.raises(RuntimeError, match="no rows for firings 194-291"):
+        create_run(session, "DEMO-2024", "2024", actor="office.li")
+    savepoint.rollback()
+    assert _counts(session) == before
+    assert multiprocessing.active_children() == []
+
+
+def test_a_failing_matched_facts_child_fails_the_run_and_stores_nothing(
+    session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The matched facts' JSON is made ahead by a child while effects and score sheets are worked
+    out; if it fails, the run fails (no firing quotes a fact it lacks) and nothing is stored."""
+    _small_batches(monkeypatch, parallel=True)
+    _demo_with_pack(session)
+    before = _counts(session)
+
+    def broken(facts: object, path: Path) -> int:
+        raise OSError("disk full")
+
+    monkeypatch.setattr(workflows.run_rows, "_write_matched_json", broken)
+    savepoint = session.begin_nested()
+    with pytest.raises(WorkerError, match="OSError: disk full"):
         create_run(session, "DEMO-2024", "2024", actor="office.li")
     savepoint.rollback()
     assert _counts(session) == before

@@ -10,11 +10,15 @@ province's 700,000 rows never exist at once. Score sheets and cuts are written t
 
 from __future__ import annotations
 
+import mmap
 import multiprocessing as mp
+import tempfile
+from array import array
 from collections import deque
-from collections.abc import Callable, Generator, Mapping, Sequence
+from collections.abc import Callable, Generator, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -26,6 +30,7 @@ from audit.merkle import FIRING_FIELDS, leaf_hash
 from engine.canonical import CANONICAL_OPTIONS, decimal_text, dumps, to_plain
 from engine.derive import DerivedFact
 from engine.evaluate import Prepared
+from engine.forked import Forked
 from store import Firing
 from store.types import ExactDecimal
 
@@ -51,13 +56,15 @@ class Batch:
 
 @dataclass(frozen=True)
 class FiringRows:
-    """What making a batch needs: the prepared run, the rows' reserved ids and the run's."""
+    """What making a batch needs: the prepared run, the rows' reserved ids and the run's, and
+    the matched facts' JSON if a child made it ahead (:class:`MatchedJson`)."""
 
     prepared: Prepared
     ids: Sequence[int]
     run_id: int
     unit_id: dict[str, int]
     binds: Binds
+    matched: MatchedJson | None = None
 
 
 def firing_table() -> Table:
@@ -73,6 +80,7 @@ def make_batch(job: FiringRows, start: int, stop: int) -> Batch:
     firing's canonical form, its leaf and its ``matched_facts`` column; the forms are those of
     ``engine.result.plain_firing`` and ``audit.merkle.row_leaf`` (tests compare the hashes)."""
     fact_json: dict[int, tuple[DerivedFact, bytes]] = {}  # id(fact) → (fact, kept alive; its JSON)
+    made_ahead = job.matched.json_of if job.matched is not None else _none
     parts: list[bytes] = []
     rows: list[tuple[Any, ...]] = []
     leaves: list[bytes] = []
@@ -84,8 +92,7 @@ def make_batch(job: FiringRows, start: int, stop: int) -> Batch:
         for m in dr.facts:
             known = fact_json.get(id(m))
             if known is None:
-                plain = {"id": m.id, "type": m.type, "values": _plain_values(m.values)}
-                known = fact_json[id(m)] = (m, dumps(plain))
+                known = fact_json[id(m)] = (m, made_ahead(m) or matched_fact_json(m))
             facts.append(known[1])
         matched = b"[" + b",".join(facts) + b"]"
         detail = _plain_detail(dr.detail)
@@ -114,6 +121,85 @@ def make_batch(job: FiringRows, start: int, stop: int) -> Batch:
             text_zh, text_en, json_text(dumps(detail)), status, override,
         ))
     return Batch(b",".join(parts), job.binds.rows(rows), leaves)
+
+
+def matched_fact_json(fact: DerivedFact) -> bytes:
+    """A matched fact's canonical JSON, as ``engine.result.MatchedFact``'s plain form."""
+    return dumps({"id": fact.id, "type": fact.type, "values": _plain_values(fact.values)})
+
+
+def _none(_fact: DerivedFact) -> None:
+    return None
+
+
+class MatchedJson:
+    """The matched facts' canonical JSON, made ahead by a forked child while this process works
+    out effects and score sheets (the second core is idle until the firings are made: a province
+    has half a million matched facts, 5 CPU seconds) and handed to the firing workers through a
+    temporary file: the JSON one after another, and two arrays — the facts' addresses and where
+    each one's JSON ends. A worker finds a fact's JSON by its address: it and the child are both
+    forked from this process while the derived facts are alive (the prepared run holds them), so
+    an address names the same fact in both. A fact it does not find (one matched later: a score
+    sheet's, a gap's) has its JSON made where it is needed."""
+
+    def __init__(self, facts: Iterable[DerivedFact]) -> None:
+        self._spool = tempfile.TemporaryDirectory(prefix="kaohe-facts-")
+        path = self._path = Path(self._spool.name)
+        self._forked = Forked(lambda: _write_matched_json(facts, path))
+        self._index: dict[int, int] | None = None
+        self._ends = array("Q")
+        self._json: mmap.mmap | None = None
+
+    def wait(self) -> None:
+        """Wait for the child (raising its error); before the firing workers are forked."""
+        self._forked.result()
+
+    def json_of(self, fact: DerivedFact) -> bytes | None:
+        """The fact's JSON if the child made it (the file is read at a process's first call)."""
+        if self._index is None:
+            self._load()
+        assert self._index is not None
+        i = self._index.get(id(fact))
+        if i is None:
+            return None
+        assert self._json is not None
+        return self._json[self._ends[i - 1] if i else 0 : self._ends[i]]
+
+    def _load(self) -> None:
+        addresses = array("Q")
+        addresses.frombytes((self._path / "addresses").read_bytes())
+        self._ends.frombytes((self._path / "ends").read_bytes())
+        self._index = dict(zip(addresses, range(len(addresses)), strict=True))
+        with open(self._path / "json", "rb") as file:
+            self._json = mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ) if self._ends else None
+
+    def close(self) -> None:
+        """Stop the child if it still runs; remove the file."""
+        try:
+            self._forked.cancel()
+        finally:
+            self._spool.cleanup()
+
+
+def _write_matched_json(facts: Iterable[DerivedFact], path: Path) -> int:
+    """In the child: each distinct fact's JSON into ``path``/json, addresses and ends beside it."""
+    seen: set[int] = set()
+    addresses, ends = array("Q"), array("Q")
+    end = 0
+    with open(path / "json", "wb") as out:
+        for fact in facts:
+            address = id(fact)
+            if address in seen:
+                continue
+            seen.add(address)
+            data = matched_fact_json(fact)
+            out.write(data)
+            end += len(data)
+            addresses.append(address)
+            ends.append(end)
+    (path / "addresses").write_bytes(addresses.tobytes())
+    (path / "ends").write_bytes(ends.tobytes())
+    return len(addresses)
 
 
 def _plain_values(values: Any) -> Any:

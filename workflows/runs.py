@@ -145,10 +145,15 @@ def _create_run(
         if len(snapshot.reports) + len(snapshot.targets) >= PARALLEL_MIN and WORKERS > 1
         else None
     )
+    # The matched facts' JSON, which the stored firings quote, is made by a third process while
+    # this one works out effects and score sheets.
+    matched: list[run_rows.MatchedJson] = []
     try:
         prepared = prepare(
             engine_pack(pack_row), snapshot, why_not=False, progress=progress,
             checked_elsewhere=spooled.check if spooled is not None else None,
+            after_matching=(lambda facts: matched.append(run_rows.MatchedJson(facts)))
+            if spooled is not None else None,
         )
         # The facts themselves are not needed to store the run: the snapshot's objects go first
         # (the derived facts the firings quote stay, with ``prepared``), its canonical bytes are
@@ -160,12 +165,16 @@ def _create_run(
         snapshot_sha = sha256_hex(snapshot_bytes) if spooled is None else spooled.sha256()
         progress("store", 0, 1)
         run = _new_run(session, scheme, pack_row, period.kind, prepared, snapshot_sha, previous, actor)
-        roots, summary = _store(session, scheme, run, snapshot_sha, prepared, progress)
+        roots, summary = _store(
+            session, scheme, run, snapshot_sha, prepared, matched[0] if matched else None, progress
+        )
         del prepared
         _write_snapshot(session, run.id, snapshot_bytes if spooled is None else spooled.read())
     finally:
         if spooled is not None:
             spooled.cancel()  # gone already when all went well; else the worker and its file
+        for made_ahead in matched:
+            made_ahead.close()
     audit.record_run(session, run, actor, roots=roots)
     return RunOutcome(run, summary, previous)
 
@@ -299,17 +308,21 @@ def _store(
     run: Run,
     snapshot_sha256: str,
     prepared: Prepared,
+    matched: run_rows.MatchedJson | None,
     progress: Progress,
 ) -> tuple[audit.RunRoots, RunSummary]:
-    """The run's firings, score sheets and cuts; the run hash set on ``run``; the ledger's roots."""
+    """The run's firings, score sheets and cuts; the run hash set on ``run``; the ledger's roots.
+    ``matched``: the matched facts' JSON made ahead, for the firing workers."""
     unit_id = dict(session.execute(select(Unit.code, Unit.id).where(Unit.scheme_id == scheme.id)).all())
+    workers = WORKERS if len(prepared) >= PARALLEL_MIN else 1
+    if matched is not None and workers > 1:
+        matched.wait()  # (before the workers are forked: they read what it made)
     # Ids are given up front, so the ledger leaves (which bind the id) are exactly what reading
     # the rows back gives — tests/test_runs.py verifies the ledger against the stored rows.
     job = run_rows.FiringRows(
         prepared, _reserve_ids(session, run_rows.firing_table(), len(prepared)), run.id, unit_id,
-        run_rows.binds_for(session),
+        run_rows.binds_for(session), matched if workers > 1 else None,
     )
-    workers = WORKERS if len(prepared) >= PARALLEL_MIN else 1
     write = run_rows.writer(session)
     leaves: list[bytes] = []
 
