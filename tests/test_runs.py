@@ -8,6 +8,7 @@ import json
 import multiprocessing
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import func, select, text
@@ -16,16 +17,22 @@ from sqlalchemy.orm import Session
 import audit
 import workflows.run_rows
 import workflows.runs
+from audit.merkle import FIRING_FIELDS, leaf_hash, row_leaf
 from engine import PackError
+from engine.evaluate import prepare
 from engine.forked import WorkerError
+from engine.periods import parse_period
+from engine.result import canonical_parts
 from store import AuditEvent, Cut, Firing, RulePack, Run, ScoreSheet
 from tests.cli_support import cli_runner
 from tests.conftest import IS_POSTGRES
 from web.cli import main
+from workflows import run_rows
 from workflows.demo import load_demo
 from workflows.errors import Conflict, NotFound
-from workflows.packs import approve_pack, store_pack
+from workflows.packs import approve_pack, approved_pack_for, engine_pack, store_pack
 from workflows.runs import create_run, load_result, replay
+from workflows.snapshot import build_snapshot, find_scheme
 
 ROOT = Path(__file__).resolve().parents[1]
 PACK = ROOT / "rulepacks" / "demo-city-2024.yaml"
@@ -129,6 +136,39 @@ def test_a_failing_matched_facts_child_fails_the_run_and_stores_nothing(
     savepoint.rollback()
     assert _counts(session) == before
     assert multiprocessing.active_children() == []
+
+
+@pytest.mark.parametrize(
+    "detail", [{"note": "plain"}, {"big": 2**70, "note": "x"}], ids=["orjson-runs", "canonical-way"]
+)
+def test_a_batch_holds_its_firings_canonical_forms_and_leaves(
+    session: Session, detail: dict[str, Any]
+) -> None:
+    """A batch writes each firing's canonical form and ledger leaf from runs of fields put in JSON
+    once for both; a value orjson would not write as ``dumps`` does (an int beyond 64 bits) takes
+    the canonical way. Either way the bytes are engine.result's and audit.merkle's."""
+    _demo_with_pack(session)
+    snapshot = build_snapshot(session, find_scheme(session, "DEMO-2024"), parse_period("2024"))
+    prepared = prepare(engine_pack(approved_pack_for(session, "DEMO-2024")), snapshot.normalized(),
+                       why_not=False)
+    for dr in prepared.drafts[:5]:
+        dr.detail = dict(detail)
+    unit_id = {code: n for n, code in enumerate(sorted(prepared.d.units), start=1)}
+    job = run_rows.FiringRows(prepared, range(1001, 1001 + len(prepared)), 7, unit_id,
+                              run_rows.binds_for(session))
+    batch = run_rows.make_batch(job, 0, 5)
+    firings = list(prepared.firings(0, 5))
+    assert batch.part == b"".join(canonical_parts(firings))
+    for n, f in enumerate(firings):
+        row = {
+            "id": 1001 + n, "run_id": 7, "seq": f.seq, "rule_id": f.rule_id, "rule_version": f.rule_version,
+            "pack_sha256": f.pack_sha256, "unit_id": unit_id[f.unit], "indicator_code": f.indicator,
+            "period": f.period, "effect": f.effect, "bucket": f.bucket,
+            "matched_facts": [{"id": m.id, "type": m.type, "values": m.values} for m in f.matched],
+            "raw_points": f.raw_points, "points": f.points, "text_zh": f.text_zh, "text_en": f.text_en,
+            "detail": f.detail, "status": f.status, "override": f.override,
+        }
+        assert batch.leaves[n] == leaf_hash(row_leaf(row, FIRING_FIELDS))
 
 
 @pytest.mark.postgres

@@ -87,6 +87,7 @@ def make_batch(job: FiringRows, start: int, stop: int) -> Batch:
     ids, run_id, unit_id = job.ids, job.run_id, job.unit_id
     json_text, raw_bind, points_bind = job.binds.json, job.binds.raw_points, job.binds.points
     pack_sha256, period = job.prepared.pack.sha256, job.prepared.d.period.text
+    canonical = CANONICAL_OPTIONS
     for n, (dr, text_zh, text_en) in enumerate(job.prepared.drafts_with_texts(start, stop), start=start):
         facts = []
         for m in dr.facts:
@@ -97,24 +98,44 @@ def make_batch(job: FiringRows, start: int, stop: int) -> Batch:
         matched = b"[" + b",".join(facts) + b"]"
         detail = _plain_detail(dr.detail)
         raw, points = decimal_text(dr.raw), decimal_text(dr.points)
-        fragment = orjson.Fragment(matched)
         seq, rule_id, rule_version, unit, indicator = (dr.seq, dr.rule_id, dr.rule_version, dr.unit,
                                                        dr.indicator)
         effect, bucket, status, override = dr.effect, dr.bucket, dr.status, dr.override
-        common = {
-            "seq": seq, "rule_id": rule_id, "rule_version": rule_version, "pack_sha256": pack_sha256,
-            "period": period, "effect": effect, "bucket": bucket, "raw_points": raw,
-            "points": points, "text_zh": text_zh, "text_en": text_en, "detail": detail,
-            "status": status, "override": override,
-        }
-        part = {**common, "unit": unit, "indicator": indicator}
-        parts.append(_dumps(part, "matched", matched, fragment))
         fid, uid = ids[n], unit_id[unit]
-        # The leaf is the stored row read back: decimals and JSON columns in their plain forms.
-        leaves.append(leaf_hash(_dumps(
-            {**common, "id": fid, "run_id": run_id, "unit_id": uid, "indicator_code": indicator},
-            "matched_facts", matched, fragment,
-        )))
+        try:
+            # The canonical form and the leaf share most of their fields, in the same (sorted)
+            # order: three runs of them are put in JSON once, for both.
+            a = orjson.dumps({"bucket": bucket, "detail": detail, "effect": effect}, option=canonical)
+            b = orjson.dumps({
+                "override": override, "pack_sha256": pack_sha256, "period": period, "points": points,
+                "raw_points": raw, "rule_id": rule_id, "rule_version": rule_version,
+            }, option=canonical)
+            c = orjson.dumps({"seq": seq, "status": status, "text_en": text_en, "text_zh": text_zh},
+                             option=canonical)
+            ind = orjson.dumps(indicator, option=canonical)
+            part = b"".join((
+                a[:-1], b',"indicator":', ind, b',"matched":', matched, b",", b[1:-1], b",", c[1:-1],
+                b',"unit":', orjson.dumps(unit, option=canonical), b"}",
+            ))
+            # The leaf is the stored row read back: decimals and JSON columns in their plain forms.
+            leaf = b"".join((
+                a[:-1], b',"id":', b"%d" % fid, b',"indicator_code":', ind, b',"matched_facts":', matched,
+                b",", b[1:-1], b',"run_id":', b"%d" % run_id, b",", c[1:-1], b',"unit_id":', b"%d" % uid,
+                b"}",
+            ))
+        except TypeError:  # a value orjson does not write as ``dumps`` would: the canonical way
+            common = {
+                "seq": seq, "rule_id": rule_id, "rule_version": rule_version, "pack_sha256": pack_sha256,
+                "period": period, "effect": effect, "bucket": bucket, "raw_points": raw,
+                "points": points, "text_zh": text_zh, "text_en": text_en, "detail": detail,
+                "status": status, "override": override,
+            }
+            plain_matched = orjson.loads(matched)
+            part = dumps({**common, "unit": unit, "indicator": indicator, "matched": plain_matched})
+            leaf = dumps({**common, "id": fid, "run_id": run_id, "unit_id": uid, "indicator_code": indicator,
+                          "matched_facts": plain_matched})
+        parts.append(part)
+        leaves.append(leaf_hash(leaf))
         rows.append((
             fid, run_id, seq, rule_id, rule_version, pack_sha256, uid, indicator, period,
             effect, bucket, json_text(matched), raw_bind(dr.raw), points_bind(dr.points),
@@ -225,14 +246,6 @@ def _plain_detail(detail: Any) -> Any:
     if type(detail) is dict and all(type(k) is str and type(v) is str for k, v in detail.items()):
         return detail
     return to_plain(detail)
-
-
-def _dumps(plain: dict[str, Any], key: str, matched: bytes, fragment: orjson.Fragment) -> bytes:
-    """``dumps`` of ``plain`` with ``key`` → the matched facts, whose canonical JSON is ready."""
-    try:
-        return orjson.dumps({**plain, key: fragment}, option=CANONICAL_OPTIONS)
-    except TypeError:  # what orjson would write otherwise: the canonical json path, parsed back
-        return dumps({**plain, key: orjson.loads(matched)})
 
 
 def batches(job: FiringRows, workers: int) -> Generator[Batch, None, None]:
