@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.sql import ClauseElement
+from sqlalchemy.sql.compiler import SQLCompiler
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -27,3 +29,25 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(bind=engine, expire_on_commit=False)
+
+
+def driver_rows(connection: Connection, statement: ClauseElement) -> list[tuple[Any, ...]]:
+    """The rows of ``statement`` as the driver gives them (plain tuples), read through the
+    driver's own cursor on ``connection``, in its transaction: no Row objects, no result
+    processors — the caller converts the values that need it (``store.types.exact_decimal``).
+    A province snapshot reads a million rows: SQLAlchemy's processing of them took 1.2 s more."""
+    compiled = statement.compile(dialect=connection.dialect, compile_kwargs={"render_postcompile": True})
+    assert isinstance(compiled, SQLCompiler)
+    params = compiled.construct_params()
+    raw = connection.connection.driver_connection
+    assert raw is not None
+    cursor = raw.cursor()
+    try:
+        if compiled.positiontup is not None:  # SQLite's qmark style
+            cursor.execute(str(compiled), [params[name] for name in compiled.positiontup])
+        else:  # psycopg's named style
+            cursor.execute(str(compiled), params)
+        rows: list[tuple[Any, ...]] = cursor.fetchall()
+        return rows
+    finally:
+        cursor.close()

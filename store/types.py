@@ -47,16 +47,22 @@ class ExactDecimal(TypeDecorator[Decimal]):
         return exact
 
     def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
-        kind = type(value)  # (a snapshot reads millions: the usual two kinds first)
-        if kind is Decimal:  # PostgreSQL's NUMERIC
-            return value  # type: ignore[no-any-return]
-        if kind is str:  # SQLite's canonical text
-            return Decimal(value)
-        if value is None:
-            return None
-        if isinstance(value, float):  # never expected; refuse to hide a float silently
-            raise TypeError("ExactDecimal read a binary float from the database")
-        return Decimal(str(value))
+        return exact_decimal(value)
+
+
+def exact_decimal(value: Any) -> Decimal | None:
+    """An :class:`ExactDecimal` column's value as the driver gives it → Decimal, for a caller
+    reading rows through the driver itself (``store.db.driver_rows``)."""
+    kind = type(value)  # (a snapshot reads millions: the usual two kinds first)
+    if kind is Decimal:  # PostgreSQL's NUMERIC
+        return value  # type: ignore[no-any-return]
+    if kind is str:  # SQLite's canonical text
+        return Decimal(value)
+    if value is None:
+        return None
+    if isinstance(value, float):  # never expected; refuse to hide a float silently
+        raise TypeError("ExactDecimal read a binary float from the database")
+    return Decimal(str(value))
 
 
 class UTCDateTime(TypeDecorator[dt.datetime]):

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Row, Text, cast, false, select, true
+from sqlalchemy import Text, cast, false, select, true
 from sqlalchemy.orm import Session, selectinload
 
 from engine.facts import (
@@ -30,6 +30,8 @@ from engine.facts import (
 )
 from engine.periods import Period
 from store import Category, Event, Indicator, ProgressReport, Scheme, Target, TargetCoUnit, Unit
+from store.db import driver_rows
+from store.types import exact_decimal
 from workflows.errors import Invalid, NotFound
 
 
@@ -64,16 +66,17 @@ def build_snapshot(session: Session, scheme: Scheme, period: Period, *, with_fac
     # Without facts, the fact queries below match nothing (definitions suffice to check a pack).
     facts_wanted = true() if with_facts else false()
     # Targets and reports are the bulk of a year's facts (hundreds of thousands and millions at
-    # province scale): plain rows through Core on the session's connection (in its transaction),
-    # never ORM objects nor the ORM's row loading.
+    # province scale): plain tuples from the driver on the session's connection (in its
+    # transaction), never ORM objects nor even Core's rows; their decimals converted here.
     rows = session.connection()
-    target_rows = rows.execute(
+    target_rows = driver_rows(
+        rows,
         select(
             Target.id, Target.unit_id, Target.indicator_id, Target.annual_value,
             # as its JSON text: nearly all are "{}" (pro-rata), read without a parser
             Target.schedule_kind, cast(Target.milestones, Text), Target.lead_unit_id,
-        ).where(Target.scheme_id == scheme.id, facts_wanted)
-    ).all()
+        ).where(Target.scheme_id == scheme.id, facts_wanted),
+    )
     co_units: dict[int, list[tuple[str, Decimal]]] = defaultdict(list)
     for target_id, unit_id, share in session.execute(
         select(TargetCoUnit.target_id, TargetCoUnit.unit_id, TargetCoUnit.share)
@@ -84,7 +87,8 @@ def build_snapshot(session: Session, scheme: Scheme, period: Period, *, with_fac
     # Per target: (unit code, indicator code, authoritative source department).
     indicator_keys = {i.id: (i.code, i.source_department) for i in indicators}
     keys = {t[0]: (code_of[t[1]], *indicator_keys[t[2]]) for t in target_rows}
-    report_rows = rows.execute(
+    report_rows = driver_rows(
+        rows,
         select(
             ProgressReport.id,
             ProgressReport.target_id,
@@ -99,7 +103,7 @@ def build_snapshot(session: Session, scheme: Scheme, period: Period, *, with_fac
             ProgressReport.period.in_(period.report_months),  # all by the period's end (no range
             facts_wanted,  # test beside it: SQLite then seeks each month instead of scanning a year)
         )
-    ).all()
+    )
     events = session.scalars(select(Event).where(Event.scheme_id == scheme.id, facts_wanted)).all()
 
     return Snapshot(
@@ -148,7 +152,8 @@ def build_snapshot(session: Session, scheme: Scheme, period: Period, *, with_fac
     ).normalized()
 
 
-TargetRow = Row[int, int, int, Decimal, str, str | None, int]
+# As the driver gives them: decimals as SQLite's text or PostgreSQL's Decimal.
+TargetRow = tuple[int, int, int, Decimal | str, str, str | None, int]
 
 
 def _targets(
@@ -159,8 +164,10 @@ def _targets(
     year: int,
 ) -> tuple[TargetFact, ...]:
     facts = []
-    for target_id, _unit_id, _indicator_id, annual, schedule_kind, milestones, lead_unit_id in rows:
+    for target_id, _unit_id, _indicator_id, annual_value, schedule_kind, milestones, lead_unit_id in rows:
         unit, indicator, _authority = keys[target_id]
+        annual = exact_decimal(annual_value)
+        assert annual is not None, "target.annual_value is NOT NULL"
         facts.append(
             TargetFact(
                 f"T:{unit}:{indicator}",
@@ -189,7 +196,7 @@ def _milestones(text: str | None, year: int) -> tuple[tuple[str, Decimal], ...]:
     return tuple(sorted(pairs))
 
 
-ReportRow = Row[int, int, str, Decimal, Decimal | None, str]
+ReportRow = tuple[int, int, str, Decimal | str, Decimal | str | None, str]
 
 
 def _authoritative_reports(
@@ -210,11 +217,13 @@ def _authoritative_reports(
             best[key] = row
     facts = []
     shared: dict[str, str] = {}  # one str object per distinct month and source (millions of rows)
-    for _report_id, target_id, month_text, reported, verified, source_text in best.values():
+    for _report_id, target_id, month_text, reported_text, verified_text, source_text in best.values():
         unit, indicator, _authority = keys[target_id]
         month = shared.setdefault(month_text, month_text)
         source = shared.setdefault(source_text, source_text)
         # (id, unit, indicator, period, value — the verified one if any —, reported, verified, source)
+        reported, verified = exact_decimal(reported_text), exact_decimal(verified_text)
+        assert reported is not None, "progress_report.reported_value is NOT NULL"
         facts.append(ReportFact(
             f"R:{unit}:{indicator}:{month}", unit, indicator, month,
             reported if verified is None else verified, reported, verified, source,
