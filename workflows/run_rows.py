@@ -5,7 +5,9 @@ three things storing it needs: its canonical JSON (a part of the run hash), its 
 as the driver takes it — on PostgreSQL, COPY text) and its ledger leaf's hash. A large run's
 batches are made by forked worker processes (they inherit the prepared run) while this process
 writes the rows and hashes the parts in seq order; a few batches at most are in flight, so a
-province's 700,000 rows never exist at once. Score sheets and cuts are written the same way.
+province's 700,000 rows never exist at once. The matched facts' JSON the firings quote is made
+ahead, by a child, while the engine works out effects and score sheets (:class:`MatchedJson`).
+Score sheets and cuts are written the same way as the firings.
 """
 
 from __future__ import annotations
