@@ -26,52 +26,6 @@ def show(value: object, lang: str) -> str:
     return "—" if value is None else str(value)
 
 
-def placeholders(
-    dr: Draft, d: Derived, lang: str, wanted: frozenset[str] | None = None
-) -> dict[str, str]:
-    """The values a rule text may name; with ``wanted``, only those it does name (the others are
-    not formatted at all: a province run renders a million and a half texts)."""
-    values: dict[str, str] = {}
-    if dr.facts:
-        first = dr.facts[0].values
-        if wanted is None:
-            values.update({k: show(v, lang) for k, v in first.items()})
-        else:
-            values.update({k: show(first[k], lang) for k in wanted if k in first})
-        if "annual" in first and (wanted is None or "target" in wanted):
-            values["target"] = show(first["annual"], lang)
-    every = wanted is None
-    wanted = wanted or frozenset()
-    if every or "unit" in wanted:
-        values["unit"] = dr.unit
-    if every or "unit_name" in wanted:
-        unit = d.units.get(dr.unit)
-        values["unit_name"] = unit.name if unit else dr.unit
-    if (every or "indicator_name" in wanted) and dr.indicator is not None and dr.indicator in d.indicators:
-        ind = d.indicators[dr.indicator]
-        values["indicator_name"] = ind.name_zh if lang == "zh" else ind.name_en
-    if every or "points" in wanted:
-        values["points"] = fmt(dr.points)
-    if every or "share" in wanted:
-        values["share"] = dr.detail.get("share", "1")
-    if every or "lead_unit" in wanted:
-        values["lead_unit"] = dr.detail.get("lead_unit", dr.facts[0].unit if dr.facts else dr.unit)
-    if every or "period" in wanted:
-        values["period"] = d.period.text
-    return values
-
-
-class _Missing(dict[str, str]):
-    def __missing__(self, key: str) -> str:
-        return "—"
-
-
-def render(template: str, values: Mapping[str, str]) -> str:
-    """``template`` with its ``{name}`` places filled; a name the firing lacks shows "—"
-    (``str.format_map``: what ``string.Formatter`` does, in C — a province run renders 1.4 M)."""
-    return template.format_map(_Missing(values))
-
-
 @functools.lru_cache(maxsize=4096)
 def named(template: str) -> frozenset[str]:
     """The placeholder names a template uses (``{a}``, ``{a.b}``, ``{a[0]}`` all name ``a``)."""
@@ -83,10 +37,13 @@ def named(template: str) -> frozenset[str]:
 
 
 def texts(dr: Draft, d: Derived) -> tuple[str, str]:
-    """The firing's zh and en texts: what :func:`placeholders` and :func:`render` give for each
-    language (tests/engine/test_demo_pack.py compares), made from one set of formatted values —
-    only a yes/no fact field and the indicator's name read differently in English — by a plan
-    made once per pair of templates (a province run renders 700,000 pairs)."""
+    """The firing's zh and en texts. A template's ``{name}`` is the first matched fact's field
+    (``target``: its annual value, where it has one), else ``unit``, ``unit_name``,
+    ``indicator_name``, ``points``, ``share``, ``lead_unit`` or ``period`` (these win over a fact
+    field of that name); a name the firing lacks shows "—". Both texts are made from one set of
+    formatted values — only a yes/no fact field and the indicator's name read differently in
+    English (tests/engine/test_demo_pack.py renders each language on its own and compares) — by
+    a plan made once per pair of templates (a province run renders 700,000 pairs)."""
     if dr.texts is not None:
         return dr.texts
     assert dr.rule is not None
@@ -126,8 +83,8 @@ def texts(dr: Draft, d: Derived) -> tuple[str, str]:
 
 _NO_VALUES: dict[str, object] = {}
 
-# Names whose value placeholders() sets whatever the facts hold (so a fact field never shows), in
-# the order it sets them, and the one it sets only for a known indicator.
+# Names set from the firing and the run whatever the facts hold (so a fact field never shows),
+# and with them the one set only for a known indicator.
 _ALWAYS_SET = ("unit", "unit_name", "points", "share", "lead_unit", "period")
 _SPECIAL = ("unit", "unit_name", "indicator_name", "points", "share", "lead_unit", "period")
 
@@ -158,8 +115,8 @@ def _plan(zh: str, en: str) -> _Plan:
 def _in_english(
     dr: Draft, d: Derived, first: Mapping[str, object], zh: dict[str, str], names: tuple[str, ...]
 ) -> dict[str, str]:
-    """``placeholders(dr, d, "en", …)``, from the zh values: the indicator's English name and
-    yes/no fields (but "target" when it is the annual value) changed."""
+    """The English values from the zh ones: the indicator's English name and yes/no fields (but
+    "target" when it is the annual value) changed."""
     changed: dict[str, str] = {}
     for k in names:
         if k == "indicator_name" and dr.indicator is not None and dr.indicator in d.indicators:
