@@ -109,8 +109,15 @@ def test_a_failing_firing_worker_fails_the_run_and_stores_nothing(
         return made(job, start, stop)
 
     monkeypatch.setattr(workflows.run_rows, "make_batch", broken)
+    _fails_storing_nothing(session, before, RuntimeError, "no rows for firings 194-291")
+
+
+def _fails_storing_nothing(
+    session: Session, before: tuple[int, ...], error: type[Exception], match: str
+) -> None:
+    """The run raises ``error``; rolled back to before it, nothing is stored and no process is left."""
     savepoint = session.begin_nested()
-    with pytest.raises(RuntimeError, match="no rows for firings 194-291"):
+    with pytest.raises(error, match=match):
         create_run(session, "DEMO-2024", "2024", actor="office.li")
     savepoint.rollback()
     assert _counts(session) == before
@@ -130,12 +137,7 @@ def test_a_failing_matched_facts_child_fails_the_run_and_stores_nothing(
         raise OSError("disk full")
 
     monkeypatch.setattr(workflows.run_rows, "_write_matched_json", broken)
-    savepoint = session.begin_nested()
-    with pytest.raises(WorkerError, match="OSError: disk full"):
-        create_run(session, "DEMO-2024", "2024", actor="office.li")
-    savepoint.rollback()
-    assert _counts(session) == before
-    assert multiprocessing.active_children() == []
+    _fails_storing_nothing(session, before, WorkerError, "OSError: disk full")
 
 
 @pytest.mark.parametrize(
