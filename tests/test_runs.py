@@ -6,10 +6,12 @@ import gc
 import hashlib
 import json
 import multiprocessing
+import sqlite3
 import tempfile
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
@@ -173,20 +175,20 @@ def test_a_batch_holds_its_firings_canonical_forms_and_leaves(
         assert batch.leaves[n] == leaf_hash(row_leaf(row, FIRING_FIELDS))
 
 
-@pytest.mark.postgres
-@pytest.mark.skipif(not IS_POSTGRES, reason="COPY text is PostgreSQL's way in")
-def test_copy_text_reaches_postgresql_as_the_values_it_was_made_of(session: Session) -> None:
-    """A run's rows reach PostgreSQL as COPY text (a firing's made by a worker): every value must
-    come back as it was, whatever characters a rule text or a fact holds."""
+def test_rows_reach_the_database_as_the_values_they_were_made_of(session: Session) -> None:
+    """A run's rows reach the database in bulk — PostgreSQL as COPY text, SQLite as a serialized
+    database copied across (a firing's made by a worker): every value must come back as it was,
+    whatever characters a rule text or a fact holds, and a value the column refuses is refused."""
     from decimal import Decimal
 
     from sqlalchemy import JSON, Column, Integer, MetaData, Table, Text
 
     from store.types import ExactDecimal
 
-    session.execute(text("CREATE TEMPORARY TABLE copied (n int, t text, d numeric(14, 4), j json)"))
+    decimal_column = "numeric(18, 4)" if IS_POSTGRES else "varchar(20)"  # (ExactDecimal's own)
+    session.execute(text(f"CREATE TEMPORARY TABLE copied (n int, t text, d {decimal_column}, j json)"))
     table = Table(
-        "copied", MetaData(), Column("n", Integer), Column("t", Text), Column("d", ExactDecimal(14, 4)),
+        "copied", MetaData(), Column("n", Integer), Column("t", Text), Column("d", ExactDecimal(18, 4)),
         Column("j", JSON),
     )
     rows = [
@@ -195,15 +197,39 @@ def test_copy_text_reaches_postgresql_as_the_values_it_was_made_of(session: Sess
         {"n": 2, "t": "", "d": Decimal("12345678.1234"), "j": {"k": "v\\n\t", "n": [1, 2]}},
         {"n": 3, "t": "\\.", "d": Decimal(0), "j": "end"},
         {"n": 4, "t": None, "d": None, "j": []},
+        {"n": 5, "t": "18 digits, exactly", "d": Decimal("12345678901234.1234"), "j": {}},
     ]
     workflows.run_rows.write_rows(session, table, rows)
-    back = session.execute(text("SELECT n, t, d, j FROM copied ORDER BY n")).mappings().all()
-    assert [dict(r) for r in back] == rows
-    with pytest.raises(ValueError, match=r"within the column's 0\.0001 places"):
-        workflows.run_rows.write_rows(session, table, [{"n": 5, "t": "", "d": Decimal("0.00001"), "j": 1}])
-    for unfit in (1.5, Decimal(1), True):
-        with pytest.raises(TypeError, match="COPY text is not made for"):
-            workflows.run_rows.copy_text([(unfit,)])
+    workflows.run_rows.write_rows(session, table, [{**rows[1], "n": 6}])  # a second batch
+    back = session.execute(select(table).order_by(table.c.n)).mappings().all()
+    assert [dict(r) for r in back] == [*rows, {**rows[1], "n": 6}]
+    assert [str(r.d) for r in back][4] == "12345678901234.1234"  # (no binary float on the way)
+    with pytest.raises(ValueError, match=r"0\.0001|4 decimal places"):
+        workflows.run_rows.write_rows(session, table, [{"n": 7, "t": "", "d": Decimal("0.00001"), "j": 1}])
+    if IS_POSTGRES:
+        for unfit in (1.5, Decimal(1), True):
+            with pytest.raises(TypeError, match="COPY text is not made for"):
+                workflows.run_rows.copy_text([(unfit,)])
+
+
+def test_bulk_written_firings_meet_every_constraint(session: Session) -> None:
+    """Firings written in bulk (not through the ORM) are still checked by the database: a row with
+    an unknown unit, or a status the check refuses, fails the write and stores none of its batch."""
+    _demo_with_pack(session)
+    create_run(session, "DEMO-2024", "2024", actor="office")
+    stored = session.execute(select(Firing)).scalars().first()
+    assert stored is not None
+    columns = workflows.run_rows.firing_table().c
+    good = {c.name: getattr(stored, c.name) for c in columns}
+    top = session.scalar(select(func.max(Firing.id)))
+    before = session.scalar(select(func.count()).select_from(Firing))
+    for bad in ({"unit_id": 999_999}, {"status": "deleted"}, {"seq": stored.seq}):
+        with pytest.raises((sqlite3.IntegrityError, psycopg.IntegrityError)), session.begin_nested():
+            workflows.run_rows.write_rows(
+                session, workflows.run_rows.firing_table(),
+                [{**good, "id": top + 1, "seq": 10**6}, {**good, "id": top + 2, **bad}],
+            )
+    assert session.scalar(select(func.count()).select_from(Firing)) == before
 
 
 @pytest.mark.parametrize("evaluation", ["goes on", "fails"])

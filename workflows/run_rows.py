@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import mmap
 import multiprocessing as mp
+import sqlite3
 import tempfile
 from array import array
 from collections import deque
@@ -42,14 +43,16 @@ BATCH = 5_000
 AHEAD = 2
 
 Bind = Callable[[Any], Any]
-Rows = list[tuple[Any, ...]] | bytes
+# A batch's rows as the writer takes them: PostgreSQL's COPY text, or a serialized SQLite database
+# holding them (see :func:`writer`).
+Rows = bytes
 
 
 @dataclass(frozen=True)
 class Batch:
     """Firings [start, stop) ready to store: ``part`` their canonical JSON without brackets (empty
-    for no firings), ``rows`` in :data:`FIRING_FIELDS` order as the writer takes them (tuples,
-    or PostgreSQL's COPY text), ``leaves`` each row's leaf hash."""
+    for no firings), ``rows`` in :data:`FIRING_FIELDS` order as the writer takes them (PostgreSQL's
+    COPY text, or a serialized SQLite database), ``leaves`` each row's leaf hash."""
 
     part: bytes
     rows: Rows
@@ -316,11 +319,12 @@ def binds_for(session: Session) -> Binds:
         column_type = table.c[name].type
         if isinstance(column_type, ExactDecimal):
             decimals[name] = _checked_decimal(column_type) if copy else _remembered(column_type, dialect)
-        elif not copy and not isinstance(column_type, JSON) and column_type.bind_processor(dialect):
+        elif not copy and not isinstance(column_type, JSON) and _bind_processor(column_type, dialect):
             raise TypeError(f"firing.{name}: {column_type!r} binds its values; make_batch does not")
     if set(decimals) != {"raw_points", "points"}:
         raise TypeError(f"firing's exact decimal columns are {sorted(decimals)}, not raw_points and points")
-    return Binds(_json_text, decimals["raw_points"], decimals["points"], copy_text if copy else _as_it_is)
+    return Binds(_json_text, decimals["raw_points"], decimals["points"],
+                 copy_text if copy else serialized(FIRING_FIELDS))
 
 
 # COPY's text format: tab between columns, newline after each row, \\N for NULL; a backslash,
@@ -377,10 +381,10 @@ def write_rows(session: Session, table: Table, rows: Sequence[Mapping[str, Any]]
         elif isinstance(column_type, ExactDecimal):
             binds.append(_checked_decimal(column_type) if copy else _remembered(column_type, dialect))
         else:
-            processor = None if copy else column_type.bind_processor(dialect)
+            processor = None if copy else _bind_processor(column_type, dialect)
             binds.append(processor if processor is not None else _as_it_is)
     bound = [tuple(bind(row[name]) for bind, name in zip(binds, fields, strict=True)) for row in rows]
-    writer(session, table, fields)(copy_text(bound) if copy else bound)
+    writer(session, table, fields)(copy_text(bound) if copy else serialized(fields)(bound))
 
 
 def _json_column(value: Any) -> str:
@@ -388,16 +392,51 @@ def _json_column(value: Any) -> str:
 
 
 def _as_it_is(value: Any) -> Any:
-    """A value (or rows) the driver takes as it is."""
+    """A value the driver takes as it is."""
     return value
+
+
+def serialized(fields: Sequence[str]) -> Callable[[list[tuple[Any, ...]]], bytes]:
+    """For SQLite: rows of ``fields`` (values as the driver takes them) → a serialized in-memory
+    database holding them in a table ``rows`` whose columns have no type (so no value is
+    converted on the way: the destination column's affinity applies when :func:`writer` copies
+    them, as when they are bound). Made by whoever makes the batch — a worker — it reaches the run
+    process as one bytes object, and SQLite itself copies the rows across: unpickling 700,000
+    tuples and binding them one by one cost the run process three times as much."""
+    create = "CREATE TABLE rows ({})".format(", ".join(_quoted(name) for name in fields))
+    insert = "INSERT INTO rows VALUES ({})".format(", ".join("?" for _ in fields))
+
+    def serialize(rows: list[tuple[Any, ...]]) -> bytes:
+        db = sqlite3.connect(":memory:", isolation_level=None)
+        try:
+            db.execute("BEGIN")
+            db.execute(create)
+            db.executemany(insert, rows)
+            db.execute("COMMIT")
+            return db.serialize()
+        finally:
+            db.close()
+
+    return serialize
+
+
+def _quoted(name: str) -> str:
+    return '"{}"'.format(name.replace('"', '""'))
+
+
+# The schema name under which the run process's connection holds the batch being copied.
+BATCH_SCHEMA = "kaohe_batch"
 
 
 def writer(
     session: Session, table: Table | None = None, fields: Sequence[str] = FIRING_FIELDS
 ) -> Callable[[Rows], None]:
-    """Writes bound rows of ``fields`` (default: the firings') into ``table`` (``firing``) on the
-    session's own connection, in its transaction: SQLite by one ``executemany``, PostgreSQL by
-    ``COPY … FROM STDIN`` (its rows as COPY text)."""
+    """Writes rows of ``fields`` (default: the firings') into ``table`` (``firing``) on the
+    session's own connection, in its transaction: PostgreSQL by ``COPY … FROM STDIN`` (its rows as
+    COPY text); SQLite by loading the batch's database (:func:`serialized`) into an in-memory
+    database attached to the connection as :data:`BATCH_SCHEMA` (attached once: a database cannot
+    be detached inside a transaction) and ``INSERT … SELECT`` from it — every constraint, check
+    and foreign key applies as to any insert."""
     table = firing_table() if table is None else table
     dialect = session.get_bind().dialect
     raw = session.connection().connection.driver_connection
@@ -415,16 +454,25 @@ def writer(
                     out.write(rows)
 
         return copy
-    quote = dialect.identifier_preparer.quote
-    insert = "INSERT INTO {} ({}) VALUES ({})".format(
-        quote(table.name), ", ".join(quote(n) for n in fields), ", ".join("?" for _ in fields)
-    )
+    if not any(name == BATCH_SCHEMA for _, name, _ in raw.execute("PRAGMA database_list")):
+        raw.execute(f"ATTACH DATABASE ':memory:' AS {BATCH_SCHEMA}")
+    columns = ", ".join(_quoted(name) for name in fields)
+    insert = f"INSERT INTO {_quoted(table.name)} ({columns}) SELECT {columns} FROM {BATCH_SCHEMA}.rows"
 
-    def executemany(rows: Rows) -> None:
+    def copy_across(rows: Rows) -> None:
         if rows:
-            raw.executemany(insert, rows)
+            raw.deserialize(rows, name=BATCH_SCHEMA)
+            raw.execute(insert)
 
-    return executemany
+    return copy_across
+
+
+def _bind_processor(column_type: Any, dialect: Any) -> Bind | None:
+    """The column's bind processor as a statement on ``dialect`` binds it: the type's dialect
+    implementation's. (A TypeDecorator's own ``bind_processor`` ends in its generic ``impl``'s —
+    Numeric's float conversion on SQLite, which rounded an ExactDecimal beyond 15 digits.)"""
+    processor: Bind | None = column_type.dialect_impl(dialect).bind_processor(dialect)
+    return processor
 
 
 def _json_text(canonical: bytes) -> str:
@@ -434,7 +482,7 @@ def _json_text(canonical: bytes) -> str:
 def _remembered(column_type: Any, dialect: Any) -> Bind:
     """The column type's bind processor, remembered by value (equal decimals bind alike, and a
     run's points take a few hundred distinct values across 700,000 rows)."""
-    bind: Bind | None = column_type.bind_processor(dialect)
+    bind: Bind | None = _bind_processor(column_type, dialect)
     if bind is None:
         return lambda value: value
     known: dict[Any, Any] = {}
