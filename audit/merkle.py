@@ -61,9 +61,18 @@ def leaf_hash(data: bytes) -> bytes:
 
 
 def root_of_leaf_hashes(level: list[bytes]) -> str:
-    """:func:`merkle_root` from the leaves' hashes (made elsewhere, by a worker process say)."""
+    """:func:`merkle_root` from the leaves' hashes (made elsewhere, by a worker process say) — or
+    from the roots of consecutive blocks of them (:func:`subtree_root`)."""
+    return subtree_root(level).hex() if level else EMPTY_ROOT
+
+
+def subtree_root(level: list[bytes]) -> bytes:
+    """The node a run of leaf hashes reduces to, as the tree over them alone. Blocks of one
+    power-of-two size (the last one may be shorter), taken in order, are subtrees of the tree
+    over all their leaves, so a worker can reduce its block and :func:`root_of_leaf_hashes` of
+    the blocks' nodes is the root over every leaf (tested)."""
     if not level:
-        return EMPTY_ROOT
+        raise ValueError("an empty run of leaves has no subtree")
     while len(level) > 1:
         paired = [
             hashlib.sha256(NODE_PREFIX + level[i] + level[i + 1]).digest()
@@ -72,7 +81,7 @@ def root_of_leaf_hashes(level: list[bytes]) -> str:
         if len(level) % 2:
             paired.append(level[-1])
         level = paired
-    return level[0].hex()
+    return level[0]
 
 
 def row_leaf(row: Mapping[Any, Any], fields: Sequence[str]) -> bytes:

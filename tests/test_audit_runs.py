@@ -64,6 +64,21 @@ def test_bottom_up_tree_equals_rfc_6962_for_every_size_up_to_70() -> None:
         assert audit.merkle_root(leaves) == _reference_root(leaves).hex(), n
 
 
+def test_blocks_of_a_power_of_two_reduced_apart_give_the_same_root() -> None:
+    """A run's firing workers each reduce their block of leaves (aligned, of a power-of-two size,
+    the last one shorter): the root over the blocks' nodes is the root over all the leaves."""
+    from audit.merkle import leaf_hash, root_of_leaf_hashes, subtree_root
+
+    for block in (1, 2, 4, 8):
+        for n in range(1, 71):
+            leaves = [f"leaf {i}".encode() for i in range(n)]
+            hashes = [leaf_hash(leaf) for leaf in leaves]
+            nodes = [subtree_root(hashes[i : i + block]) for i in range(0, n, block)]
+            assert root_of_leaf_hashes(nodes) == _reference_root(leaves).hex()
+    with pytest.raises(ValueError, match="no subtree"):
+        subtree_root([])
+
+
 def test_the_documented_merkle_examples() -> None:
     """The checks printed in docs/audit-format.md section 3."""
     row = dict(id=41, run_id=7, seq=1, rule_id="deduct.late_report", rule_version=2, pack_sha256="ab" * 32,

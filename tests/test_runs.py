@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 import audit
 import workflows.run_rows
 import workflows.runs
-from audit.merkle import FIRING_FIELDS, leaf_hash, row_leaf
+from audit.merkle import FIRING_FIELDS, leaf_hash, row_leaf, subtree_root
 from engine import PackError
 from engine.evaluate import prepare
 from engine.forked import WorkerError
@@ -71,10 +71,11 @@ def test_a_year_run_is_stored_whole_and_hashes_back(session: Session) -> None:
 
 def _small_batches(monkeypatch: pytest.MonkeyPatch, parallel: bool) -> None:
     """The demo run stored as a province run is: by two workers (or inline), in several batches
-    of 97 firings, the last one short."""
+    of 64 firings (a power of two: each batch's leaves are a subtree of the ledger's Merkle tree),
+    the last one short."""
     monkeypatch.setattr(workflows.runs, "PARALLEL_MIN", 1 if parallel else 10**9)
     monkeypatch.setattr(workflows.runs, "WORKERS", 2)
-    monkeypatch.setattr(workflows.run_rows, "BATCH", 97)
+    monkeypatch.setattr(workflows.run_rows, "BATCH", 64)
 
 
 @pytest.mark.parametrize("parallel", [True, False], ids=["rows-by-workers", "rows-inline"])
@@ -91,10 +92,21 @@ def test_a_run_stores_the_same_rows_and_roots_whichever_process_makes_them(
     # the snapshot, put in canonical form by a second process too, is what the run hashed
     assert hashlib.sha256(run.snapshot.encode("utf-8")).hexdigest() == run.snapshot_sha256
     stored = load_result(session, run)  # re-hashes the stored rows
-    assert stored.run_hash == run.run_hash and len(stored.firings) > 97 * 3
+    assert stored.run_hash == run.run_hash and len(stored.firings) > 64 * 3
     assert [f.seq for f in stored.firings] == list(range(1, len(stored.firings) + 1))
     assert replay(session, run)[0].identical
     assert multiprocessing.active_children() == []
+
+
+def test_a_batch_size_that_would_split_the_ledger_tree_wrongly_is_refused(
+    session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each batch's leaves are reduced to a Merkle subtree by its worker: only a power of two
+    lines them up with the run's tree, so any other size fails the run before anything is stored."""
+    _small_batches(monkeypatch, parallel=True)
+    monkeypatch.setattr(workflows.run_rows, "BATCH", 97)
+    _demo_with_pack(session)
+    _fails_storing_nothing(session, _counts(session), ValueError, "97 firings is not a power of two")
 
 
 def test_a_failing_firing_worker_fails_the_run_and_stores_nothing(
@@ -106,12 +118,12 @@ def test_a_failing_firing_worker_fails_the_run_and_stores_nothing(
     made = workflows.run_rows.make_batch
 
     def broken(job: workflows.run_rows.FiringRows, start: int, stop: int) -> workflows.run_rows.Batch:
-        if start >= 97 * 2:
+        if start >= 64 * 2:
             raise RuntimeError(f"no rows for firings {start}-{stop}")
         return made(job, start, stop)
 
     monkeypatch.setattr(workflows.run_rows, "make_batch", broken)
-    _fails_storing_nothing(session, before, RuntimeError, "no rows for firings 194-291")
+    _fails_storing_nothing(session, before, RuntimeError, "no rows for firings 128-192")
 
 
 def _fails_storing_nothing(
@@ -163,6 +175,7 @@ def test_a_batch_holds_its_firings_canonical_forms_and_leaves(
     batch = run_rows.make_batch(job, 0, 5)
     firings = list(prepared.firings(0, 5))
     assert batch.part == b"".join(canonical_parts(firings))
+    leaves = []
     for n, f in enumerate(firings):
         row = {
             "id": 1001 + n, "run_id": 7, "seq": f.seq, "rule_id": f.rule_id, "rule_version": f.rule_version,
@@ -172,7 +185,8 @@ def test_a_batch_holds_its_firings_canonical_forms_and_leaves(
             "raw_points": f.raw_points, "points": f.points, "text_zh": f.text_zh, "text_en": f.text_en,
             "detail": f.detail, "status": f.status, "override": f.override,
         }
-        assert batch.leaves[n] == leaf_hash(row_leaf(row, FIRING_FIELDS))
+        leaves.append(leaf_hash(row_leaf(row, FIRING_FIELDS)))
+    assert batch.node == subtree_root(leaves)
 
 
 def test_rows_reach_the_database_as_the_values_they_were_made_of(session: Session) -> None:

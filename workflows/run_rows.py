@@ -29,7 +29,7 @@ from psycopg import sql as psycopg_sql
 from sqlalchemy import JSON, Table
 from sqlalchemy.orm import Session
 
-from audit.merkle import FIRING_FIELDS, leaf_hash
+from audit.merkle import FIRING_FIELDS, leaf_hash, subtree_root
 from engine.canonical import CANONICAL_OPTIONS, decimal_text, dumps, to_plain
 from engine.derive import DerivedFact
 from engine.evaluate import Prepared
@@ -37,8 +37,9 @@ from engine.forked import Forked
 from store import Firing
 from store.types import ExactDecimal
 
-# Firings per batch: big enough that a worker's round trip is cheap, small enough to stream.
-BATCH = 5_000
+# Firings per batch: big enough that a worker's round trip is cheap, small enough to stream; a
+# power of two, so that each batch's ledger leaves are a subtree of the run's Merkle tree.
+BATCH = 4_096
 # Batches made ahead of the one being written, per worker.
 AHEAD = 2
 
@@ -52,11 +53,12 @@ Rows = bytes
 class Batch:
     """Firings [start, stop) ready to store: ``part`` their canonical JSON without brackets (empty
     for no firings), ``rows`` in :data:`FIRING_FIELDS` order as the writer takes them (PostgreSQL's
-    COPY text, or a serialized SQLite database), ``leaves`` each row's leaf hash."""
+    COPY text, or a serialized SQLite database), ``node`` the Merkle subtree their ledger leaves
+    reduce to (``audit.merkle.subtree_root``; ``None`` for no firings)."""
 
     part: bytes
     rows: Rows
-    leaves: list[bytes]
+    node: bytes | None
 
 
 @dataclass(frozen=True)
@@ -83,9 +85,14 @@ def make_batch(job: FiringRows, start: int, stop: int) -> Batch:
 
     A matched fact's canonical JSON is made once (rules share facts) and goes as it is into the
     firing's canonical form, its leaf and its ``matched_facts`` column; the forms are those of
-    ``engine.result.plain_firing`` and ``audit.merkle.row_leaf`` (tests compare the hashes)."""
+    ``engine.result.plain_firing`` and ``audit.merkle.row_leaf`` (tests compare the hashes). The
+    fields that repeat from firing to firing (a rule's effect, bucket and detail; its points; the
+    unit and indicator) are put in JSON once per distinct value."""
     fact_json: dict[int, tuple[DerivedFact, bytes]] = {}  # id(fact) → (fact, kept alive; its JSON)
     made_ahead = job.matched.json_of if job.matched is not None else _none
+    heads: dict[tuple[Any, ...], tuple[bytes, str]] = {}  # (bucket, effect, detail) → JSON, column
+    middles: dict[tuple[Any, ...], bytes] = {}  # (override, raw, points, rule id, version) → JSON
+    names: dict[str | None, bytes] = {}  # a unit's or indicator's code → JSON
     parts: list[bytes] = []
     rows: list[tuple[Any, ...]] = []
     leaves: list[bytes] = []
@@ -101,8 +108,6 @@ def make_batch(job: FiringRows, start: int, stop: int) -> Batch:
                 known = fact_json[id(m)] = (m, made_ahead(m) or matched_fact_json(m))
             facts.append(known[1])
         matched = b"[" + b",".join(facts) + b"]"
-        detail = _plain_detail(dr.detail)
-        raw, points = decimal_text(dr.raw), decimal_text(dr.points)
         seq, rule_id, rule_version, unit, indicator = (dr.seq, dr.rule_id, dr.rule_version, dr.unit,
                                                        dr.indicator)
         effect, bucket, status, override = dr.effect, dr.bucket, dr.status, dr.override
@@ -110,43 +115,76 @@ def make_batch(job: FiringRows, start: int, stop: int) -> Batch:
         try:
             # The canonical form and the leaf share most of their fields, in the same (sorted)
             # order: three runs of them are put in JSON once, for both.
-            a = orjson.dumps({"bucket": bucket, "detail": detail, "effect": effect}, option=canonical)
-            b = orjson.dumps({
-                "override": override, "pack_sha256": pack_sha256, "period": period, "points": points,
-                "raw_points": raw, "rule_id": rule_id, "rule_version": rule_version,
-            }, option=canonical)
+            head_key = _detail_key(bucket, effect, dr.detail)
+            head = heads.get(head_key) if head_key is not None else None
+            if head is None:
+                detail = _plain_detail(dr.detail)
+                a = orjson.dumps({"bucket": bucket, "detail": detail, "effect": effect}, option=canonical)
+                head = (a[:-1], json_text(dumps(detail)))
+                if head_key is not None:
+                    heads[head_key] = head
+            middle_key = (override, dr.raw, dr.points, rule_id, rule_version)
+            middle = middles.get(middle_key)
+            if middle is None:
+                middle = middles[middle_key] = orjson.dumps({
+                    "override": override, "pack_sha256": pack_sha256, "period": period,
+                    "points": decimal_text(dr.points), "raw_points": decimal_text(dr.raw),
+                    "rule_id": rule_id, "rule_version": rule_version,
+                }, option=canonical)[1:-1]
             c = orjson.dumps({"seq": seq, "status": status, "text_en": text_en, "text_zh": text_zh},
-                             option=canonical)
-            ind = orjson.dumps(indicator, option=canonical)
+                             option=canonical)[1:-1]
+            ind = names.get(indicator)
+            if ind is None:
+                ind = names[indicator] = orjson.dumps(indicator, option=canonical)
+            unit_json = names.get(unit)
+            if unit_json is None:
+                unit_json = names[unit] = orjson.dumps(unit, option=canonical)
             part = b"".join((
-                a[:-1], b',"indicator":', ind, b',"matched":', matched, b",", b[1:-1], b",", c[1:-1],
-                b',"unit":', orjson.dumps(unit, option=canonical), b"}",
+                head[0], b',"indicator":', ind, b',"matched":', matched, b",", middle, b",", c,
+                b',"unit":', unit_json, b"}",
             ))
             # The leaf is the stored row read back: decimals and JSON columns in their plain forms.
             leaf = b"".join((
-                a[:-1], b',"id":', b"%d" % fid, b',"indicator_code":', ind, b',"matched_facts":', matched,
-                b",", b[1:-1], b',"run_id":', b"%d" % run_id, b",", c[1:-1], b',"unit_id":', b"%d" % uid,
-                b"}",
+                head[0], b',"id":', b"%d" % fid, b',"indicator_code":', ind, b',"matched_facts":', matched,
+                b",", middle, b',"run_id":', b"%d" % run_id, b",", c, b',"unit_id":', b"%d" % uid, b"}",
             ))
+            detail_text = head[1]
         except TypeError:  # a value orjson does not write as ``dumps`` would: the canonical way
+            detail = _plain_detail(dr.detail)
             common = {
                 "seq": seq, "rule_id": rule_id, "rule_version": rule_version, "pack_sha256": pack_sha256,
-                "period": period, "effect": effect, "bucket": bucket, "raw_points": raw,
-                "points": points, "text_zh": text_zh, "text_en": text_en, "detail": detail,
+                "period": period, "effect": effect, "bucket": bucket, "raw_points": decimal_text(dr.raw),
+                "points": decimal_text(dr.points), "text_zh": text_zh, "text_en": text_en, "detail": detail,
                 "status": status, "override": override,
             }
             plain_matched = orjson.loads(matched)
             part = dumps({**common, "unit": unit, "indicator": indicator, "matched": plain_matched})
             leaf = dumps({**common, "id": fid, "run_id": run_id, "unit_id": uid, "indicator_code": indicator,
                           "matched_facts": plain_matched})
+            detail_text = json_text(dumps(detail))
         parts.append(part)
         leaves.append(leaf_hash(leaf))
         rows.append((
             fid, run_id, seq, rule_id, rule_version, pack_sha256, uid, indicator, period,
             effect, bucket, json_text(matched), raw_bind(dr.raw), points_bind(dr.points),
-            text_zh, text_en, json_text(dumps(detail)), status, override,
+            text_zh, text_en, detail_text, status, override,
         ))
-    return Batch(b",".join(parts), job.binds.rows(rows), leaves)
+    return Batch(b",".join(parts), job.binds.rows(rows), subtree_root(leaves) if leaves else None)
+
+
+def _detail_key(bucket: str | None, effect: str, detail: Any) -> tuple[Any, ...] | None:
+    """What a firing's effect, bucket and detail are remembered by: only a detail of str keys and
+    values (nearly all), whose equal values have equal JSON (1, True and Decimal(1) are equal keys
+    but not equal JSON)."""
+    if type(detail) is not dict:
+        return None
+    key: list[Any] = [bucket, effect]
+    for k, v in detail.items():
+        if type(k) is not str or type(v) is not str:
+            return None
+        key.append(k)
+        key.append(v)
+    return tuple(key)
 
 
 def matched_fact_json(fact: DerivedFact) -> bytes:
@@ -257,6 +295,8 @@ def batches(job: FiringRows, workers: int) -> Generator[Batch, None, None]:
     """Every batch of the run's firings, in seq order: made here (``workers`` ≤ 1) or by
     ``workers`` forked processes, a few batches ahead of the caller. A worker's error is raised
     here; the workers are stopped when the caller stops early or fails."""
+    if BATCH < 1 or BATCH & (BATCH - 1):
+        raise ValueError(f"a batch of {BATCH} firings is not a power of two: its leaves are no subtree")
     n = len(job.prepared)
     spans = [(start, min(start + BATCH, n)) for start in range(0, n, BATCH)]
     if workers <= 1 or len(spans) <= 1:

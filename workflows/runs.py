@@ -324,13 +324,16 @@ def _store(
         run_rows.binds_for(session), matched if workers > 1 else None,
     )
     write = run_rows.writer(session)
-    leaves: list[bytes] = []
+    nodes: list[bytes] = []  # each batch's Merkle subtree
 
     def stored_parts(made: Iterator[run_rows.Batch]) -> Iterator[bytes]:
+        written = 0
         for batch in made:
             write(batch.rows)
-            leaves.extend(batch.leaves)
-            progress("firings", len(leaves), len(prepared))
+            if batch.node is not None:
+                nodes.append(batch.node)
+            written = min(written + run_rows.BATCH, len(prepared))
+            progress("firings", written, len(prepared))
             if batch.part:
                 yield batch.part
 
@@ -338,7 +341,7 @@ def _store(
     with contextlib.closing(run_rows.batches(job, workers)) as made:  # workers stopped however it ends
         run.run_hash = hash_of_parts(stored_parts(made), prepared.sheets)
     progress("ledger", 0, 1)
-    firings_root = root_of_leaf_hashes(leaves)
+    firings_root = root_of_leaf_hashes(nodes)
     sheet_table: Table = ScoreSheet.__table__  # type: ignore[assignment]
     sheet_ids = _reserve_ids(session, sheet_table, len(prepared.sheets))
     sheets = [
