@@ -540,14 +540,20 @@ def _remembered(column_type: Any, dialect: Any) -> Bind:
 
 def _checked_decimal(column_type: ExactDecimal) -> Bind:
     """For COPY: the decimal's canonical text, refused beyond the column's scale (as
-    ``ExactDecimal``)."""
+    ``ExactDecimal``) — remembered by value, as :func:`_remembered`."""
     quantum = Decimal(1).scaleb(-column_type.scale)
+    known: dict[Decimal, str] = {}
 
     def check(value: Any) -> Any:
         if value is None:
             return None
+        if type(value) is Decimal and value.is_finite():
+            text = known.get(value)
+            if text is not None:
+                return text
         if not isinstance(value, Decimal) or not value.is_finite() or value.quantize(quantum) != value:
             raise ValueError(f"{value!r} is not an exact decimal within the column's {quantum} places")
-        return decimal_text(value)
+        text = known[value] = decimal_text(value)
+        return text
 
     return check

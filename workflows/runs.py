@@ -13,7 +13,9 @@ import contextlib
 import dataclasses
 import datetime as dt
 import gc
+import struct
 import tempfile
+import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -168,8 +170,9 @@ def _create_run(
         roots, summary = _store(
             session, scheme, run, snapshot_sha, prepared, matched[0] if matched else None, progress
         )
+        held = [prepared]  # the last reference: _write_snapshot frees the prepared run
         del prepared
-        _write_snapshot(session, run.id, snapshot_bytes if spooled is None else spooled.read())
+        _write_snapshot(session, run.id, snapshot_bytes if spooled is None else spooled, held)
     finally:
         if spooled is not None:
             spooled.cancel()  # gone already when all went well; else the worker and its file
@@ -211,6 +214,20 @@ class _SpooledSnapshot:
         self.sha256()
         try:
             return self._path.read_bytes()
+        finally:
+            self._spool.cleanup()
+
+    def size(self) -> int:
+        self.sha256()
+        return self._path.stat().st_size
+
+    def pieces(self, size: int = 1 << 20) -> Iterator[bytes]:
+        """The bytes a piece at a time (the spool removed at the end)."""
+        self.sha256()
+        try:
+            with open(self._path, "rb") as spool:
+                while piece := spool.read(size):
+                    yield piece
         finally:
             self._spool.cleanup()
 
@@ -363,16 +380,46 @@ def _store(
     return roots, summary
 
 
-def _write_snapshot(session: Session, run_id: int, data: bytes) -> None:
+def _write_snapshot(
+    session: Session, run_id: int, source: bytes | _SpooledSnapshot, held: list[Any]
+) -> None:
     """The frozen snapshot's canonical UTF-8 bytes into ``run_snapshot.body`` (text), converted by
-    the database: a province's 173 MB never become a Python str (twice that, for Chinese text)."""
-    as_text = "convert_from(:body, 'UTF8')" if session.get_bind().dialect.name == "postgresql" else (
-        "CAST(:body AS TEXT)"
-    )
+    the database: a province's 173 MB never become a Python str (twice that, for Chinese text).
+    ``held`` holds the last reference to the prepared run, freed here: on PostgreSQL while the
+    bytes stream from the spool to the server in pieces (the server's seconds overlap the
+    seconds of freeing millions of objects); on SQLite first, as the bytes are read whole (the
+    two at once would pass the run's peak memory)."""
+    if session.get_bind().dialect.name == "postgresql":
+        freeing = threading.Thread(target=held.clear, name="kaohe-free-prepared")
+        freeing.start()
+        try:
+            _copy_snapshot(session, run_id, source)
+        finally:
+            freeing.join()
+        return
+    held.clear()
     session.execute(
-        text(f"INSERT INTO run_snapshot (run_id, body) VALUES (:run_id, {as_text})"),
-        {"run_id": run_id, "body": data},
+        text("INSERT INTO run_snapshot (run_id, body) VALUES (:run_id, CAST(:body AS TEXT))"),
+        {"run_id": run_id, "body": source if isinstance(source, bytes) else source.read()},
     )
+
+
+def _copy_snapshot(session: Session, run_id: int, source: bytes | _SpooledSnapshot) -> None:
+    """``COPY run_snapshot FROM STDIN`` in PostgreSQL's binary format: one row, its body sent in
+    pieces as read from the spool (the server checks the UTF-8 as for any text)."""
+    raw = session.connection().connection.driver_connection
+    assert raw is not None
+    size = len(source) if isinstance(source, bytes) else source.size()
+    pieces: Iterator[bytes | memoryview] = (
+        iter((memoryview(source),)) if isinstance(source, bytes) else source.pieces()
+    )
+    statement = "COPY run_snapshot (run_id, body) FROM STDIN (FORMAT binary)"
+    with raw.cursor() as cursor, cursor.copy(statement) as out:
+        # signature, flags, header extension; a row of two fields: int4 run_id, then the text
+        out.write(b"PGCOPY\n\xff\r\n\x00" + struct.pack("!iihiii", 0, 0, 2, 4, run_id, size))
+        for piece in pieces:
+            out.write(piece)
+        out.write(struct.pack("!h", -1))
 
 
 def _reserve_ids(session: Session, table: Table, n: int) -> Sequence[int]:
