@@ -36,16 +36,17 @@ class Draft:
 
     @property
     def fact_ids(self) -> tuple[str, ...]:
-        return tuple(f.id for f in self.facts)
+        return tuple([f.id for f in self.facts])
 
     def sort_key(self) -> tuple[str, str, str, tuple[str, ...], str, tuple[tuple[str, str], ...]]:
+        detail = self.detail.items()  # (a province sorts 700,000 drafts; most have one detail or none)
         return (
             self.unit,
             self.indicator or "",
             self.rule_id,
-            self.fact_ids,
+            tuple([f.id for f in self.facts]),
             self.effect,
-            tuple(sorted(self.detail.items())),
+            tuple(sorted(detail)) if len(detail) > 1 else tuple(detail),
         )
 
 
