@@ -44,7 +44,7 @@ class Draft:
             self.unit,
             self.indicator or "",
             self.rule_id,
-            tuple([f.id for f in self.facts]),
+            self.fact_ids,
             self.effect,
             tuple(sorted(detail)) if len(detail) > 1 else tuple(detail),
         )
