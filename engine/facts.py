@@ -11,6 +11,7 @@ import dataclasses
 import datetime as dt
 import itertools
 import json
+import weakref
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -133,7 +134,7 @@ class FiringOverride:
     reference: str  # e.g. the appeal's id
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, weakref_slot=True)
 class Snapshot:
     scheme_code: str
     year: int
@@ -151,9 +152,17 @@ class Snapshot:
     prior_cutoff_date: dt.date | None = None
 
     def normalized(self) -> Snapshot:
-        """The same facts with every collection sorted by its natural key (``self`` if they are)."""
-        if self._is_normalized():
+        """The same facts with every collection sorted by its natural key (``self`` if they are).
+        A snapshot found or made normalized is remembered (weakly: an object, frozen, cannot
+        become unsorted), so the run's later calls do not check a province's million facts
+        again (half a second each)."""
+        if _NORMALIZED.get(id(self)) is self:
             return self
+        out = self if self._is_normalized() else self._sorted()
+        _NORMALIZED[id(out)] = out
+        return out
+
+    def _sorted(self) -> Snapshot:
         return Snapshot(
             scheme_code=self.scheme_code,
             year=self.year,
@@ -227,6 +236,10 @@ class Snapshot:
     def from_json(cls, data: bytes | str) -> Snapshot:
         return snapshot_from_plain(json.loads(data))
 
+
+# Normalized snapshots by id, while they live (an entry goes with its snapshot, before its id can
+# be another object's).
+_NORMALIZED: weakref.WeakValueDictionary[int, Snapshot] = weakref.WeakValueDictionary()
 
 _CHUNKED = frozenset({"targets", "reports", "events"})
 _CHUNK = 20_000

@@ -41,3 +41,31 @@ def test_snapshot_bytes_are_the_canonical_json_of_the_whole(
     assert Snapshot.from_json(snapshot.canonical_bytes()) == snapshot.normalized()
     normal = snapshot.normalized()
     assert normal.normalized() is normal  # already sorted: not copied again
+
+
+def test_a_snapshot_is_checked_for_order_once_and_never_taken_for_sorted_when_it_is_not(
+    demo: tuple[RulePack, Snapshot], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A run asks for the normalized snapshot several times (building it, running it, storing its
+    bytes): a province's million facts are checked for order once per snapshot object. A snapshot
+    that is not sorted is never remembered as sorted — nor is one made after the first is gone."""
+    checks: list[Snapshot] = []
+    is_normalized = Snapshot._is_normalized
+
+    def counted(self: Snapshot) -> bool:
+        checks.append(self)
+        return is_normalized(self)
+
+    monkeypatch.setattr(Snapshot, "_is_normalized", counted)
+    unsorted = dataclasses.replace(demo[1], units=tuple(reversed(demo[1].units)))
+    normal = unsorted.normalized()
+    assert normal is not unsorted and normal.units == tuple(sorted(normal.units, key=lambda u: u.code))
+    assert normal.normalized() is normal and normal.normalized() is normal
+    assert unsorted.normalized() is not unsorted  # still sorted anew, never taken as it is
+    assert [c is unsorted for c in checks] == [True, True]  # the sorted one was never checked
+    sorted_copy = dataclasses.replace(normal, overrides=())
+    assert sorted_copy.normalized() is sorted_copy and sorted_copy.normalized() is sorted_copy
+    assert checks[-1] is sorted_copy and len(checks) == 3
+    del unsorted, normal, sorted_copy
+    again = dataclasses.replace(demo[1], units=tuple(reversed(demo[1].units)))
+    assert again.normalized() is not again  # an id freed and reused names no sorted snapshot
