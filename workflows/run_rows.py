@@ -2,10 +2,11 @@
 
 Each firing is put in plain form once, straight from its draft; from that plain form come the
 three things storing it needs: its canonical JSON (a part of the run hash), its row (each value
-as the driver takes it — on PostgreSQL, COPY text) and its ledger leaf's hash. A large run's
-batches are made by forked worker processes (they inherit the prepared run) while this process
-writes the rows and hashes the parts in seq order; a few batches at most are in flight, so a
-province's 700,000 rows never exist at once. The matched facts' JSON the firings quote is made
+as the driver takes it; a batch's rows as PostgreSQL's COPY text or a serialized SQLite
+database) and its ledger leaf's hash (a batch's leaves reduced to their Merkle subtree). A large
+run's batches are made by forked worker processes (they inherit the prepared run) while this
+process writes the rows and hashes the parts in seq order; a few batches at most are in flight,
+so a province's 700,000 rows never exist at once. The matched facts' JSON the firings quote is made
 ahead, by a child, while the engine works out effects and score sheets (:class:`MatchedJson`).
 Score sheets and cuts are written the same way as the firings.
 """
