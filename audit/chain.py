@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from engine.canonical import canonical_json
 from store import AuditEvent
+from store.db import sqlite_write_lock
 
 FORMAT = "kaohe-audit-1"
 GENESIS_HASH = "0" * 64
@@ -113,7 +114,7 @@ def _lock_chain(session: Session) -> None:
     if dialect == "postgresql":
         session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": ADVISORY_LOCK_KEY})
     elif dialect == "sqlite":
-        session.execute(text("UPDATE audit_event SET seq = seq WHERE 0 = 1"))
+        sqlite_write_lock(session, "audit_event", "seq")
 
 
 def head(session: Session) -> tuple[int, str]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.sql import ClauseElement
 from sqlalchemy.sql.compiler import SQLCompiler
@@ -51,3 +51,11 @@ def driver_rows(connection: Connection, statement: ClauseElement) -> list[tuple[
         return rows
     finally:
         cursor.close()
+
+
+def sqlite_write_lock(session: Session, table: str, column: str = "id") -> None:
+    """Take SQLite's database write lock now, in the session's transaction, with a write that
+    changes nothing: until it commits or rolls back no other connection can commit, so all this
+    transaction reads from here on is one state. (SQLite's driver begins a transaction only at
+    the first write; reads before it each see the latest commit.)"""
+    session.execute(text(f'UPDATE "{table}" SET "{column}" = "{column}" WHERE 0 = 1'))

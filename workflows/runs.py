@@ -41,10 +41,11 @@ from engine.result import MatchedFact, SectionScore, VetoNote, hash_of_parts, ru
 from engine.result import ScoreSheet as EngineSheet
 from engine.snapcheck import SnapshotError, check_snapshot
 from store import Cut, Firing, RulePack, Run, Scheme, ScoreSheet, Unit
+from store.db import sqlite_write_lock
 from workflows import run_rows
 from workflows.errors import Conflict, NotFound
 from workflows.packs import approved_pack_for, engine_pack, get_pack
-from workflows.snapshot import build_snapshot, find_scheme
+from workflows.snapshot import FACT_TABLES, build_snapshot, find_scheme
 
 
 @dataclass(frozen=True)
@@ -119,6 +120,7 @@ def _create_run(
 ) -> RunOutcome:
     scheme = find_scheme(session, scheme_ref)
     period = parse_period(period_text)
+    _hold(session, scheme, facts=frozen is None)
     pack_row = get_pack(session, pack_ref) if pack_ref else approved_pack_for(session, scheme.code)
     if pack_row.scheme_code not in (None, scheme.code):
         raise Conflict(f"rule pack {pack_row.name}@{pack_row.version} is for scheme {pack_row.scheme_code}")
@@ -180,6 +182,28 @@ def _create_run(
             made_ahead.close()
     audit.record_run(session, run, actor, roots=roots)
     return RunOutcome(run, summary, previous)
+
+
+def _hold(session: Session, scheme: Scheme, *, facts: bool) -> None:
+    """Keep what this run reads still until its transaction ends, and runs of a scheme one at a
+    time. Otherwise (reads under PostgreSQL's READ COMMITTED, or SQLite's before the first write,
+    each see the latest commit) an import committed between the snapshot's queries would give a
+    snapshot of a state that never was, and two runs of a period started together would both
+    supersede the same run and leave two current ones.
+
+    PostgreSQL: the scheme's row locked for update (a second run waits, then finds this one as
+    the run it supersedes) and, when the run reads the facts, their tables in SHARE mode: writers
+    wait until this run commits, readers never do. SQLite: the database's write lock, now rather
+    than at the first row stored. Then the scheme is read again, as it now stands."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(select(Scheme.id).where(Scheme.id == scheme.id).with_for_update())
+        if facts:
+            quote = session.get_bind().dialect.identifier_preparer.format_table
+            tables = ", ".join(quote(model.__table__) for model in FACT_TABLES)
+            session.execute(text(f"LOCK TABLE {tables} IN SHARE MODE"))
+    else:
+        sqlite_write_lock(session, Scheme.__tablename__)
+    session.refresh(scheme)
 
 
 class _SpooledSnapshot:

@@ -29,10 +29,13 @@ from engine.facts import (
     UnitFact,
 )
 from engine.periods import Period
-from store import Category, Event, Indicator, ProgressReport, Scheme, Target, TargetCoUnit, Unit
+from store import Category, Event, Indicator, ProgressReport, Scheme, Section, Target, TargetCoUnit, Unit
 from store.db import driver_rows
 from store.types import exact_decimal
 from workflows.errors import Invalid, NotFound
+
+# The tables a snapshot's facts come from (the run and rule-pack tables are read apart).
+FACT_TABLES = (Unit, Category, Section, Indicator, Target, TargetCoUnit, ProgressReport, Event)
 
 
 def find_scheme(session: Session, ref: str) -> Scheme:

@@ -1,0 +1,121 @@
+"""A run beside other people's work: an import committed while the run reads the facts, and two
+runs of one period started together (real transactions on separate connections)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
+
+from engine.facts import Snapshot
+from store import ProgressReport, Run, Target, Unit, make_engine
+from tests.cases.conftest import PROPOSER, RUN_ID
+from tests.cases.test_concurrency import _wait_for_a_lock_wait
+from tests.conftest import IS_POSTGRES
+from workflows import snapshot as snapshot_module
+from workflows.runs import create_run
+
+
+@pytest.fixture
+def other_engine(demo_url: str) -> Iterator[Engine]:
+    """A second engine on the same database, whose writes wait (not fail) while a run holds it."""
+    engine = make_engine(demo_url, **({} if IS_POSTGRES else {"connect_args": {"timeout": 60}}))
+    yield engine
+    engine.dispose()
+
+
+def _year_end_report(engine: Engine) -> tuple[int, str, Decimal]:
+    """A December report the year run uses: (its row id, its fact id in a snapshot, its value)."""
+    with Session(engine) as s:
+        run = s.get(Run, RUN_ID)
+        assert run is not None
+        used = {(r.id, r.source) for r in Snapshot.from_json(run.snapshot).reports if r.period == "2024-12"}
+        rows = s.execute(
+            select(ProgressReport.id, Unit.code, ProgressReport.source, ProgressReport.reported_value, Target)
+            .join(Target, ProgressReport.target_id == Target.id)
+            .join(Unit, Target.unit_id == Unit.id)
+            .where(ProgressReport.period == "2024-12", ProgressReport.verified_value.is_(None))
+            .order_by(ProgressReport.id)
+        ).all()
+        for report_id, unit, source, value, target in rows:
+            fact_id = f"R:{unit}:{target.indicator.code}:2024-12"
+            if (fact_id, source) in used:
+                return report_id, fact_id, value
+    raise AssertionError("the demo year run uses no unverified December report")
+
+
+def test_a_run_reads_one_state_while_an_import_commits(
+    demo_engine: Engine, other_engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    report_id, fact_id, before = _year_end_report(demo_engine)
+
+    def import_a_correction() -> None:
+        with Session(other_engine) as b, b.begin():
+            report = b.get(ProgressReport, report_id)
+            assert report is not None
+            report.reported_value = before + 1
+
+    real = snapshot_module.driver_rows
+    reads: list[Any] = []
+    pool = ThreadPoolExecutor(1)
+
+    def read_then_let_the_import_in(connection: Any, statement: Any) -> list[tuple[Any, ...]]:
+        rows = real(connection, statement)
+        reads.append(statement)
+        if len(reads) == 1:  # the targets are read, the reports are next: the import commits now
+            reads.append(pool.submit(import_a_correction))
+            if IS_POSTGRES:
+                _wait_for_a_lock_wait(demo_engine)  # it waits for the run to end
+            else:
+                done = threading.Event()
+                reads[-1].add_done_callback(lambda _: done.set())
+                done.wait(1.0)  # long enough for an unhindered import to commit
+        return rows
+
+    monkeypatch.setattr(snapshot_module, "driver_rows", read_then_let_the_import_in)
+    try:
+        with Session(demo_engine) as a:
+            outcome = create_run(a, "DEMO-2024", "2024", actor=PROPOSER)
+            frozen = {r.id: r.reported_value for r in Snapshot.from_json(outcome.run.snapshot).reports}
+            a.commit()
+        reads[1].result()  # the import, once the run committed
+    finally:
+        pool.shutdown()
+    assert frozen[fact_id] == before  # the state before the import, not half of each
+    with Session(demo_engine) as s:
+        report = s.get(ProgressReport, report_id)
+        assert report is not None and report.reported_value == before + 1  # the import landed after
+
+
+def test_two_runs_of_a_period_started_together_leave_one_current(
+    demo_engine: Engine, other_engine: Engine
+) -> None:
+    def second_run() -> int:
+        with Session(other_engine) as b, b.begin():
+            return create_run(b, "DEMO-2024", "2024", actor="office.zhao").run.id
+
+    with Session(demo_engine) as a, ThreadPoolExecutor(1) as pool:
+        first = create_run(a, "DEMO-2024", "2024", actor=PROPOSER).run.id
+        pending = pool.submit(second_run)
+        if IS_POSTGRES:
+            _wait_for_a_lock_wait(demo_engine)
+        else:
+            try:
+                pending.result(timeout=1.0)  # it cannot finish while the first holds the database
+            except TimeoutError:
+                pass
+        a.commit()
+        second = pending.result()
+    with Session(demo_engine) as s:
+        runs = s.execute(select(Run.id, Run.status, Run.supersedes_id).order_by(Run.id)).all()
+    assert [tuple(r) for r in runs] == [
+        (RUN_ID, "superseded", None),
+        (first, "superseded", RUN_ID),
+        (second, "complete", first),  # the second waited for the first, then superseded it
+    ]
