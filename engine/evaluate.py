@@ -80,6 +80,7 @@ def prepare(
     progress: Progress = silent,
     checked_elsewhere: Callable[[], None] | None = None,
     after_matching: Callable[[Iterator[DerivedFact]], None] | None = None,
+    release_reports: bool = False,
 ) -> Prepared:
     """Everything of a run but its firings' objects: the drafts in canonical order with their seq,
     the score sheets, cuts and why-nots. A stored run writes its firings from it a batch at a time
@@ -92,14 +93,20 @@ def prepare(
 
     ``after_matching``: called once the facts are matched, before effects, with the matched facts
     (those of several matches more than once) — for a caller that makes something of them in
-    another process meanwhile."""
+    another process meanwhile.
+
+    ``release_reports``: the caller hands the snapshot over and keeps no reference to it; once
+    the facts are derived the engine lets its progress reports go (a province has 2.4 million,
+    half a gigabyte; the derived facts hold all the rest of the run reads). The prepared run's
+    snapshot then has no reports."""
     progress("check", 0, 1)
-    snapshot = snapshot.normalized()
+    held = [snapshot.normalized()]  # the one reference _prepare takes (see release_reports)
+    del snapshot
     if checked_elsewhere is None:
-        check_snapshot(snapshot)
-        return _prepare(pack, snapshot, why_not, why_not_detail, progress, after_matching)
+        check_snapshot(held[0])
+        return _prepare(pack, held, why_not, why_not_detail, progress, after_matching, release_reports)
     try:
-        prepared = _prepare(pack, snapshot, why_not, why_not_detail, progress, after_matching)
+        prepared = _prepare(pack, held, why_not, why_not_detail, progress, after_matching, release_reports)
     except Exception:
         checked_elsewhere()
         raise
@@ -109,18 +116,23 @@ def prepare(
 
 def _prepare(
     pack: RulePack,
-    snapshot: Snapshot,
+    held: list[Snapshot],
     why_not: bool,
     why_not_detail: bool,
     progress: Progress,
-    after_matching: Callable[[Iterator[DerivedFact]], None] | None = None,
+    after_matching: Callable[[Iterator[DerivedFact]], None] | None,
+    release_reports: bool,
 ) -> Prepared:
+    snapshot = held.pop()
     validate_pack(pack, snapshot)
     period = parse_period(snapshot.period)
     if period.year != snapshot.year:
         raise PeriodError(f"period {snapshot.period} is not in the scheme's year {snapshot.year}")
     progress("derive", 0, 1)
     d = derive(snapshot, period, pack)
+    verified = _verification_cuts(snapshot, d)  # the last use of the reports
+    if release_reports:
+        snapshot = d.snapshot = dataclasses.replace(snapshot, reports=())
     rules = active_rules(pack, period.kind)
     active_ids = {r.id for r in rules}
     led = Ledger()
@@ -150,7 +162,7 @@ def _prepare(
         _no_match(d, rules, led, why_not_detail)
     else:
         led.why_not.clear()
-    return _prepared(pack, snapshot, d, led, sheets, graded, flags)
+    return _prepared(pack, snapshot, d, led, sheets, graded, flags, verified)
 
 
 def _needs_report(rule: Rule) -> bool:
@@ -369,6 +381,7 @@ def _prepared(
     sheets: list[SheetDraft],
     graded: dict[str, tuple[int | None, str | None, tuple[str, ...]]],
     flags: dict[str, list[str]],
+    verified: list[Cut],
 ) -> Prepared:
     drafts = sorted(led.drafts, key=Draft.sort_key)
     for seq, dr in enumerate(drafts, start=1):
@@ -415,7 +428,7 @@ def _prepared(
         )
         for c in led.cuts
     ]
-    cuts += _verification_cuts(snapshot, d)
+    cuts += verified
     cuts.sort(key=lambda c: (c.unit, c.indicator or "", c.kind, c.source, c.seqs))
     why = sorted(
         {

@@ -152,18 +152,24 @@ def _create_run(
     # The matched facts' JSON, which the stored firings quote, is made by a third process while
     # this one works out effects and score sheets.
     matched: list[run_rows.MatchedJson] = []
+    # A spooled snapshot's bytes are the child's: the engine is handed the only reference to its
+    # objects and lets the progress reports (a province's half gigabyte) go once it has derived
+    # the facts. A small one is kept, to be put in canonical form here.
+    handed, kept = [snapshot], (snapshot if spooled is None else None)
+    del snapshot
     try:
         prepared = prepare(
-            engine_pack(pack_row), snapshot, why_not=False, progress=progress,
+            engine_pack(pack_row), handed.pop(), why_not=False, progress=progress,
             checked_elsewhere=spooled.check if spooled is not None else None,
             after_matching=(lambda facts: matched.append(run_rows.MatchedJson(facts)))
             if spooled is not None else None,
+            release_reports=kept is None,
         )
         # The facts themselves are not needed to store the run: the snapshot's objects go first
         # (the derived facts the firings quote stay, with ``prepared``), its canonical bytes are
         # written after the firings, once ``prepared`` is gone too.
-        snapshot_bytes = snapshot.canonical_bytes() if spooled is None else b""
-        del snapshot
+        snapshot_bytes = kept.canonical_bytes() if kept is not None else b""
+        del kept
         forget_canonical()
         prepared.drop_reports()
         snapshot_sha = sha256_hex(snapshot_bytes) if spooled is None else spooled.sha256()

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from decimal import Decimal
 from typing import Any
 
@@ -106,10 +106,7 @@ def test_two_runs_of_a_period_started_together_leave_one_current(
         if IS_POSTGRES:
             _wait_for_a_lock_wait(demo_engine)
         else:
-            try:
-                pending.result(timeout=1.0)  # it cannot finish while the first holds the database
-            except TimeoutError:
-                pass
+            wait([pending], timeout=1.0)  # it cannot finish while the first holds the database
         a.commit()
         second = pending.result()
     with Session(demo_engine) as s:
