@@ -131,12 +131,10 @@ def render_explanation(e: Explanation, lang: str = "zh") -> str:
     s = e.sheet
     if s is not None:
         grade = (GRADE_NAMES_ZH.get(s.grade, s.grade) if zh else s.grade) if s.grade else "—"
-        out.append(
-            f"{'总分' if zh else 'Total'} {fmt(s.total)} = "
-            + " + ".join(f"{x.code} {fmt(x.score)}" for x in s.sections)
-            + f" + {'加分' if zh else 'bonus'} {fmt(s.bonus)}"
-            + f" {'扣分' if zh else 'deduction'} {fmt(s.deduction)}"
-        )
+        terms = [f"{x.code} {fmt(x.score)}" for x in s.sections]  # none in a quarter's or month's run
+        terms.append(f"{'加分' if zh else 'bonus'} {fmt(s.bonus)}")
+        terms.append(f"{'扣分' if zh else 'deduction'} {fmt(s.deduction)}")
+        out.append(f"{'总分' if zh else 'Total'} {fmt(s.total)} = " + " + ".join(terms))
         out.append(
             f"{'排名' if zh else 'Rank'} {s.rank or '—'} · {'等次' if zh else 'Grade'} {grade}"
             + (f" · {'标记' if zh else 'Flags'}: {', '.join(s.flags)}" if s.flags else "")

@@ -231,6 +231,25 @@ def test_demo_explanation(year: RunResult) -> None:
     assert "veto.safety.major" in text and "[未适用的规则]" in text
 
 
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_the_printed_total_is_a_sum_that_adds_up_in_a_year_and_in_a_quarter(
+    demo: tuple[RulePack, Snapshot], year: RunResult, lang: str
+) -> None:
+    """``Total 91.0577 = key_work 39.2252 + … + bonus 6.0174 + deduction -12``: every term joined
+    by a plus, none empty (a quarter's run has no sections, only bonus and deduction)."""
+    import dataclasses
+
+    quarter = evaluate(demo[0], dataclasses.replace(demo[1], period="2024-Q3"))
+    for run in (year, quarter):
+        for unit in ("C05", "C07"):
+            line = render_explanation(explain(run, unit), lang).splitlines()[1]
+            total, terms = line.split(" = ")
+            values = [D(term.rsplit(" ", 1)[1]) for term in terms.split(" + ")]
+            assert all(term.strip() for term in terms.split(" + ")), line
+            assert sum(values, D(0)) == D(total.rsplit(" ", 1)[1]), line
+            assert len(values) == (2 if run is quarter else 5), line
+
+
 def test_demo_printed_totals_add_up_and_a_wrong_one_is_flagged_not_rescaled(
     demo: tuple[RulePack, Snapshot], year: RunResult
 ) -> None:
