@@ -39,7 +39,7 @@ translations: install
 	$(VENV)/bin/pybabel compile -d web/translations
 	rm -f web/translations/messages.pot
 
-## demo: install, migrate the SQLite database under instance/, load the demo city
+## demo: install, migrate the SQLite database under instance/, load the demo city, serve the web app
 demo: install
 	$(KAOHE) demo
 
