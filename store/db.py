@@ -39,9 +39,7 @@ def driver_rows(connection: Connection, statement: ClauseElement) -> list[tuple[
     compiled = statement.compile(dialect=connection.dialect, compile_kwargs={"render_postcompile": True})
     assert isinstance(compiled, SQLCompiler)
     params = compiled.construct_params()
-    raw = connection.connection.driver_connection
-    assert raw is not None
-    cursor = raw.cursor()
+    cursor = driver_connection(connection).cursor()
     try:
         if compiled.positiontup is not None:  # SQLite's qmark style
             cursor.execute(str(compiled), [params[name] for name in compiled.positiontup])
@@ -51,6 +49,16 @@ def driver_rows(connection: Connection, statement: ClauseElement) -> list[tuple[
         return rows
     finally:
         cursor.close()
+
+
+def driver_connection(connection: Connection | Session) -> Any:
+    """The DB-API connection (sqlite3's or psycopg's) under a Core connection or a session's, for
+    what SQLAlchemy does not do in bulk (COPY, a serialized database, plain tuples): statements on
+    it run in the same transaction."""
+    core = connection.connection() if isinstance(connection, Session) else connection
+    raw = core.connection.driver_connection
+    assert raw is not None, "a connection checked out of the pool has its driver's"
+    return raw
 
 
 def sqlite_write_lock(session: Session, table: str, column: str = "id") -> None:

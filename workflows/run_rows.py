@@ -36,6 +36,7 @@ from engine.derive import DerivedFact
 from engine.evaluate import Prepared
 from engine.forked import Forked
 from store import Firing
+from store.db import driver_connection
 from store.types import ExactDecimal
 
 # Firings per batch: big enough that a worker's round trip is cheap, small enough to stream; a
@@ -480,8 +481,7 @@ def writer(
     and foreign key applies as to any insert."""
     table = firing_table() if table is None else table
     dialect = session.get_bind().dialect
-    raw = session.connection().connection.driver_connection
-    assert raw is not None
+    raw = driver_connection(session)
     if dialect.name == "postgresql":
         statement = psycopg_sql.SQL("COPY {} ({}) FROM STDIN").format(
             psycopg_sql.Identifier(table.name),

@@ -41,7 +41,7 @@ from engine.result import MatchedFact, SectionScore, VetoNote, hash_of_parts, ru
 from engine.result import ScoreSheet as EngineSheet
 from engine.snapcheck import SnapshotError, check_snapshot
 from store import Cut, Firing, RulePack, Run, Scheme, ScoreSheet, Unit
-from store.db import sqlite_write_lock
+from store.db import driver_connection, sqlite_write_lock
 from workflows import run_rows
 from workflows.errors import Conflict, NotFound
 from workflows.packs import approved_pack_for, engine_pack, get_pack
@@ -437,8 +437,7 @@ def _write_snapshot(
 def _copy_snapshot(session: Session, run_id: int, source: bytes | _SpooledSnapshot) -> None:
     """``COPY run_snapshot FROM STDIN`` in PostgreSQL's binary format: one row, its body sent in
     pieces as read from the spool (the server checks the UTF-8 as for any text)."""
-    raw = session.connection().connection.driver_connection
-    assert raw is not None
+    raw = driver_connection(session)
     size = len(source) if isinstance(source, bytes) else source.size()
     pieces: Iterator[bytes | memoryview] = (
         iter((memoryview(source),)) if isinstance(source, bytes) else source.pieces()
