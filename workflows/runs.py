@@ -22,7 +22,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Table, func, select, text
+from sqlalchemy import Table, func, select, text, update
 from sqlalchemy.orm import Session
 
 import audit
@@ -127,6 +127,8 @@ def _create_run(
     previous = _current_run(session, scheme, period.text)
     if previous is not None and previous.status == "sealed":
         raise Conflict(f"run {previous.id} of {scheme.code} {period.text} is sealed: it cannot be superseded")
+    if previous is not None:
+        lock_current(session, previous)  # the committee's seal waits for this run, then refuses
     if overrides is None:
         overrides = _carried_overrides(session, previous)
     progress("snapshot", 0, 1)
@@ -188,6 +190,18 @@ def _create_run(
             made_ahead.close()
     audit.record_run(session, run, actor, roots=roots)
     return RunOutcome(run, summary, previous)
+
+
+def lock_current(session: Session, run: Run) -> None:
+    """Take the run row's write lock and make sure it is still current (not superseded or sealed
+    by a transaction that committed since we read it)."""
+    done = session.execute(
+        update(Run).where(Run.id == run.id, Run.status == "complete").values(status="complete")
+        .execution_options(synchronize_session=False)
+    )
+    if done.rowcount != 1:  # type: ignore[attr-defined]
+        session.refresh(run)
+        raise Conflict(f"run {run.id} is {run.status}: only the current, unsealed run can change")
 
 
 def _hold(session: Session, scheme: Scheme, *, facts: bool) -> None:

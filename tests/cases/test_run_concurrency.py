@@ -1,8 +1,10 @@
-"""A run beside other people's work: an import committed while the run reads the facts, and two
-runs of one period started together (real transactions on separate connections)."""
+"""A run beside other people's work: an import committed while the run reads the facts, two runs
+of one period started together, the committee sealing the run a new one would supersede (real
+transactions on separate connections)."""
 
 from __future__ import annotations
 
+import datetime as dt
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor, wait
@@ -15,10 +17,13 @@ from sqlalchemy.orm import Session
 
 from engine.facts import Snapshot
 from store import ProgressReport, Run, Target, Unit, make_engine
-from tests.cases.conftest import PROPOSER, RUN_ID
+from tests.cases.conftest import PROPOSER, RUN_ID, T0
 from tests.cases.test_concurrency import _wait_for_a_lock_wait
+from tests.cases.test_publication_appeals import COMMITTEE, OFFICE, _approve_all
 from tests.conftest import IS_POSTGRES
 from workflows import snapshot as snapshot_module
+from workflows.cases import publish, seal
+from workflows.errors import Conflict
 from workflows.runs import create_run
 
 
@@ -116,3 +121,44 @@ def test_two_runs_of_a_period_started_together_leave_one_current(
         (first, "superseded", RUN_ID),
         (second, "complete", first),  # the second waited for the first, then superseded it
     ]
+
+
+def test_the_committee_cannot_seal_a_run_that_a_run_in_progress_supersedes(
+    demo_engine: Engine, other_engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The new run has found run 1 current and is reading the facts when the committee seals run
+    1: the seal waits for the run, then is refused — a sealed run is never superseded."""
+    with Session(demo_engine) as s, s.begin():
+        _approve_all(s)
+        publish(s, RUN_ID, actor=OFFICE, now=T0)
+    reading, go_on = threading.Event(), threading.Event()
+    real = snapshot_module.driver_rows
+
+    def pause_while_reading(connection: Any, statement: Any) -> list[tuple[Any, ...]]:
+        if not reading.is_set():
+            reading.set()
+            go_on.wait(30)
+        return real(connection, statement)
+
+    monkeypatch.setattr(snapshot_module, "driver_rows", pause_while_reading)
+
+    def new_run() -> int:
+        with Session(other_engine) as b, b.begin():
+            return create_run(b, "DEMO-2024", "2024", actor=PROPOSER).run.id
+
+    def sealing() -> None:
+        with Session(other_engine) as c, c.begin():
+            seal(c, RUN_ID, actor=COMMITTEE, now=T0 + dt.timedelta(days=7))
+
+    with ThreadPoolExecutor(2) as pool:
+        running = pool.submit(new_run)
+        assert reading.wait(30)
+        sealed = pool.submit(sealing)
+        wait([sealed], timeout=1.0)  # an unhindered seal commits meanwhile
+        go_on.set()
+        new_id = running.result()
+        with pytest.raises(Conflict, match=f"run {RUN_ID} is superseded: only the current, unsealed run"):
+            sealed.result()
+    with Session(demo_engine) as s:
+        runs = s.execute(select(Run.id, Run.status).order_by(Run.id)).all()
+    assert [tuple(r) for r in runs] == [(RUN_ID, "superseded"), (new_id, "complete")]

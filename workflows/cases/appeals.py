@@ -29,14 +29,13 @@ from workflows.cases.machine import APPEAL, OUTCOME_ACTIONS
 from workflows.cases.publication import (
     PENDING_APPEALS,
     appeal_window_problem,
-    lock_current,
     publication_of,
     stamp,
 )
 from workflows.cases.review import CASE_EFFECTS, flush_or_conflict, utcnow
 from workflows.cases.supersede import current_run, firing_key, override_for, supersede
 from workflows.errors import Conflict, Forbidden, Invalid, NotFound
-from workflows.runs import get_run
+from workflows.runs import get_run, lock_current
 
 
 def appeal_payload(appeal: Appeal, **extra: Any) -> dict[str, Any]:

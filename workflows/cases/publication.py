@@ -27,25 +27,13 @@ from workflows.cases.machine import CASE
 from workflows.cases.review import CASE_EFFECTS, flush_or_conflict, record_case_event, utcnow
 from workflows.cases.supersede import current_run, override_for, supersede
 from workflows.errors import Conflict
-from workflows.runs import get_run
+from workflows.runs import get_run, lock_current
 
 DECIDED = ("approved", "rejected")
 
 
 def stamp(value: dt.datetime) -> str:
     return value.astimezone(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
-
-
-def lock_current(session: Session, run: Run) -> None:
-    """Take the run row's write lock and make sure it is still current (not superseded or sealed
-    by a transaction that committed since we read it)."""
-    done = session.execute(
-        update(Run).where(Run.id == run.id, Run.status == "complete").values(status="complete")
-        .execution_options(synchronize_session=False)
-    )
-    if done.rowcount != 1:  # type: ignore[attr-defined]
-        session.refresh(run)
-        raise Conflict(f"run {run.id} is {run.status}: only the current, unsealed run can change")
 
 
 @dataclass(frozen=True)
