@@ -45,7 +45,7 @@ from store.db import driver_connection, sqlite_write_lock
 from workflows import run_rows
 from workflows.errors import Conflict, NotFound
 from workflows.packs import approved_pack_for, engine_pack, get_pack
-from workflows.snapshot import FACT_TABLES, build_snapshot, find_scheme
+from workflows.snapshot import build_snapshot, find_scheme
 
 
 @dataclass(frozen=True)
@@ -120,7 +120,7 @@ def _create_run(
 ) -> RunOutcome:
     scheme = find_scheme(session, scheme_ref)
     period = parse_period(period_text)
-    _hold(session, scheme, facts=frozen is None)
+    _one_run_at_a_time(session, scheme)
     pack_row = get_pack(session, pack_ref) if pack_ref else approved_pack_for(session, scheme.code)
     if pack_row.scheme_code not in (None, scheme.code):
         raise Conflict(f"rule pack {pack_row.name}@{pack_row.version} is for scheme {pack_row.scheme_code}")
@@ -204,23 +204,16 @@ def lock_current(session: Session, run: Run) -> None:
         raise Conflict(f"run {run.id} is {run.status}: only the current, unsealed run can change")
 
 
-def _hold(session: Session, scheme: Scheme, *, facts: bool) -> None:
-    """Keep what this run reads still until its transaction ends, and runs of a scheme one at a
-    time. Otherwise (reads under PostgreSQL's READ COMMITTED, or SQLite's before the first write,
-    each see the latest commit) an import committed between the snapshot's queries would give a
-    snapshot of a state that never was, and two runs of a period started together would both
-    supersede the same run and leave two current ones.
-
-    PostgreSQL: the scheme's row locked for update (a second run waits, then finds this one as
-    the run it supersedes) and, when the run reads the facts, their tables in SHARE mode: writers
-    wait until this run commits, readers never do. SQLite: the database's write lock, now rather
-    than at the first row stored. Then the scheme is read again, as it now stands."""
+def _one_run_at_a_time(session: Session, scheme: Scheme) -> None:
+    """Runs of a scheme one after another: otherwise two runs of a period started together both
+    find the same current run, both supersede it and leave two current ones. PostgreSQL: the
+    scheme's row locked until this run's transaction ends (FOR NO KEY UPDATE: rows that refer to
+    the scheme can still be written); a second run waits here, then finds this one as the run it
+    supersedes. SQLite: the database's write lock, now rather than at the first row stored. Then
+    the scheme is read again, as it now stands. (The facts are kept still while they are read by
+    ``build_snapshot``.)"""
     if session.get_bind().dialect.name == "postgresql":
-        session.execute(select(Scheme.id).where(Scheme.id == scheme.id).with_for_update())
-        if facts:
-            quote = session.get_bind().dialect.identifier_preparer.format_table
-            tables = ", ".join(quote(model.__table__) for model in FACT_TABLES)
-            session.execute(text(f"LOCK TABLE {tables} IN SHARE MODE"))
+        session.execute(select(Scheme.id).where(Scheme.id == scheme.id).with_for_update(key_share=True))
     else:
         sqlite_write_lock(session, Scheme.__tablename__)
     session.refresh(scheme)

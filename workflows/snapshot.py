@@ -8,14 +8,15 @@ indicator names an authoritative source department (统计局) its figure wins o
 from __future__ import annotations
 
 import calendar
+import contextlib
 import datetime as dt
 import json
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Text, cast, false, select, true
+from sqlalchemy import Text, cast, false, select, text, true
 from sqlalchemy.orm import Session, selectinload
 
 from engine.facts import (
@@ -30,11 +31,11 @@ from engine.facts import (
 )
 from engine.periods import Period
 from store import Category, Event, Indicator, ProgressReport, Scheme, Section, Target, TargetCoUnit, Unit
-from store.db import driver_rows
+from store.db import driver_rows, sqlite_write_lock
 from store.types import exact_decimal
 from workflows.errors import Invalid, NotFound
 
-# The tables a snapshot's facts come from (the run and rule-pack tables are read apart).
+# The tables a snapshot's facts come from, held still while it reads them.
 FACT_TABLES = (Unit, Category, Section, Indicator, Target, TargetCoUnit, ProgressReport, Event)
 
 
@@ -54,8 +55,42 @@ def find_scheme(session: Session, ref: str) -> Scheme:
 
 
 def build_snapshot(session: Session, scheme: Scheme, period: Period, *, with_facts: bool = True) -> Snapshot:
-    """The scheme's facts due by the end of ``period``. ``with_facts=False`` gives only the
-    scheme's definitions (categories, units, indicators): enough to validate a rule pack."""
+    """The scheme's facts due by the end of ``period``, as one committed state. ``with_facts=False``
+    gives only the scheme's definitions (categories, units, indicators): enough to validate a
+    rule pack."""
+    if not with_facts:
+        return _read(session, scheme, period, with_facts)
+    with _held_still(session):
+        return _read(session, scheme, period, with_facts)
+
+
+@contextlib.contextmanager
+def _held_still(session: Session) -> Iterator[None]:
+    """The fact tables unchanged while a snapshot reads them: each of its queries would otherwise
+    see the latest commit (PostgreSQL's READ COMMITTED; SQLite's reads before a transaction's first
+    write), and an import committed between two of them would give a snapshot of a state that
+    never was.
+
+    PostgreSQL: the tables locked in SHARE mode (writers wait, readers do not) inside a savepoint
+    that is rolled back once they are read: a savepoint's locks go when it is rolled back to, the
+    reads change nothing, so writers wait only while the facts are read, never for the whole run
+    (nor can they deadlock with it over the audit chain's lock, taken at its end). SQLite: the
+    database's write lock, until the transaction ends (SQLite has no finer lock)."""
+    if session.get_bind().dialect.name != "postgresql":
+        sqlite_write_lock(session, Unit.__tablename__)
+        yield
+        return
+    quote = session.get_bind().dialect.identifier_preparer.format_table
+    tables = ", ".join(quote(model.__table__) for model in FACT_TABLES)
+    savepoint = session.begin_nested()
+    try:
+        session.execute(text(f"LOCK TABLE {tables} IN SHARE MODE"))
+        yield
+    finally:
+        savepoint.rollback()
+
+
+def _read(session: Session, scheme: Scheme, period: Period, with_facts: bool) -> Snapshot:
     if period.year != scheme.year:
         raise Invalid(f"period {period.text} is outside scheme {scheme.code}'s year {scheme.year}")
     end_date = dt.date(period.year, period.end_month, calendar.monthrange(period.year, period.end_month)[1])

@@ -21,10 +21,12 @@ from tests.cases.conftest import PROPOSER, RUN_ID, T0
 from tests.cases.test_concurrency import _wait_for_a_lock_wait
 from tests.cases.test_publication_appeals import COMMITTEE, OFFICE, _approve_all
 from tests.conftest import IS_POSTGRES
+from workflows import runs as runs_module
 from workflows import snapshot as snapshot_module
 from workflows.cases import publish, seal
 from workflows.errors import Conflict
 from workflows.runs import create_run
+from workflows.year import verify_report
 
 
 @pytest.fixture
@@ -162,3 +164,43 @@ def test_the_committee_cannot_seal_a_run_that_a_run_in_progress_supersedes(
     with Session(demo_engine) as s:
         runs = s.execute(select(Run.id, Run.status).order_by(Run.id)).all()
     assert [tuple(r) for r in runs] == [(RUN_ID, "superseded"), (new_id, "complete")]
+
+
+@pytest.mark.skipif(not IS_POSTGRES, reason="SQLite has one writer: its writers wait for a whole run")
+def test_a_verification_during_a_run_waits_only_while_the_facts_are_read(
+    demo_engine: Engine, other_engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Verifying records its audit event, then changes the report. Were the fact tables held until
+    the run commits, it would wait for the run while holding the audit chain's lock — which the
+    run takes at its end: a deadlock. They are held only while the snapshot is read."""
+    evaluating, go_on = threading.Event(), threading.Event()
+    real = runs_module.prepare
+
+    def pause_once_read(*args: Any, **kwargs: Any) -> Any:
+        evaluating.set()
+        go_on.wait(30)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(runs_module, "prepare", pause_once_read)
+
+    def new_run() -> int:
+        with Session(other_engine) as b, b.begin():
+            return create_run(b, "DEMO-2024", "2024", actor=PROPOSER).run.id
+
+    def verifying() -> Decimal:
+        with Session(other_engine) as c, c.begin():
+            return verify_report(c, "C01", "CK01", "2024-12", value=Decimal("1.5"), reason="统计局 data",
+                                 actor=OFFICE, now=T0).value
+
+    with ThreadPoolExecutor(2) as pool:
+        running = pool.submit(new_run)
+        assert evaluating.wait(30)
+        verified = pool.submit(verifying)
+        done, _ = wait([verified], timeout=10.0)  # bounded: a blocked verification is the failure
+        go_on.set()
+        run_id = running.result()
+        assert verified.result() == Decimal("1.5")
+    assert done == {verified}  # it did not wait for the run
+    with Session(demo_engine) as s:
+        run = s.get(Run, run_id)
+        assert run is not None and run.status == "complete"

@@ -210,13 +210,17 @@ def decide_appeal(
     for af in appeal.firings:
         af.new_points = new_points.get(af.firing.seq)
     flush_or_conflict(session, f"appeal {appeal.id}")
-    _record(session, appeal, action, before, actor, reason=text,
-            new_points={str(k): str(v) for k, v in sorted(new_points.items())} or None)
-    superseding = None
+    current = None
     if outcome != "upheld":
         current = current_run(session, appeal.run)
         publication_of(session, current)
+        # Before the audit chain's lock: a run superseding it meanwhile holds this run's row until
+        # its end, when it takes the chain's lock in turn.
         lock_current(session, current)
+    _record(session, appeal, action, before, actor, reason=text,
+            new_points={str(k): str(v) for k, v in sorted(new_points.items())} or None)
+    superseding = None
+    if current is not None:
         overrides = [
             override_for(af.firing, "void" if outcome == "overturned" else "adjust", af.new_points,
                          f"appeal:{appeal.id}")
