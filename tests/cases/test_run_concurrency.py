@@ -37,6 +37,12 @@ def other_engine(demo_url: str) -> Iterator[Engine]:
     engine.dispose()
 
 
+def _new_run(engine: Engine, actor: str = PROPOSER) -> int:
+    """Run the demo year in a transaction of its own; the new run's id."""
+    with Session(engine) as b, b.begin():
+        return create_run(b, "DEMO-2024", "2024", actor=actor).run.id
+
+
 def _year_end_report(engine: Engine) -> tuple[int, str, Decimal]:
     """A December report the year run uses: (its row id, its fact id in a snapshot, its value)."""
     with Session(engine) as s:
@@ -103,13 +109,9 @@ def test_a_run_reads_one_state_while_an_import_commits(
 def test_two_runs_of_a_period_started_together_leave_one_current(
     demo_engine: Engine, other_engine: Engine
 ) -> None:
-    def second_run() -> int:
-        with Session(other_engine) as b, b.begin():
-            return create_run(b, "DEMO-2024", "2024", actor="office.zhao").run.id
-
     with Session(demo_engine) as a, ThreadPoolExecutor(1) as pool:
         first = create_run(a, "DEMO-2024", "2024", actor=PROPOSER).run.id
-        pending = pool.submit(second_run)
+        pending = pool.submit(_new_run, other_engine, "office.zhao")
         if IS_POSTGRES:
             _wait_for_a_lock_wait(demo_engine)
         else:
@@ -144,16 +146,12 @@ def test_the_committee_cannot_seal_a_run_that_a_run_in_progress_supersedes(
 
     monkeypatch.setattr(snapshot_module, "driver_rows", pause_while_reading)
 
-    def new_run() -> int:
-        with Session(other_engine) as b, b.begin():
-            return create_run(b, "DEMO-2024", "2024", actor=PROPOSER).run.id
-
     def sealing() -> None:
         with Session(other_engine) as c, c.begin():
             seal(c, RUN_ID, actor=COMMITTEE, now=T0 + dt.timedelta(days=7))
 
     with ThreadPoolExecutor(2) as pool:
-        running = pool.submit(new_run)
+        running = pool.submit(_new_run, other_engine)
         assert reading.wait(30)
         sealed = pool.submit(sealing)
         wait([sealed], timeout=1.0)  # an unhindered seal commits meanwhile
@@ -183,17 +181,13 @@ def test_a_verification_during_a_run_waits_only_while_the_facts_are_read(
 
     monkeypatch.setattr(runs_module, "prepare", pause_once_read)
 
-    def new_run() -> int:
-        with Session(other_engine) as b, b.begin():
-            return create_run(b, "DEMO-2024", "2024", actor=PROPOSER).run.id
-
     def verifying() -> Decimal:
         with Session(other_engine) as c, c.begin():
             return verify_report(c, "C01", "CK01", "2024-12", value=Decimal("1.5"), reason="统计局 data",
                                  actor=OFFICE, now=T0).value
 
     with ThreadPoolExecutor(2) as pool:
-        running = pool.submit(new_run)
+        running = pool.submit(_new_run, other_engine)
         assert evaluating.wait(30)
         verified = pool.submit(verifying)
         done, _ = wait([verified], timeout=10.0)  # bounded: a blocked verification is the failure
