@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import hashlib
+import io
 import json
 import multiprocessing
 import sqlite3
@@ -11,6 +12,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+import click
 import psycopg
 import pytest
 from sqlalchemy import func, select, text
@@ -29,6 +31,7 @@ from store import AuditEvent, Cut, Firing, RulePack, Run, ScoreSheet
 from tests.cli_support import cli_runner
 from tests.conftest import IS_POSTGRES
 from web.cli import main
+from web.cli_progress import PhaseBars
 from workflows import run_rows
 from workflows.demo import load_demo
 from workflows.errors import Conflict, NotFound
@@ -393,6 +396,43 @@ def test_cli_run_explain_replay(fresh_url: str, tmp_path: Path, monkeypatch: pyt
         assert again.exit_code == 0 and "replays identically" in again.output
         bad = runner.invoke(main, ["run", "DEMO-2024", "2024-13"])
         assert bad.exit_code == 1 and "2024-13" in bad.output
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_a_run_on_a_terminal_shows_a_bar_for_each_phase_to_its_end(session: Session) -> None:
+    _demo_with_pack(session)
+    screen = _Terminal()
+    bars = PhaseBars(screen)
+    create_run(session, "DEMO-2024", "2024", actor="office.li", progress=bars)
+    bars.close()
+    drawn = click.unstyle(screen.getvalue()).replace("\r", "\n")  # without the cursor's escapes
+    lines = [line.strip() for line in drawn.splitlines() if line.strip()]
+    phases = ["snapshot", "check", "derive", "match target", "match checkpoint", "match event", "effects",
+              "sheets", "store", "firings", "ledger"]
+    shown = [p for p in phases if any(line.startswith(p + " ") for line in lines)]
+    assert shown == phases
+    for phase in phases:  # each bar ends full
+        assert any(line.startswith(phase + " ") and "100%" in line for line in lines), phase
+    quiet = io.StringIO()  # not a terminal: nothing drawn unless asked
+    PhaseBars(quiet)("snapshot", 0, 1)
+    assert quiet.getvalue() == ""
+
+
+def test_cli_run_draws_its_bars_on_stderr_only(
+    fresh_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with cli_runner(fresh_url, tmp_path, monkeypatch) as runner:
+        assert runner.invoke(main, ["demo", "--no-serve"]).exit_code == 0
+        ran = runner.invoke(main, ["run", "DEMO-2024", "2024-Q3", "--json", "--progress"])
+        assert ran.exit_code == 0, ran.output
+        assert json.loads(ran.stdout)["period"] == "2024-Q3"  # stdout stays JSON
+        assert "derive" in ran.stderr and "firings" in ran.stderr
+        plain = runner.invoke(main, ["run", "DEMO-2024", "2024-Q3", "--json"])  # stderr no terminal
+        assert plain.exit_code == 0 and plain.stderr == ""
 
 
 def _shuffled_copy(source: Path, target: Path, seed: int) -> None:

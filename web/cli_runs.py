@@ -15,6 +15,7 @@ from engine.canonical import to_plain
 from engine.decimals import fmt
 from engine.periods import PeriodError
 from store import RulePack, Unit
+from web.cli_progress import PhaseBars
 from workflows.errors import DomainError
 from workflows.impact import pack_impact
 from workflows.packs import approve_pack, get_pack, store_pack
@@ -118,12 +119,21 @@ def pack_list(app: AppContext) -> None:
 @click.argument("period")
 @click.option("--pack", "pack_ref", help="NAME@VERSION (default: the scheme's newest approved pack).")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@click.option("--progress/--no-progress", default=None,
+              help="A bar per phase on stderr (default: when stderr is a terminal).")
 @click.pass_obj
-def run_command(app: AppContext, scheme: str, period: str, pack_ref: str | None, as_json: bool) -> None:
+def run_command(
+    app: AppContext, scheme: str, period: str, pack_ref: str | None, as_json: bool, progress: bool | None
+) -> None:
     """Run PERIOD (2024, 2024-H1, 2024-Q3, 2024-07) of SCHEME (its code or year) and store it."""
+    bars = PhaseBars(shown=progress)
     try:
         with app.transaction() as session:
-            outcome = create_run(session, scheme, period, actor=app.settings.actor, pack_ref=pack_ref)
+            try:
+                outcome = create_run(session, scheme, period, actor=app.settings.actor, pack_ref=pack_ref,
+                                     progress=bars)
+            finally:
+                bars.close()
             run, result = outcome.run, outcome.result
             summary = {
                 "run_id": run.id, "run_hash": run.run_hash, "scheme": result.scheme_code,
