@@ -4,10 +4,12 @@
 from __future__ import annotations
 
 import sys
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 import click
-from click._termui_impl import ProgressBar
+
+if TYPE_CHECKING:  # click's bar type, named for the annotation only
+    from click._termui_impl import ProgressBar
 
 
 class PhaseBars:
