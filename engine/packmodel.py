@@ -6,6 +6,7 @@ new pack, not new code.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -155,10 +156,22 @@ class RulePack:
         return f"{self.name}@{self.version}"
 
     def bucket(self, code: str) -> Bucket | None:
-        return next((b for b in self.buckets if b.code == code), None)
+        return self._by_code[0].get(code)
 
     def indicator(self, code: str) -> IndicatorSpec | None:
-        return next((i for i in self.indicators if i.code == code), None)
+        return self._by_code[1].get(code)
+
+    @functools.cached_property
+    def _by_code(self) -> tuple[dict[str, Bucket], dict[str, IndicatorSpec]]:
+        """Buckets and indicators by code, the first of a code as a scan finds it (a province run
+        asks 1.1 million times)."""
+        buckets: dict[str, Bucket] = {}
+        indicators: dict[str, IndicatorSpec] = {}
+        for b in self.buckets:
+            buckets.setdefault(b.code, b)
+        for i in self.indicators:
+            indicators.setdefault(i.code, i)
+        return buckets, indicators
 
     def grade_scheme(self, category: str) -> GradeScheme | None:
         own = next((g for g in self.grades if g.category == category), None)
