@@ -1,6 +1,6 @@
 """A run beside other people's work: an import committed while the run reads the facts, two runs
-of one period started together, the committee sealing the run a new one would supersede (real
-transactions on separate connections)."""
+of one period started together, the committee sealing the run a new one would supersede, a
+verification while the run evaluates (real transactions on separate connections)."""
 
 from __future__ import annotations
 
