@@ -95,10 +95,10 @@ def prepare(
     (those of several matches more than once) — for a caller that makes something of them in
     another process meanwhile.
 
-    ``release_reports``: the caller hands the snapshot over and keeps no reference to it; once
-    the facts are derived the engine lets its progress reports go (a province has 2.4 million,
-    half a gigabyte; the derived facts hold all the rest of the run reads). The prepared run's
-    snapshot then has no reports."""
+    ``release_reports``: once the facts are derived the engine lets the snapshot's progress
+    reports go — the prepared run's snapshot has none (the derived facts hold all the rest of the
+    run reads). Freed there and then when the caller keeps no reference to the snapshot: a
+    province has 2.4 million, half a gigabyte."""
     progress("check", 0, 1)
     held = [snapshot.normalized()]  # the one reference _prepare takes (see release_reports)
     del snapshot
@@ -462,11 +462,6 @@ class Prepared:
 
     def __len__(self) -> int:
         return len(self.drafts)
-
-    def drop_reports(self) -> None:
-        """Let the snapshot's progress reports go: firings quote the derived facts, never the
-        reports, and a province has 800,000 (its caller keeps the snapshot's canonical bytes)."""
-        self.snapshot = self.d.snapshot = dataclasses.replace(self.snapshot, reports=())
 
     def firings(self, start: int = 0, stop: int | None = None) -> Iterator[Firing]:
         """The firings with index in [start, stop), in seq order."""

@@ -154,9 +154,10 @@ def _create_run(
     # The matched facts' JSON, which the stored firings quote, is made by a third process while
     # this one works out effects and score sheets.
     matched: list[run_rows.MatchedJson] = []
-    # A spooled snapshot's bytes are the child's: the engine is handed the only reference to its
-    # objects and lets the progress reports (a province's half gigabyte) go once it has derived
-    # the facts. A small one is kept, to be put in canonical form here.
+    # The engine lets the progress reports go once it has derived the facts (the firings quote
+    # those). A spooled snapshot's bytes are the child's: the engine is handed the only reference
+    # to its objects, and a province's half gigabyte of reports is freed then. A small one is
+    # kept, to be put in canonical form here.
     handed, kept = [snapshot], (snapshot if spooled is None else None)
     del snapshot
     try:
@@ -165,7 +166,7 @@ def _create_run(
             checked_elsewhere=spooled.check if spooled is not None else None,
             after_matching=(lambda facts: matched.append(run_rows.MatchedJson(facts)))
             if spooled is not None else None,
-            release_reports=kept is None,
+            release_reports=True,
         )
         # The facts themselves are not needed to store the run: the snapshot's objects go first
         # (the derived facts the firings quote stay, with ``prepared``), its canonical bytes are
@@ -173,7 +174,6 @@ def _create_run(
         snapshot_bytes = kept.canonical_bytes() if kept is not None else b""
         del kept
         forget_canonical()
-        prepared.drop_reports()
         snapshot_sha = sha256_hex(snapshot_bytes) if spooled is None else spooled.sha256()
         progress("store", 0, 1)
         run = _new_run(session, scheme, pack_row, period.kind, prepared, snapshot_sha, previous, actor)
