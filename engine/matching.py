@@ -170,21 +170,27 @@ def _match_forked(
         counters[-1].value = n
         report()
 
-    out = _match_units(rulesets, rules, by_unit, slices[-1], own)
     merged: list[tuple[str, DerivedFact]] = []
-    h = host()
-    for child, receive, part in children:
-        try:
-            status, payload, messages = receive.recv()
-        except EOFError:
-            status, payload, messages = "error", "a match worker died without a result", 0
-        child.join()
-        receive.close()
-        if status != "ok":
-            raise DurableError(f"match worker {child.pid}: {payload}")
-        h.messages += messages
-        for unit_index, fact_index, rule_id in payload:
-            merged.append((rule_id, by_unit[part[unit_index]][fact_index]))
+    try:
+        out = _match_units(rulesets, rules, by_unit, slices[-1], own)
+        h = host()
+        for child, receive, part in children:
+            try:
+                status, payload, messages = receive.recv()
+            except EOFError:
+                status, payload, messages = "error", "a match worker died without a result", 0
+            child.join()
+            if status != "ok":
+                raise DurableError(f"match worker {child.pid}: {payload}")
+            h.messages += messages
+            for unit_index, fact_index, rule_id in payload:
+                merged.append((rule_id, by_unit[part[unit_index]][fact_index]))
+    finally:  # when this process's slice or a worker failed, the other workers are stopped
+        for child, receive, _ in children:
+            if child.is_alive():
+                child.terminate()
+            child.join()
+            receive.close()
     report()
     return merged + out
 

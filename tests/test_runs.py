@@ -7,8 +7,11 @@ import hashlib
 import io
 import json
 import multiprocessing
+import os
+import signal
 import sqlite3
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -112,9 +115,31 @@ def test_a_batch_size_that_would_split_the_ledger_tree_wrongly_is_refused(
     _fails_storing_nothing(session, _counts(session), ValueError, "97 firings is not a power of two")
 
 
+def _raise(start: int, stop: int) -> None:
+    raise RuntimeError(f"no rows for firings {start}-{stop}")
+
+
+def _die(start: int, stop: int) -> None:
+    os.kill(os.getpid(), signal.SIGKILL)  # the out-of-memory killer, an operator
+
+
+@pytest.mark.parametrize(
+    ("fail", "error", "match"),
+    [
+        (_raise, RuntimeError, "no rows for firings 128-192"),
+        (_die, WorkerError, "a firing worker died without its batch"),
+    ],
+    ids=["raises", "is-killed"],
+)
 def test_a_failing_firing_worker_fails_the_run_and_stores_nothing(
-    session: Session, monkeypatch: pytest.MonkeyPatch
+    session: Session,
+    monkeypatch: pytest.MonkeyPatch,
+    fail: Callable[[int, int], None],
+    error: type[Exception],
+    match: str,
 ) -> None:
+    """A worker's error, or its death, fails the run with a message saying so (a dead worker's
+    batch is not waited for for ever), and nothing is stored."""
     _small_batches(monkeypatch, parallel=True)
     _demo_with_pack(session)
     before = _counts(session)
@@ -122,11 +147,11 @@ def test_a_failing_firing_worker_fails_the_run_and_stores_nothing(
 
     def broken(job: workflows.run_rows.FiringRows, start: int, stop: int) -> workflows.run_rows.Batch:
         if start >= 64 * 2:
-            raise RuntimeError(f"no rows for firings {start}-{stop}")
+            fail(start, stop)
         return made(job, start, stop)
 
     monkeypatch.setattr(workflows.run_rows, "make_batch", broken)
-    _fails_storing_nothing(session, before, RuntimeError, "no rows for firings 128-192")
+    _fails_storing_nothing(session, before, error, match)
 
 
 def _fails_storing_nothing(

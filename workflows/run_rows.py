@@ -20,6 +20,8 @@ import tempfile
 from array import array
 from collections import deque
 from collections.abc import Callable, Generator, Iterable, Mapping, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -34,7 +36,7 @@ from audit.merkle import FIRING_FIELDS, leaf_hash, subtree_root
 from engine.canonical import CANONICAL_OPTIONS, decimal_text, dumps, to_plain
 from engine.derive import DerivedFact
 from engine.evaluate import Prepared
-from engine.forked import Forked
+from engine.forked import Forked, WorkerError
 from store import Firing
 from store.db import driver_connection
 from store.types import ExactDecimal
@@ -296,7 +298,12 @@ def _plain_detail(detail: Any) -> Any:
 def batches(job: FiringRows, workers: int) -> Generator[Batch, None, None]:
     """Every batch of the run's firings, in seq order: made here (``workers`` ≤ 1) or by
     ``workers`` forked processes, a few batches ahead of the caller. A worker's error is raised
-    here; the workers are stopped when the caller stops early or fails."""
+    here, as is a worker's death (:class:`BrokenProcessPool`: killed, out of memory); when the
+    caller stops early or fails, the batches not begun are cancelled and those in hand finished.
+
+    ``concurrent.futures``, not ``multiprocessing.Pool``: a Pool terminated while its workers
+    still send results now and then hangs for good (about one try in 800 on this machine; CPython
+    issues 78178 and 96995), and it waits for ever for the batch of a worker that died."""
     if BATCH < 1 or BATCH & (BATCH - 1):
         raise ValueError(f"a batch of {BATCH} firings is not a power of two: its leaves are no subtree")
     n = len(job.prepared)
@@ -305,24 +312,25 @@ def batches(job: FiringRows, workers: int) -> Generator[Batch, None, None]:
         for start, stop in spans:
             yield make_batch(job, start, stop)
         return
+    executor = ProcessPoolExecutor(workers, mp_context=mp.get_context("fork"))
+    pending: deque[Future[Batch]] = deque()
     global _JOB
-    _JOB = job  # inherited by the forked workers
     try:
-        pool = mp.get_context("fork").Pool(workers)
-    finally:
-        _JOB = None
-    try:
-        pending: deque[Any] = deque()
-        for span in spans:
-            pending.append(pool.apply_async(_make, span))
+        _JOB = job  # inherited by the workers, all forked at the first submit
+        try:
+            pending.append(executor.submit(_make, *spans[0]))
+        finally:
+            _JOB = None
+        for span in spans[1:]:
+            pending.append(executor.submit(_make, *span))
             if len(pending) > workers * AHEAD:
-                yield pending.popleft().get()
+                yield pending.popleft().result()
         while pending:
-            yield pending.popleft().get()
-        pool.close()
+            yield pending.popleft().result()
+    except BrokenProcessPool as exc:
+        raise WorkerError(f"a firing worker died without its batch (killed? out of memory?): {exc}") from exc
     finally:
-        pool.terminate()
-        pool.join()
+        executor.shutdown(wait=True, cancel_futures=True)
 
 
 _JOB: FiringRows | None = None

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
+import multiprocessing
 import os
+import time
 
 import pytest
 
@@ -61,3 +63,23 @@ def test_a_failing_hash_worker_fails_the_run(
     _broken_in_workers(monkeypatch, module, "canonical_parts", "hash broke")
     with pytest.raises(WorkerError, match=r"worker \d+: RuntimeError: hash broke"):
         evaluate(*demo)
+
+
+def test_when_this_process_fails_its_slice_the_match_workers_are_stopped(
+    demo: tuple[RulePack, Snapshot], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The run fails at once; no worker is left matching (or waiting to send) behind it."""
+    monkeypatch.setattr(matching, "PARALLEL_MIN", 0)
+    monkeypatch.setattr(matching, "WORKERS", 3)
+    parent = os.getpid()
+
+    def slow_workers_failing_parent(*args: object) -> object:
+        if os.getpid() == parent:
+            raise RuntimeError("this process's slice broke")
+        time.sleep(60)  # a worker still at work when the run fails
+        raise AssertionError("a worker outlived the run")
+
+    monkeypatch.setattr(matching, "_match_units", slow_workers_failing_parent)
+    with pytest.raises(RuntimeError, match="this process's slice broke"):
+        evaluate(*demo)
+    assert multiprocessing.active_children() == []
