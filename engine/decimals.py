@@ -66,7 +66,7 @@ def scaled(value: Decimal) -> int:
 
 def fmt(value: Decimal) -> str:
     """Plain text of a decimal for messages: no exponent, no trailing zeros — the canonical text
-    (remembered by value there), or what ``format`` gives a NaN or an infinity."""
+    (``engine.canonical.decimal_text``), or what ``format`` gives a NaN or an infinity."""
     if not value.is_finite():
         return format(value, "f")
     return decimal_text(value)
