@@ -9,16 +9,17 @@ through a hash collision) stops the run instead of scoring.
 
 from __future__ import annotations
 
+import functools
 import multiprocessing as mp
 import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from multiprocessing.connection import Connection
 from typing import Any
 
 from engine.conditions import encode, has_calc, holds, holds_compiled, keys_read, to_durable
 from engine.derive import DerivedFact
 from engine.durable_host import DurableError, Match, RuleSpec, host
+from engine.forked import Forked, WorkerError
 from engine.packmodel import Rule, RulePack
 from engine.progress import Progress, silent
 from engine.schema import FIELDS
@@ -156,15 +157,10 @@ def _match_forked(
     def report() -> None:
         progress(phase, sum(c.value for c in counters), len(units))
 
-    children = []
-    for i, part in enumerate(slices[:-1]):
-        receive, send = ctx.Pipe(duplex=False)
-        child = ctx.Process(
-            target=_child, args=(send, rulesets, rules, by_unit, part, counters[i]), daemon=True
-        )
-        child.start()
-        send.close()
-        children.append((child, receive, part))
+    children = [
+        (Forked(functools.partial(_match_slice, rulesets, rules, by_unit, part, counter)), part)
+        for part, counter in zip(slices[:-1], counters, strict=False)
+    ]
 
     def own(n: int) -> None:
         counters[-1].value = n
@@ -174,49 +170,39 @@ def _match_forked(
     try:
         out = _match_units(rulesets, rules, by_unit, slices[-1], own)
         h = host()
-        for child, receive, part in children:
+        for child, part in children:
             try:
-                status, payload, messages = receive.recv()
-            except EOFError:
-                status, payload, messages = "error", "a match worker died without a result", 0
-            child.join()
-            if status != "ok":
-                raise DurableError(f"match worker {child.pid}: {payload}")
+                triples, messages = child.result()
+            except WorkerError as exc:
+                raise DurableError(f"match {exc}") from exc
             h.messages += messages
-            for unit_index, fact_index, rule_id in payload:
+            for unit_index, fact_index, rule_id in triples:
                 merged.append((rule_id, by_unit[part[unit_index]][fact_index]))
     finally:  # when this process's slice or a worker failed, the other workers are stopped
-        for child, receive, _ in children:
-            if child.is_alive():
-                child.terminate()
-            child.join()
-            receive.close()
+        for child, _ in children:
+            child.cancel()
     report()
     return merged + out
 
 
-def _child(
-    send: Connection,
+def _match_slice(
     rulesets: tuple[CompiledRuleset, ...],
     rules: dict[str, Rule],
     by_unit: dict[str, list[DerivedFact]],
     units: list[str],
     counter: Any,
-) -> None:
-    try:
-        h = host()
-        before = h.messages
+) -> tuple[list[tuple[int, int, str]], int]:
+    """In a forked child: the slice's matches as (unit index, fact index, rule id) — the facts
+    are the parent's, found by place — and the durable messages it posted."""
+    h = host()
+    before = h.messages
 
-        def done(n: int) -> None:
-            counter.value = n
+    def done(n: int) -> None:
+        counter.value = n
 
-        pairs = _match_units(rulesets, rules, by_unit, units, done)
-        where = {id(f): (u, i) for u, unit in enumerate(units) for i, f in enumerate(by_unit[unit])}
-        send.send(("ok", [(*where[id(f)], rule_id) for rule_id, f in pairs], h.messages - before))
-    except BaseException as exc:  # reported to the parent, which raises it
-        send.send(("error", f"{type(exc).__name__}: {exc}", 0))
-    finally:
-        send.close()
+    pairs = _match_units(rulesets, rules, by_unit, units, done)
+    where = {id(f): (u, i) for u, unit in enumerate(units) for i, f in enumerate(by_unit[unit])}
+    return [(*where[id(f)], rule_id) for rule_id, f in pairs], h.messages - before
 
 
 def _checked(
