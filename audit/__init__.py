@@ -1,7 +1,7 @@
 """The append-only, hash-chained audit ledger: record events, bind runs, verify the whole chain.
 
 Pure of Flask: it takes a Session, never commits, and depends only on ``store`` and
-``engine.canonical``. The byte formats are specified in ``docs/audit-format.md``.
+``engine.values.canonical``. The byte formats are specified in ``docs/audit-format.md``.
 """
 
 from audit.chain import FORMAT, GENESIS_HASH, event_hash, hash_input, record

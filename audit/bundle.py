@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from engine.canonical import canonical_json
+from engine.values.canonical import canonical_json
 
 BUNDLE_FORMAT = "kaohe-bundle-1"
 MANIFEST = "manifest.json"

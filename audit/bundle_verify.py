@@ -38,7 +38,7 @@ from audit.bundle import (
 )
 from audit.chain import FORMAT, GENESIS_HASH, hash_input
 from audit.merkle import merkle_root
-from engine.canonical import canonical_json
+from engine.values.canonical import canonical_json
 
 ProblemKind = Literal[
     "bad_bundle", "missing_file", "unlisted_file", "file_mismatch", "bad_line",

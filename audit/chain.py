@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
-from engine.canonical import canonical_json
+from engine.values.canonical import canonical_json
 from store import AuditEvent
 from store.db import sqlite_write_lock
 
@@ -28,7 +28,7 @@ ADVISORY_LOCK_KEY = int.from_bytes(b"kaohe:al", "big")
 """PostgreSQL transaction-level advisory lock that serialises appends (held until commit)."""
 
 _HEADER_ENCODER = json.JSONEncoder(ensure_ascii=False, sort_keys=True, separators=(",", ":"))
-"""``engine.canonical``'s JSON settings. The header holds only str and int values, which
+"""``engine.values.canonical``'s JSON settings. The header holds only str and int values, which
 ``canonical_json`` would pass through unchanged, so encoding them directly gives the same bytes
 without its per-value conversion (half of verify's time); a test holds the two equal."""
 

@@ -35,7 +35,7 @@ from audit.bundle import (
 )
 from audit.chain import FORMAT, format_time, head
 from audit.merkle import FIRING_FIELDS, SCORE_SHEET_FIELDS, stored_leaves, stored_run
-from engine.canonical import canonical_json
+from engine.values.canonical import canonical_json
 from store import AuditEvent, Category, Cut, Firing, RulePack, Run, ScoreSheet, Unit
 
 PackDocument = Callable[[str, str], bytes]

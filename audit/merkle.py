@@ -21,7 +21,7 @@ from sqlalchemy import FromClause, LargeBinary, cast, func, select
 from sqlalchemy.orm import Session
 
 from audit.chain import record
-from engine.canonical import canonical_json
+from engine.values.canonical import canonical_json
 from store import AuditEvent, Firing, RulePack, Run, RunSnapshot, ScoreSheet
 
 # The fields each leaf covers, fixed here rather than read from the models: adding a column to a

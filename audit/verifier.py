@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from audit.chain import GENESIS_HASH, hash_input
 from audit.merkle import stored_run
-from engine.canonical import canonical_json
+from engine.values.canonical import canonical_json
 from store import AuditEvent
 
 BreakKind = Literal[

@@ -35,7 +35,7 @@ from sqlalchemy.orm import Session  # noqa: E402
 from tqdm import tqdm  # type: ignore[import-untyped]  # noqa: E402
 
 from bench.generate import SCHEME_CODE, generate  # noqa: E402
-from engine.durable_host import host  # noqa: E402
+from engine.run.durable_host import host  # noqa: E402
 from store import Event, ProgressReport, RulePack, Scheme, Target  # noqa: E402
 from store import migrate as store_migrate  # noqa: E402
 from store.db import make_engine, make_session_factory  # noqa: E402

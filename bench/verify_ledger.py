@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 import audit
 from audit.chain import hash_input, head
-from engine.canonical import canonical_json
+from engine.values.canonical import canonical_json
 from store import AuditEvent, make_engine, make_session_factory
 from store import migrate as store_migrate
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from engine.canonical import dumps, sha256_hex, to_plain
+from engine.values.canonical import dumps, sha256_hex, to_plain
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,14 +168,31 @@ class Snapshot:
             year=self.year,
             period=self.period,
             cutoff_date=self.cutoff_date,
-            categories=tuple(sorted(
-                (CategoryFact(c.code, c.name_zh, c.name_en,
-                              tuple(sorted(c.sections, key=lambda s: s.code)), c.grade_rules,
-                              tuple(sorted(set(c.tags))))
-                 for c in self.categories), key=lambda c: c.code)),
-            units=tuple(sorted(
-                (dataclasses.replace(u, tags=tuple(sorted(set(u.tags)))) if u.tags else u
-                 for u in self.units), key=lambda u: u.code)),
+            categories=tuple(
+                sorted(
+                    (
+                        CategoryFact(
+                            c.code,
+                            c.name_zh,
+                            c.name_en,
+                            tuple(sorted(c.sections, key=lambda s: s.code)),
+                            c.grade_rules,
+                            tuple(sorted(set(c.tags))),
+                        )
+                        for c in self.categories
+                    ),
+                    key=lambda c: c.code,
+                )
+            ),
+            units=tuple(
+                sorted(
+                    (
+                        dataclasses.replace(u, tags=tuple(sorted(set(u.tags)))) if u.tags else u
+                        for u in self.units
+                    ),
+                    key=lambda u: u.code,
+                )
+            ),
             indicators=tuple(sorted(self.indicators, key=lambda i: i.code)),
             targets=tuple(sorted(self.targets, key=lambda t: (t.unit, t.indicator))),
             reports=tuple(sorted(self.reports, key=lambda r: (r.unit, r.indicator, r.period, r.id))),
@@ -282,34 +299,74 @@ def snapshot_from_plain(d: Mapping[str, Any]) -> Snapshot:
         period=d["period"],
         cutoff_date=dt.date.fromisoformat(d["cutoff_date"]),
         categories=tuple(
-            CategoryFact(c["code"], c["name_zh"], c["name_en"],
-                         tuple(SectionFact(s["code"], s["name_zh"], s["name_en"], Decimal(s["weight"]))
-                               for s in c["sections"]),
-                         c["grade_rules"], tuple(c.get("tags", ())))
-            for c in d["categories"]),
+            CategoryFact(
+                c["code"],
+                c["name_zh"],
+                c["name_en"],
+                tuple(
+                    SectionFact(s["code"], s["name_zh"], s["name_en"], Decimal(s["weight"]))
+                    for s in c["sections"]
+                ),
+                c["grade_rules"],
+                tuple(c.get("tags", ())),
+            )
+            for c in d["categories"]
+        ),
         units=tuple(UnitFact(**{**u, "tags": tuple(u.get("tags", ()))}) for u in d["units"]),
-        indicators=tuple(
-            IndicatorFact(**{**i, "points": Decimal(i["points"])}) for i in d["indicators"]),
+        indicators=tuple(IndicatorFact(**{**i, "points": Decimal(i["points"])}) for i in d["indicators"]),
         targets=tuple(
-            TargetFact(t["id"], t["unit"], t["indicator"], Decimal(t["annual_value"]),
-                       t["schedule_kind"], tuple((p, Decimal(v)) for p, v in t["milestones"]),
-                       t["lead_unit"], tuple((u, Decimal(s)) for u, s in t["co_units"]))
-            for t in d["targets"]),
+            TargetFact(
+                t["id"],
+                t["unit"],
+                t["indicator"],
+                Decimal(t["annual_value"]),
+                t["schedule_kind"],
+                tuple((p, Decimal(v)) for p, v in t["milestones"]),
+                t["lead_unit"],
+                tuple((u, Decimal(s)) for u, s in t["co_units"]),
+            )
+            for t in d["targets"]
+        ),
         reports=tuple(
-            ReportFact(r["id"], r["unit"], r["indicator"], r["period"], Decimal(r["value"]),
-                       Decimal(r["reported_value"]), _dec(r["verified_value"]), r["source"])
-            for r in d["reports"]),
+            ReportFact(
+                r["id"],
+                r["unit"],
+                r["indicator"],
+                r["period"],
+                Decimal(r["value"]),
+                Decimal(r["reported_value"]),
+                _dec(r["verified_value"]),
+                r["source"],
+            )
+            for r in d["reports"]
+        ),
         events=tuple(
-            EventFact(**{**e, "document_date": _date(e["document_date"]),
-                         "occurred_on": _date(e["occurred_on"]), "quantity": _dec(e["quantity"]),
-                         "verified_quantity": _dec(e["verified_quantity"])})
-            for e in d["events"]),
+            EventFact(
+                **{
+                    **e,
+                    "document_date": _date(e["document_date"]),
+                    "occurred_on": _date(e["occurred_on"]),
+                    "quantity": _dec(e["quantity"]),
+                    "verified_quantity": _dec(e["verified_quantity"]),
+                }
+            )
+            for e in d["events"]
+        ),
         prior_results=tuple(
             PriorResult(p["year"], p["unit"], p["grade"], tuple(p["credited_events"]))
-            for p in d.get("prior_results", ())),
+            for p in d.get("prior_results", ())
+        ),
         overrides=tuple(
-            FiringOverride(o["rule_id"], o["unit"], o["indicator"], tuple(o["fact_ids"]), o["action"],
-                           _dec(o["points"]), o["reference"])
-            for o in d.get("overrides", ())),
+            FiringOverride(
+                o["rule_id"],
+                o["unit"],
+                o["indicator"],
+                tuple(o["fact_ids"]),
+                o["action"],
+                _dec(o["points"]),
+                o["reference"],
+            )
+            for o in d.get("overrides", ())
+        ),
         prior_cutoff_date=_date(d.get("prior_cutoff_date")),
     )

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from engine.canonical import canonical_json, dumps, to_plain
+from engine.values.canonical import canonical_json, dumps, to_plain
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,10 +201,21 @@ def plain_firing(f: Firing, shared: dict[int, tuple[MatchedFact, dict[str, Any]]
             known = shared[id(m)] = (m, {"id": m.id, "type": m.type, "values": to_plain(m.values)})
         matched.append(known[1])
     return {
-        "seq": f.seq, "rule_id": f.rule_id, "rule_version": f.rule_version,
-        "pack_sha256": f.pack_sha256, "unit": f.unit, "indicator": f.indicator, "period": f.period,
-        "effect": f.effect, "bucket": f.bucket, "matched": matched,
-        "raw_points": to_plain(f.raw_points), "points": to_plain(f.points),
-        "text_zh": f.text_zh, "text_en": f.text_en, "detail": to_plain(f.detail),
-        "status": f.status, "override": f.override,
+        "seq": f.seq,
+        "rule_id": f.rule_id,
+        "rule_version": f.rule_version,
+        "pack_sha256": f.pack_sha256,
+        "unit": f.unit,
+        "indicator": f.indicator,
+        "period": f.period,
+        "effect": f.effect,
+        "bucket": f.bucket,
+        "matched": matched,
+        "raw_points": to_plain(f.raw_points),
+        "points": to_plain(f.points),
+        "text_zh": f.text_zh,
+        "text_en": f.text_en,
+        "detail": to_plain(f.detail),
+        "status": f.status,
+        "override": f.override,
     }

@@ -11,7 +11,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 import audit
-from engine.canonical import canonical_json
+from engine.values.canonical import canonical_json
 from store import AuditEvent, Firing, RulePack, Run, ScoreSheet, Unit
 from tests.factories import make_scheme_with_category
 

@@ -16,9 +16,8 @@ from audit.bundle import MANIFEST, BundleFiles, jsonl_lines, parse_time
 from audit.bundle_verify import Replayed, verify_bundle
 from audit.chain import hash_input
 from audit.export import ExportError, export_run
-from engine import load_pack
-from engine.canonical import canonical_json
-from engine.packdoc import pack_document
+from engine import load_pack, pack_document
+from engine.values.canonical import canonical_json
 from tests.cli_support import cli_runner
 from tests.test_runs import PACK, _demo_with_pack
 from web.cli import main

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 import audit
 from audit.chain import hash_input
-from engine.canonical import canonical_json
+from engine.values.canonical import canonical_json
 from store import AuditEvent, Scheme, make_session_factory
 from store import migrate as store_migrate
 from tests.audit_support import record_events, tamper
@@ -54,7 +54,7 @@ def test_the_documented_example_hashes_as_documented() -> None:
 @given(actor=st.text(min_size=1), subject=st.text(), seq=st.integers(min_value=1, max_value=2**63 - 1),
        micros=st.integers(min_value=0, max_value=999_999))
 def test_the_header_is_canonical_json(actor: str, subject: str, seq: int, micros: int) -> None:
-    """hash_input encodes the header itself for speed; it must equal engine.canonical's bytes."""
+    """hash_input encodes the header itself for speed; it must equal engine.values.canonical's bytes."""
     at = dt.datetime(2025, 3, 1, 23, 59, 59, micros, tzinfo=dt.timezone(dt.timedelta(hours=8)))
     data = hash_input(seq=seq, recorded_at=at, actor=actor, action="case.transition", subject_type="case",
                       subject_id=subject, payload="{}", prev_hash=audit.GENESIS_HASH)

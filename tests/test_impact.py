@@ -10,8 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 import audit
-from engine import evaluate
-from engine.facts import Snapshot
+from engine import Snapshot, evaluate
 from store import AuditEvent
 from tests.cli_support import cli_runner
 from tests.test_runs import PACK, _demo_with_pack

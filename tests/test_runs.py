@@ -25,11 +25,9 @@ import audit
 import workflows.run_rows
 import workflows.runs
 from audit.merkle import FIRING_FIELDS, leaf_hash, row_leaf, subtree_root
-from engine import PackError
-from engine.evaluate import prepare
-from engine.forked import WorkerError
-from engine.periods import parse_period
+from engine import PackError, parse_period, prepare
 from engine.result import canonical_parts
+from engine.run.forked import WorkerError
 from store import AuditEvent, Cut, Firing, RulePack, Run, ScoreSheet
 from tests.cli_support import cli_runner
 from tests.conftest import IS_POSTGRES
@@ -284,7 +282,7 @@ def test_a_snapshot_checked_by_the_worker_is_refused_as_when_checked_in_process(
     import dataclasses
     import importlib
 
-    from engine.snapcheck import SnapshotError, check_snapshot
+    from engine.run.snapshot_check import SnapshotError, check_snapshot
     from workflows.snapshot import build_snapshot, find_scheme
 
     _demo_with_pack(session)
@@ -299,7 +297,7 @@ def test_a_snapshot_checked_by_the_worker_is_refused_as_when_checked_in_process(
         def broken(*args: object, **kwargs: object) -> None:
             raise RuntimeError("derive fell over the duplicate")
 
-        monkeypatch.setattr(importlib.import_module("engine.evaluate"), "derive", broken)
+        monkeypatch.setattr(importlib.import_module("engine.run.evaluate"), "derive", broken)
     before = _counts(session)
     with pytest.raises(SnapshotError) as elsewhere:
         create_run(session, "DEMO-2024", "2024", actor="office.li", frozen=bad)

@@ -8,8 +8,7 @@ from decimal import Decimal
 import pytest
 from sqlalchemy.orm import Session
 
-from engine.facts import Snapshot
-from engine.periods import PeriodError, parse_period
+from engine import PeriodError, Snapshot, parse_period
 from store import Event, Indicator, ProgressReport, Section, Target, Unit
 from tests.factories import make_scheme_with_category
 from workflows.errors import Invalid, NotFound

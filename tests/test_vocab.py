@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import engine.vocab as ev
+import engine.values.vocab as ev
 import store.models.vocab as sv
 
 

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from audit import verify
 from audit.export import ExportError, export_run
-from engine.packdoc import pack_document
+from engine import pack_document
 from store import AuditEvent, RulePack
 from web.api import ApiErrorSchema, PageArgs, bp, page_of, paginate
 from web.extensions import db

@@ -12,10 +12,8 @@ import click
 from audit import verify as verify_ledger
 from audit.bundle_verify import Replayed, verify_bundle
 from audit.export import ExportError, export_run
-from engine import evaluate, load_pack
-from engine.canonical import to_plain
-from engine.facts import Snapshot
-from engine.packdoc import pack_document
+from engine import Snapshot, evaluate, load_pack, pack_document
+from engine.values.canonical import to_plain
 
 if TYPE_CHECKING:
     from web.cli import AppContext

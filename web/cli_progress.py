@@ -13,7 +13,7 @@ if TYPE_CHECKING:  # click's bar type, named for the annotation only
 
 
 class PhaseBars:
-    """A ``progress(phase, done, total)`` callback (``engine.progress``) that draws a bar per phase:
+    """A ``progress(phase, done, total)`` callback (``engine.run.progress``) that draws a bar per phase:
     a province's year takes most of a minute, and a terminal that shows nothing for that long looks
     hung. Only when ``shown`` (by default: when ``file`` is a terminal); :meth:`close` ends the
     last bar."""

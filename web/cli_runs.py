@@ -10,10 +10,9 @@ from typing import TYPE_CHECKING, Any
 import click
 from sqlalchemy import select
 
-from engine import PackError, explain, render_explanation
-from engine.canonical import to_plain
-from engine.decimals import fmt
-from engine.periods import PeriodError
+from engine import PackError, PeriodError, explain, render_explanation
+from engine.values.canonical import to_plain
+from engine.values.decimals import fmt
 from store import RulePack, Unit
 from web.cli_progress import PhaseBars
 from workflows.errors import DomainError

@@ -17,7 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from engine.canonical import canonical_json, sha256_hex
+from engine.values.canonical import canonical_json, sha256_hex
 from store import IdempotencyKey
 from workflows.errors import Conflict, Invalid
 

@@ -16,9 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 import audit
-from engine import RunResult, evaluate
-from engine.facts import Snapshot
-from engine.result import ScoreSheet
+from engine import RunResult, ScoreSheet, Snapshot, evaluate
 from store import RulePack, Run
 from workflows.errors import Conflict, NotFound
 from workflows.packs import IMPACT_ACTION, approved_pack_for, engine_pack, get_pack

@@ -18,8 +18,7 @@ from sqlalchemy.orm import Session
 
 import audit
 from engine import RulePack as EnginePack
-from engine import load_pack, validate_pack
-from engine.periods import parse_period
+from engine import load_pack, parse_period, validate_pack
 from store import AuditEvent, RulePack
 from workflows.errors import Conflict, Invalid, NotFound
 from workflows.snapshot import build_snapshot, find_scheme

@@ -33,10 +33,10 @@ from sqlalchemy import JSON, Table
 from sqlalchemy.orm import Session
 
 from audit.merkle import FIRING_FIELDS, leaf_hash, subtree_root
-from engine.canonical import CANONICAL_OPTIONS, decimal_text, dumps, to_plain
-from engine.derive import DerivedFact
-from engine.evaluate import Prepared
-from engine.forked import Forked, WorkerError
+from engine import Prepared
+from engine.run.derived import DerivedFact
+from engine.run.forked import Forked, WorkerError
+from engine.values.canonical import CANONICAL_OPTIONS, decimal_text, dumps, to_plain
 from store import Firing
 from store.db import driver_connection
 from store.types import ExactDecimal
@@ -85,7 +85,7 @@ def firing_table() -> Table:
 
 def make_batch(job: FiringRows, start: int, stop: int) -> Batch:
     """Firings ``start`` to ``stop`` (indexes, seq - 1) as a :class:`Batch`, made straight from
-    the drafts (the fields of ``engine.evaluate``'s firings, without their objects).
+    the drafts (the fields of ``engine.run.evaluate``'s firings, without their objects).
 
     A matched fact's canonical JSON is made once (rules share facts) and goes as it is into the
     firing's canonical form, its leaf and its ``matched_facts`` column; the forms are those of

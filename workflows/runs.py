@@ -27,19 +27,25 @@ from sqlalchemy.orm import Session
 
 import audit
 from audit.merkle import SCORE_SHEET_FIELDS, merkle_root, root_of_leaf_hashes
-from engine import RunResult, evaluate
-from engine.canonical import dumps, sha256_hex, to_plain
-from engine.evaluate import Prepared, prepare
+from engine import Cut as EngineCut
+from engine import Firing as EngineFiring
+from engine import (
+    Prepared,
+    Progress,
+    RunResult,
+    SnapshotError,
+    check_snapshot,
+    evaluate,
+    parse_period,
+    prepare,
+    silent,
+)
+from engine import ScoreSheet as EngineSheet
 from engine.facts import FiringOverride, PriorResult, Snapshot, forget_canonical
-from engine.forked import Forked
-from engine.matching import PARALLEL_MIN, WORKERS
-from engine.periods import parse_period
-from engine.progress import Progress, silent
-from engine.result import Cut as EngineCut
-from engine.result import Firing as EngineFiring
 from engine.result import MatchedFact, SectionScore, VetoNote, hash_of_parts, run_hash
-from engine.result import ScoreSheet as EngineSheet
-from engine.snapcheck import SnapshotError, check_snapshot
+from engine.run.forked import Forked
+from engine.run.matching import PARALLEL_MIN, WORKERS
+from engine.values.canonical import dumps, sha256_hex, to_plain
 from store import Cut, Firing, RulePack, Run, Scheme, ScoreSheet, Unit
 from store.db import driver_connection, sqlite_write_lock
 from workflows import run_rows
@@ -220,7 +226,7 @@ def _one_run_at_a_time(session: Session, scheme: Scheme) -> None:
 
 
 class _SpooledSnapshot:
-    """A snapshot checked (``engine.snapcheck``) and put in canonical form by a forked child (as
+    """A snapshot checked (``engine.run.snapshot_check``) and put in canonical form by a forked child (as
     :class:`Forked`): its verdict comes back as data, its bytes are hashed there and handed over
     through a temporary file, read back when wanted in one allocation — through the pipe a
     province's 173 MB would be buffered, copied and unpickled, three copies at once."""

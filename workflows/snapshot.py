@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import Text, cast, false, select, text, true
 from sqlalchemy.orm import Session, selectinload
 
+from engine import Period
 from engine.facts import (
     CategoryFact,
     EventFact,
@@ -29,7 +30,6 @@ from engine.facts import (
     TargetFact,
     UnitFact,
 )
-from engine.periods import Period
 from store import Category, Event, Indicator, ProgressReport, Scheme, Section, Target, TargetCoUnit, Unit
 from store.db import driver_rows, sqlite_write_lock
 from store.types import exact_decimal

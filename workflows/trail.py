@@ -2,7 +2,7 @@
 
 ``workflow_trail`` reads the rows into plain dataclasses; ``render_trail`` only formats them, so
 the text can be tested from hand-made data. ``unit_counterfactuals`` re-evaluates the run's frozen
-snapshot with single facts changed (``engine.counterfactual``).
+snapshot with single facts changed (``engine.explain.counterfactual``).
 """
 
 from __future__ import annotations
@@ -14,11 +14,9 @@ from decimal import Decimal
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from engine import RunResult, evaluate
-from engine.counterfactual import Counterfactual, counterfactuals
-from engine.decimals import fmt
-from engine.facts import Snapshot
-from engine.vocab import GRADE_NAMES_ZH
+from engine import Counterfactual, RunResult, Snapshot, counterfactuals, evaluate
+from engine.values.decimals import fmt
+from engine.values.vocab import GRADE_NAMES_ZH
 from store import Appeal, AppealFiring, Case, CaseEvent, Firing, Publication, Run, Unit
 from workflows.errors import Conflict
 from workflows.packs import engine_pack
@@ -147,7 +145,7 @@ def render_trail(trail: Trail, lang: str = "zh") -> str:
 
 def unit_counterfactuals(run: Run, result: RunResult, unit: str, *, limit: int = 10,
                          max_candidates: int = 30) -> tuple[Counterfactual, ...]:
-    """``engine.counterfactual`` over the run's own frozen snapshot and pack version."""
+    """``engine.explain.counterfactual`` over the run's own frozen snapshot and pack version."""
     snapshot = Snapshot.from_json(run.snapshot)
     if snapshot.sha256() != run.snapshot_sha256:
         raise Conflict(f"run {run.id}: the stored snapshot no longer hashes to its snapshot_sha256")

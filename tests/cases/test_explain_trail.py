@@ -11,9 +11,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy.orm import Session
 
-from engine import evaluate
-from engine.counterfactual import apply, candidates
-from engine.facts import Snapshot
+from engine import Snapshot, evaluate
+from engine.explain.counterfactual import apply, candidates
 from tests.cases.conftest import RUN_ID, T0
 from tests.cli_support import cli_runner
 from web.cli import main

@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from engine.facts import Snapshot
+from engine import Snapshot
 from store import ProgressReport, Run, Target, Unit, make_engine
 from tests.cases.conftest import PROPOSER, RUN_ID, T0
 from tests.cases.test_concurrency import _wait_for_a_lock_wait

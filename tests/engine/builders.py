@@ -7,6 +7,7 @@ import textwrap
 from decimal import Decimal
 from typing import Any
 
+from engine import RulePack, load_pack
 from engine.facts import (
     CategoryFact,
     EventFact,
@@ -18,7 +19,6 @@ from engine.facts import (
     TargetFact,
     UnitFact,
 )
-from engine.pack import RulePack, load_pack
 
 D = Decimal
 

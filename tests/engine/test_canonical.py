@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine.canonical import canonical_json, decimal_text, dumps
+from engine.values.canonical import canonical_json, decimal_text, dumps
 
 
 def reference(plain: Any) -> bytes:

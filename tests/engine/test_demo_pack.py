@@ -18,10 +18,7 @@ from typing import Any
 import openpyxl
 import pytest
 
-from engine import evaluate, explain, render_explanation
-from engine.decimals import fmt
-from engine.derive import Derived
-from engine.drafts import Draft
+from engine import RulePack, RunResult, evaluate, explain, load_pack, render_explanation, validate_pack
 from engine.facts import (
     CategoryFact,
     EventFact,
@@ -32,10 +29,10 @@ from engine.facts import (
     TargetFact,
     UnitFact,
 )
-from engine.pack import RulePack, load_pack
-from engine.packcheck import validate_pack
-from engine.render import show, texts
-from engine.result import RunResult
+from engine.run.derived import Derived
+from engine.run.drafts import Draft
+from engine.run.render import show, texts
+from engine.values.decimals import fmt
 
 ROOT = Path(__file__).resolve().parents[2]
 CITY = ROOT / "demo" / "city"
@@ -320,7 +317,7 @@ def _alone(template: str, dr: Draft, d: Derived, lang: str) -> str:
 def test_each_text_reads_as_its_own_language_alone_would_render_it(demo: tuple[RulePack, Snapshot]) -> None:
     """Both texts of a firing are filled from one set of formatted values; each must be what
     formatting for its own language gives (yes/no and indicator names differ)."""
-    from engine.evaluate import prepare
+    from engine.run.evaluate import prepare
 
     pack, snap = demo
     prepared = prepare(pack, snap, why_not=False)

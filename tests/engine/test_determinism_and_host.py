@@ -8,12 +8,10 @@ from decimal import Decimal as D
 
 import pytest
 
-from engine import evaluate, explain, render_explanation
-from engine.durable_host import MAX_LIVE_SIDS, ActionError, DurableError, RuleSpec, host
+from engine import PackError, RunResult, evaluate, explain, render_explanation
 from engine.facts import CategoryFact, Snapshot
-from engine.matching import compile_rules, match_facts
-from engine.pack import PackError
-from engine.result import RunResult
+from engine.run.durable_host import MAX_LIVE_SIDS, ActionError, DurableError, RuleSpec, host
+from engine.run.matching import compile_rules, match_facts
 from tests.engine.builders import category, event, indicator, pack, report, snapshot, target, unit
 from tests.engine.test_rules import HONOURS, INCIDENTS, SCHEDULE, SCORE
 
@@ -134,8 +132,8 @@ rules:
         event("S", "A", "incident", "1", document_no=None),
         event("B", "A", "incident", "true"),
     ]
-    from engine.derive import derive
-    from engine.periods import parse_period
+    from engine.run.derive import derive
+    from engine.values.periods import parse_period
 
     d = derive(snapshot(units=(unit("A"),), events=tuple(evs)), parse_period("2024"), p)
     got = sorted((r.id, f.id) for r, f in match_facts(p, "event", d.facts["event"]))
@@ -170,7 +168,7 @@ rules:
 
 
 def test_float_and_exponent_inputs_are_refused() -> None:
-    from engine.snapcheck import SnapshotError
+    from engine.run.snapshot_check import SnapshotError
 
     bad = snapshot(units=(unit("A"),), indicators=(indicator("Q", params={"ceiling": 1.2}),))
     with pytest.raises(SnapshotError, match="binary float"):
@@ -183,7 +181,7 @@ def test_float_and_exponent_inputs_are_refused() -> None:
 def test_every_report_number_is_checked_however_many_there_are() -> None:
     """Reports are checked record by record in a fast loop: a bad number anywhere is still found,
     named by its report, and trailing zeros beyond four places are accepted as before."""
-    from engine.snapcheck import SnapshotError, check_snapshot
+    from engine.run.snapshot_check import SnapshotError, check_snapshot
 
     units = tuple(unit(f"U{n}") for n in range(30))
     reports = [report(f"U{n}", "Q", "2024-12", f"{n}.5") for n in range(30)]

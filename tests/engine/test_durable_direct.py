@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from engine import durable_host
-from engine.durable_host import RuleSpec, host
+from engine.run import durable_host
+from engine.run.durable_host import RuleSpec, host
 
 
 def _ruleset(name: str) -> None:

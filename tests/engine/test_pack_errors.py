@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from engine.pack import PackError, load_pack
-from engine.packcheck import validate_pack
+from engine import PackError, load_pack, validate_pack
 from tests.engine.builders import indicator, pack, snapshot, unit
 
 RULE = """
@@ -184,7 +183,7 @@ def target_issues(when: str, on: str = "target", text: str = "bonus") -> list[st
 def test_expression_errors_name_the_rule_field_and_line() -> None:
     assert target_issues("{completion_pct: {lt: {field: category_avgpct}}}") == [
         "bad.yaml:9: rule r1: when.completion_pct: unknown field 'category_avgpct' (known: "
-        + ", ".join(sorted(__import__("engine.schema", fromlist=["FIELDS"]).FIELDS["target"]))
+        + ", ".join(sorted(__import__("engine.pack.schema", fromlist=["FIELDS"]).FIELDS["target"]))
         + ")"
     ]
     assert target_issues("{completion_pct: {lt: {field: category}}}") == [
@@ -226,7 +225,7 @@ def test_comparisons_that_can_never_hold() -> None:
 def test_cross_indicator_references_and_tags_misused() -> None:
     assert target_issues('{"rnk@CQ01": 1}') == [
         "bad.yaml:9: rule r1: when.rnk@CQ01: 'rnk@CQ01': unknown target field 'rnk' (known: "
-        + ", ".join(sorted(__import__("engine.schema", fromlist=["FIELDS"]).FIELDS["target"]))
+        + ", ".join(sorted(__import__("engine.pack.schema", fromlist=["FIELDS"]).FIELDS["target"]))
         + ", score)"
     ]
     assert target_issues('{"score@CQ01": {lt: 3}}') == [

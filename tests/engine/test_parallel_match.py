@@ -10,11 +10,10 @@ import time
 
 import pytest
 
-from engine import evaluate, matching
-from engine.durable_host import DurableError, host
-from engine.facts import Snapshot
-from engine.forked import WorkerError
-from engine.pack import RulePack
+from engine import RulePack, Snapshot, evaluate
+from engine.run import matching
+from engine.run.durable_host import DurableError, host
+from engine.run.forked import WorkerError
 from tests.engine.test_demo_pack import demo as demo  # the module-scoped fixture
 
 
@@ -59,7 +58,7 @@ def test_a_failing_match_worker_fails_the_run(
 def test_a_failing_hash_worker_fails_the_run(
     demo: tuple[RulePack, Snapshot], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    module = importlib.import_module("engine.evaluate")  # the module, not the function
+    module = importlib.import_module("engine.run.evaluate")  # the module, not the function
     _broken_in_workers(monkeypatch, module, "canonical_parts", "hash broke")
     with pytest.raises(WorkerError, match=r"worker \d+: RuntimeError: hash broke"):
         evaluate(*demo)

@@ -9,9 +9,7 @@ from decimal import Decimal as D
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from engine import evaluate
-from engine.facts import Snapshot
-from engine.pack import load_pack
+from engine import Snapshot, evaluate, load_pack
 from tests.engine import reference
 from tests.engine.builders import category, event, indicator, report, snapshot, target, unit
 

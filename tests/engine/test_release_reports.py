@@ -9,9 +9,7 @@ import weakref
 
 import pytest
 
-from engine.evaluate import prepare
-from engine.facts import Snapshot
-from engine.pack import RulePack
+from engine import RulePack, Snapshot, prepare
 from tests.engine.test_demo_pack import demo as demo  # the module-scoped fixture
 
 

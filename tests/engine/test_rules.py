@@ -6,9 +6,7 @@ import datetime as dt
 from decimal import Decimal as D
 from typing import Any
 
-from engine import evaluate
-from engine.facts import FiringOverride, PriorResult
-from engine.result import RunResult
+from engine import FiringOverride, PriorResult, RunResult, evaluate
 from tests.engine.builders import category, event, indicator, pack, report, snapshot, target, unit
 
 SCORE = """

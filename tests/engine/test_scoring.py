@@ -6,7 +6,7 @@ from decimal import Decimal as D
 
 import pytest
 
-from engine.scoring import ScoreInput, check_params, score
+from engine.pack.scoring import ScoreInput, check_params, score
 
 
 def run(

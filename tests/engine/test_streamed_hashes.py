@@ -7,10 +7,8 @@ import dataclasses
 
 import pytest
 
-from engine import evaluate, facts, result
-from engine.canonical import canonical_json, sha256_hex, to_plain
-from engine.facts import Snapshot
-from engine.pack import RulePack
+from engine import RulePack, Snapshot, evaluate, facts, result
+from engine.values.canonical import canonical_json, sha256_hex, to_plain
 from tests.engine.test_demo_pack import demo as demo  # the module-scoped fixture
 
 

@@ -17,7 +17,7 @@ from decimal import Decimal
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from engine.facts import FiringOverride, Snapshot
+from engine import FiringOverride, Snapshot
 from store import Case, Firing, Publication, Run
 from workflows.cases.review import CASE_EFFECTS, record_case_event
 from workflows.errors import Conflict

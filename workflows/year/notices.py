@@ -20,7 +20,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from engine.periods import parse_period
+from engine import parse_period
 from store import Firing, Indicator, NoticeEvent, Run, SupervisionNotice, Unit
 from workflows.cases.duties import (
     Actor,

@@ -16,13 +16,13 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from engine.conditions import encode, has_calc, holds, holds_compiled, keys_read, to_durable
-from engine.derive import DerivedFact
-from engine.durable_host import DurableError, Match, RuleSpec, host
-from engine.forked import Forked, WorkerError
-from engine.packmodel import Rule, RulePack
-from engine.progress import Progress, silent
-from engine.schema import FIELDS
+from engine.pack.conditions import encode, has_calc, holds, holds_compiled, keys_read, to_durable
+from engine.pack.model import Rule, RulePack
+from engine.pack.schema import FIELDS
+from engine.run.derived import DerivedFact
+from engine.run.durable_host import DurableError, Match, RuleSpec, host
+from engine.run.forked import Forked, WorkerError
+from engine.run.progress import Progress, silent
 
 CHUNK = 200
 

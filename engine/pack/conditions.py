@@ -26,9 +26,9 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from engine.decimals import check_decimal, div, fmt, mul, q, scaled
-from engine.packerrors import Issues, Path
-from engine.schema import FieldSpec
+from engine.pack.errors import Issues, Path
+from engine.pack.schema import FieldSpec
+from engine.values.decimals import check_decimal, div, fmt, mul, q, scaled
 
 Scalar = str | Decimal | bool
 FactValues = Mapping[str, Scalar]
@@ -230,7 +230,7 @@ def _parse(data: Any, path: Path, ctx: _Ctx) -> Node:
 def _ref_spec(ref: Ref, path: Path, ctx: _Ctx, where: str) -> FieldSpec | None:
     """The spec of a referenced field; cross-indicator references read target fields (and, on
     sheet facts, ``score``: the points the indicator earned)."""
-    from engine.schema import FIELDS, SHEET_SCORE
+    from engine.pack.schema import FIELDS, SHEET_SCORE
 
     if ref.indicator is None:
         spec = ctx.fields.get(ref.field)
@@ -466,7 +466,7 @@ def conjuncts(node: Node) -> list[list[Leaf]] | None:
 
 
 def _spec_of(key: str, fields: Mapping[str, FieldSpec]) -> FieldSpec | None:
-    from engine.schema import FIELDS, SHEET_SCORE
+    from engine.pack.schema import FIELDS, SHEET_SCORE
 
     if "@" not in key:
         return fields.get(key)

@@ -13,9 +13,9 @@ from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
-from engine import vocab
-from engine.decimals import check_decimal
 from engine.facts import Snapshot
+from engine.values import vocab
+from engine.values.decimals import check_decimal
 
 _TAG = re.compile(r"^[A-Za-z0-9_\-]+$")
 

@@ -11,9 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from decimal import ROUND_FLOOR, Decimal
 
-from engine import vocab
-from engine.decimals import fmt
-from engine.packmodel import GradeScheme, GradeStep
+from engine.pack.model import GradeScheme, GradeStep
+from engine.values import vocab
+from engine.values.decimals import fmt
 
 
 @dataclass

@@ -12,22 +12,11 @@ import dataclasses
 from collections.abc import Callable, Iterator
 from decimal import Decimal
 
-from engine import adjust, matching, sheetrules
-from engine.compose import enrich_sheets
-from engine.conditions import failing_parts
-from engine.decimals import fmt
-from engine.derive import Derived, DerivedFact, derive
-from engine.drafts import Draft, Ledger
-from engine.effects import displace, make_drafts
 from engine.facts import ReportFact, Snapshot
-from engine.forked import Forked
-from engine.grading import Standing, rank_and_grade
-from engine.matching import match_facts
-from engine.packcheck import validate_pack
-from engine.packmodel import Rule, RulePack
-from engine.periods import PeriodError, parse_period
-from engine.progress import Progress, silent
-from engine.render import texts
+from engine.pack.check import validate_pack
+from engine.pack.conditions import failing_parts
+from engine.pack.model import Rule, RulePack
+from engine.pack.schema import FIELDS
 from engine.result import (
     Cut,
     Firing,
@@ -38,9 +27,21 @@ from engine.result import (
     canonical_parts,
     run_hash,
 )
-from engine.schema import FIELDS
-from engine.sheets import SheetDraft, build_sheets
-from engine.snapcheck import check_snapshot
+from engine.run import adjust, matching, sheetrules
+from engine.run.compose import enrich_sheets
+from engine.run.derive import derive
+from engine.run.derived import Derived, DerivedFact
+from engine.run.drafts import Draft, Ledger
+from engine.run.effects import displace, make_drafts
+from engine.run.forked import Forked
+from engine.run.grading import Standing, rank_and_grade
+from engine.run.matching import match_facts
+from engine.run.progress import Progress, silent
+from engine.run.render import texts
+from engine.run.sheets import SheetDraft, build_sheets
+from engine.run.snapshot_check import check_snapshot
+from engine.values.decimals import fmt
+from engine.values.periods import PeriodError, parse_period
 
 _MATCHED_TYPES = ("target", "checkpoint", "event")
 _WHY_NOT_FACTS = 3
@@ -166,7 +167,7 @@ def _prepare(
 
 
 def _needs_report(rule: Rule) -> bool:
-    from engine.conditions import Cmp, conjuncts
+    from engine.pack.conditions import Cmp, conjuncts
 
     if rule.kind == "score":
         return True

@@ -5,8 +5,8 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from engine.decimals import check_decimal
-from engine.packerrors import Issues, Path
+from engine.pack.errors import Issues, Path
+from engine.values.decimals import check_decimal
 
 
 class Reader:

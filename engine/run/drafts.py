@@ -9,8 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from engine.derive import DerivedFact
-from engine.packmodel import Rule
+from engine.pack.model import Rule
+from engine.run.derived import DerivedFact
 
 
 @dataclass(eq=False, slots=True)

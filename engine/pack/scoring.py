@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from engine.decimals import check_decimal, div, fmt, mul, q
+from engine.values.decimals import check_decimal, div, fmt, mul, q
 
 _HUNDRED = Decimal(100)
 _DEFAULT_BANDS: tuple[tuple[Decimal | None, Decimal], ...] = (

@@ -27,7 +27,7 @@ import durable_rules_engine as _core  # type: ignore[import-not-found]
 import orjson
 from durable.engine import Host, MessageObservedException
 
-from engine.canonical import canonical_json, sha256_hex
+from engine.values.canonical import canonical_json, sha256_hex
 
 OPEN_TYPE = "s:__open__"
 MAX_LIVE_SIDS = 1024

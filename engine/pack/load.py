@@ -11,10 +11,8 @@ import re
 from decimal import Decimal
 from typing import Any
 
-from engine import vocab
-from engine.canonical import canonical_json, sha256_hex
-from engine.packerrors import PackError, PackIssue, Path
-from engine.packmodel import (
+from engine.pack.errors import PackError, PackIssue, Path
+from engine.pack.model import (
     Bucket,
     GradeScheme,
     GradeStep,
@@ -24,10 +22,12 @@ from engine.packmodel import (
     RulePack,
     SectionWeight,
 )
-from engine.packread import Reader
-from engine.packrules import read_rule
-from engine.scoring import check_params
-from engine.yamlsrc import load_with_marks
+from engine.pack.read import Reader
+from engine.pack.rules import read_rule
+from engine.pack.scoring import check_params
+from engine.pack.source import load_with_marks
+from engine.values import vocab
+from engine.values.canonical import canonical_json, sha256_hex
 
 __all__ = ["PackError", "PackIssue", "RulePack", "load_pack"]
 

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from engine.decimals import fmt
-from engine.derive import Derived
-from engine.drafts import CutDraft, Draft, Ledger
 from engine.facts import FiringOverride
-from engine.packmodel import RulePack
+from engine.pack.model import RulePack
+from engine.run.derived import Derived
+from engine.run.drafts import CutDraft, Draft, Ledger
+from engine.values.decimals import fmt
 
 
 def _cut(

@@ -11,42 +11,18 @@ import bisect
 import datetime as dt
 import functools
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from decimal import Decimal
 
-from engine.conditions import Scalar
-from engine.decimals import div
 from engine.facts import EventFact, IndicatorFact, Snapshot, TargetFact, UnitFact
-from engine.packmodel import NotApplicable, RulePack
-from engine.periods import Period
+from engine.pack.conditions import Scalar
+from engine.pack.model import NotApplicable, RulePack
+from engine.run.compose import enrich
+from engine.run.derived import Derived, DerivedFact, expected_at
+from engine.values.decimals import div
+from engine.values.periods import Period
 
 _HUNDRED = Decimal(100)
 _TWELVE = Decimal(12)
-
-
-@dataclass(frozen=True, slots=True)
-class DerivedFact:
-    type: str
-    id: str
-    unit: str
-    indicator: str | None
-    values: Mapping[str, Scalar]  # only the fields the fact has
-
-
-@dataclass
-class Derived:
-    """Everything the evaluator needs besides the pack, indexed for lookups."""
-
-    snapshot: Snapshot
-    period: Period
-    units: dict[str, UnitFact]
-    indicators: dict[str, IndicatorFact]
-    targets: dict[str, TargetFact]
-    facts: dict[str, list[DerivedFact]] = field(default_factory=dict)  # by fact type
-    not_applicable: dict[tuple[str, str], NotApplicable] = field(default_factory=dict)
-    year_end_completion: dict[str, Decimal] = field(default_factory=dict)  # target id → %
-    # (pack hash, rule id, indicator) → scoring method and checked parameters (effects.method_of)
-    methods: dict[tuple[str, str, str], tuple[str, dict[str, object]]] = field(default_factory=dict)
 
 
 def effective_method(pack: RulePack, indicator: IndicatorFact) -> str:
@@ -86,8 +62,6 @@ def derive(snapshot: Snapshot, period: Period, pack: RulePack) -> Derived:
         else []
     )
     d.facts["sheet"] = []
-    from engine.compose import enrich  # on-demand fields the pack reads (imported here: a cycle)
-
     enrich(d, pack)
     return d
 
@@ -184,14 +158,6 @@ def _ranks(rows: list[dict[str, Scalar]]) -> None:
                 better = bisect.bisect_left(ordered, mine)
             v["rank"] = Decimal(better + 1)
             v["category_avg_pct"] = avg
-
-
-def expected_at(t: TargetFact, month: int, year: int) -> Decimal:
-    """The cumulative value the schedule expects by the end of ``month``."""
-    if t.schedule_kind == "milestones":
-        due = [value for when, value in sorted(t.milestones) if when <= f"{year:04d}-{month:02d}"]
-        return due[-1] if due else Decimal(0)
-    return div(t.annual_value * month, Decimal(12))
 
 
 _Month = tuple[int, str, dict[str, Scalar]]

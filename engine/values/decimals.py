@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from decimal import ROUND_HALF_UP, Context, Decimal
 
-from engine.canonical import decimal_text
+from engine.values.canonical import decimal_text
 
 SCALE = 10_000  # = 10⁴: scaled() moves the exponent by 4
 PLACES = Decimal("0.0001")
@@ -66,7 +66,7 @@ def scaled(value: Decimal) -> int:
 
 def fmt(value: Decimal) -> str:
     """Plain text of a decimal for messages: no exponent, no trailing zeros — the canonical text
-    (``engine.canonical.decimal_text``), or what ``format`` gives a NaN or an infinity."""
+    (``engine.values.canonical.decimal_text``), or what ``format`` gives a NaN or an infinity."""
     if not value.is_finite():
         return format(value, "f")
     return decimal_text(value)

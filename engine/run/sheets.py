@@ -12,12 +12,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 
-from engine.decimals import div, fmt, mul, q
-from engine.derive import Derived
-from engine.drafts import Draft, Ledger
 from engine.facts import TargetFact
-from engine.packmodel import RulePack, SectionWeight
+from engine.pack.model import RulePack, SectionWeight
 from engine.result import SectionScore, VetoNote
+from engine.run.derived import Derived
+from engine.run.drafts import Draft, Ledger
+from engine.values.decimals import div, fmt, mul, q
 
 
 @dataclass

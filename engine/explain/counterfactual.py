@@ -15,10 +15,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 
-from engine.derive import expected_at
 from engine.facts import Snapshot
-from engine.pack import RulePack
+from engine.pack.load import RulePack
 from engine.result import RunResult, ScoreSheet
+from engine.run.derived import expected_at
 
 Evaluate = Callable[[RulePack, Snapshot], RunResult]
 
@@ -60,8 +60,7 @@ class Counterfactual:
     def sort_key(self) -> tuple[int, int, Decimal, str, str]:
         """Grade changes first, then the biggest move in rank, then in total; ties by the fact."""
         rank_move = abs((self.old_rank or 0) - (self.new_rank or 0))
-        return (not self.grade_changed, -rank_move, -abs(self.delta), self.change.kind,
-                self.change.fact_id)
+        return (not self.grade_changed, -rank_move, -abs(self.delta), self.change.kind, self.change.fact_id)
 
 
 def candidates(snapshot: Snapshot, result: RunResult, unit: str) -> tuple[Change, ...]:
@@ -80,26 +79,56 @@ def candidates(snapshot: Snapshot, result: RunResult, unit: str) -> tuple[Change
         for m in f.matched:
             if m.type == "event" and f.effect in ("deduction", "veto"):
                 weight = abs(f.points) + (_VETO_WEIGHT if f.effect == "veto" else 0)
-                add(Change("remove_event", m.id, f.rule_id, weight,
-                           f"若无{'否决' if f.effect == 'veto' else '扣分'}事项 {m.id}（{f.rule_id}）",
-                           f"without {f.effect} event {m.id} ({f.rule_id})"))
+                add(
+                    Change(
+                        "remove_event",
+                        m.id,
+                        f.rule_id,
+                        weight,
+                        f"若无{'否决' if f.effect == 'veto' else '扣分'}事项 {m.id}（{f.rule_id}）",
+                        f"without {f.effect} event {m.id} ({f.rule_id})",
+                    )
+                )
             elif m.type == "checkpoint" and "@" in m.id:
                 target_id, _, when = m.id.rpartition("@")
                 if target_id in targets:
-                    add(Change("meet_schedule", m.id, f.rule_id, abs(f.points),
-                               f"{f.indicator} {when} 达到序时进度",
-                               f"meeting the {when} schedule of {f.indicator}"))
+                    add(
+                        Change(
+                            "meet_schedule",
+                            m.id,
+                            f.rule_id,
+                            abs(f.points),
+                            f"{f.indicator} {when} 达到序时进度",
+                            f"meeting the {when} schedule of {f.indicator}",
+                        )
+                    )
     events = {e.id: e for e in snapshot.events}
     reports = {r.id: r for r in snapshot.reports}
     for c in result.cuts:
         if c.unit != unit or c.kind != "verification":
             continue
         if c.source in events:
-            add(Change("accept_claim", c.source, c.source, abs(c.before - c.after),
-                       f"核减的申报 {c.source} 全部认定", f"accepting claim {c.source} as claimed"))
+            add(
+                Change(
+                    "accept_claim",
+                    c.source,
+                    c.source,
+                    abs(c.before - c.after),
+                    f"核减的申报 {c.source} 全部认定",
+                    f"accepting claim {c.source} as claimed",
+                )
+            )
         elif c.source in reports:
-            add(Change("accept_report", c.source, c.source, abs(c.before - c.after),
-                       f"核减的报送 {c.source} 按报送值认定", f"accepting report {c.source} as reported"))
+            add(
+                Change(
+                    "accept_report",
+                    c.source,
+                    c.source,
+                    abs(c.before - c.after),
+                    f"核减的报送 {c.source} 按报送值认定",
+                    f"accepting report {c.source} as reported",
+                )
+            )
     return tuple(sorted(found.values(), key=lambda c: (-c.weight, c.kind, c.fact_id)))
 
 
@@ -109,21 +138,36 @@ def apply(snapshot: Snapshot, change: Change) -> Snapshot:
         kept = tuple(e for e in snapshot.events if e.id != change.fact_id)
         return dataclasses.replace(snapshot, events=kept)
     if change.kind == "accept_claim":
-        return dataclasses.replace(snapshot, events=tuple(
-            dataclasses.replace(e, verified_quantity=None) if e.id == change.fact_id else e
-            for e in snapshot.events))
+        return dataclasses.replace(
+            snapshot,
+            events=tuple(
+                dataclasses.replace(e, verified_quantity=None) if e.id == change.fact_id else e
+                for e in snapshot.events
+            ),
+        )
     if change.kind == "accept_report":
-        return dataclasses.replace(snapshot, reports=tuple(
-            dataclasses.replace(r, verified_value=None, value=r.reported_value) if r.id == change.fact_id
-            else r for r in snapshot.reports))
+        return dataclasses.replace(
+            snapshot,
+            reports=tuple(
+                dataclasses.replace(r, verified_value=None, value=r.reported_value)
+                if r.id == change.fact_id
+                else r
+                for r in snapshot.reports
+            ),
+        )
     if change.kind == "meet_schedule":
         target_id, _, when = change.fact_id.rpartition("@")
         target = next(t for t in snapshot.targets if t.id == target_id)
         expected = expected_at(target, int(when[5:7]), snapshot.year)
-        return dataclasses.replace(snapshot, reports=tuple(
-            dataclasses.replace(r, value=max(r.value, expected))
-            if (r.unit, r.indicator, r.period) == (target.unit, target.indicator, when) else r
-            for r in snapshot.reports))
+        return dataclasses.replace(
+            snapshot,
+            reports=tuple(
+                dataclasses.replace(r, value=max(r.value, expected))
+                if (r.unit, r.indicator, r.period) == (target.unit, target.indicator, when)
+                else r
+                for r in snapshot.reports
+            ),
+        )
     raise ValueError(f"unknown change kind {change.kind!r}")
 
 
@@ -132,8 +176,14 @@ def _key(sheet: ScoreSheet | None) -> tuple[Decimal, int | None, str | None]:
 
 
 def counterfactuals(
-    pack: RulePack, snapshot: Snapshot, result: RunResult, unit: str, *, evaluate: Evaluate,
-    limit: int = 10, max_candidates: int = 30,
+    pack: RulePack,
+    snapshot: Snapshot,
+    result: RunResult,
+    unit: str,
+    *,
+    evaluate: Evaluate,
+    limit: int = 10,
+    max_candidates: int = 30,
 ) -> tuple[Counterfactual, ...]:
     """The single changes that move ``unit``'s total, rank or grade, each found by re-evaluating.
 

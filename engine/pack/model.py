@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from engine.conditions import Node
+from engine.pack.conditions import Node
 
 
 @dataclass(frozen=True)

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from engine.conditions import Calc, Cmp, Node, indicators_referenced
 from engine.facts import Snapshot
-from engine.packerrors import Issues, PackError, Path
-from engine.packmodel import RulePack
-from engine.schema import FIELDS
-from engine.scoring import check_params
+from engine.pack.conditions import Calc, Cmp, Node, indicators_referenced
+from engine.pack.errors import Issues, PackError, Path
+from engine.pack.model import RulePack
+from engine.pack.schema import FIELDS
+from engine.pack.scoring import check_params
 
 
 def _cmps(node: Node) -> list[Cmp]:

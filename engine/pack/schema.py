@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from engine import vocab
+from engine.values import vocab
 
 
 @dataclass(frozen=True)

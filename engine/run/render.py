@@ -10,9 +10,9 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from engine.decimals import fmt
-from engine.derive import Derived
-from engine.drafts import Draft
+from engine.run.derived import Derived
+from engine.run.drafts import Draft
+from engine.values.decimals import fmt
 
 _BOOL = {"zh": ("是", "否"), "en": ("yes", "no")}
 

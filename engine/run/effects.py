@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from engine.decimals import fmt, mul, q
-from engine.derive import Derived, DerivedFact
-from engine.drafts import Draft, Ledger
-from engine.packmodel import Points, Rule, RulePack
-from engine.scoring import ScoreInput, check_params, needs_rank, score
+from engine.pack.model import Points, Rule, RulePack
+from engine.pack.scoring import ScoreInput, check_params, needs_rank, score
+from engine.run.derived import Derived, DerivedFact
+from engine.run.drafts import Draft, Ledger
+from engine.values.decimals import fmt, mul, q
 
 _COUNTING = ("in_year", "after_cutoff")  # incidents count in their work year
 

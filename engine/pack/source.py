@@ -13,7 +13,7 @@ from typing import Any
 
 import yaml
 
-from engine.packerrors import Issues, Path
+from engine.pack.errors import Issues, Path
 
 _PLAIN_DECIMAL = re.compile(r"^[-+]?(\d[\d_]*)?(\.\d*)?$")
 

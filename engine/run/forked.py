@@ -40,7 +40,6 @@ class Forked(Generic[T]):
             raise WorkerError(f"worker {self._child.pid}: {payload}")
         return payload  # type: ignore[no-any-return]
 
-
     def cancel(self) -> None:
         """Stop the computation if it still runs (its result is no longer wanted)."""
         if self._child.is_alive():

@@ -12,17 +12,17 @@ from __future__ import annotations
 import dataclasses
 from decimal import Decimal
 
-from engine import adjust
-from engine.compose import enrich_sheets
-from engine.decimals import q
-from engine.derive import Derived, DerivedFact
-from engine.drafts import Draft, Ledger
-from engine.effects import displace, make_drafts
-from engine.matching import match_facts
-from engine.packmodel import Rule, RulePack
-from engine.packrules import PRE_GRADE_KINDS
+from engine.pack.model import Rule, RulePack
+from engine.pack.rules import PRE_GRADE_KINDS
 from engine.result import VetoNote
-from engine.sheets import SheetDraft
+from engine.run import adjust
+from engine.run.compose import enrich_sheets
+from engine.run.derived import Derived, DerivedFact
+from engine.run.drafts import Draft, Ledger
+from engine.run.effects import displace, make_drafts
+from engine.run.matching import match_facts
+from engine.run.sheets import SheetDraft
+from engine.values.decimals import q
 
 
 def pre_grade(rule: Rule) -> bool:

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from engine.decimals import fmt
 from engine.result import Cut, Firing, RunResult, ScoreSheet, SectionScore, VetoNote, WhyNot
-from engine.vocab import GRADE_NAMES_ZH
+from engine.values.decimals import fmt
+from engine.values.vocab import GRADE_NAMES_ZH
 
 _GROUPS = ("bonus", "deduction", "veto", "warning", "flag", "gap")
 _GROUP_NAMES = {

@@ -7,13 +7,13 @@ import string
 from decimal import Decimal
 from typing import Any
 
-from engine import vocab
-from engine.conditions import dead_parts, keys_read, parse_condition
-from engine.packerrors import Path
-from engine.packmodel import Effect, Points, Rule
-from engine.packread import Reader
-from engine.schema import EXTRA_PLACEHOLDERS, FIELDS, GRADED_FIELDS
-from engine.scoring import METHOD_PARAMS, check_params
+from engine.pack.conditions import dead_parts, keys_read, parse_condition
+from engine.pack.errors import Path
+from engine.pack.model import Effect, Points, Rule
+from engine.pack.read import Reader
+from engine.pack.schema import EXTRA_PLACEHOLDERS, FIELDS, GRADED_FIELDS
+from engine.pack.scoring import METHOD_PARAMS, check_params
+from engine.values import vocab
 
 RULE_KEYS = (
     "id",

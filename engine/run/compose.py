@@ -19,12 +19,12 @@ import dataclasses
 from collections.abc import Iterable, Mapping
 from decimal import Decimal
 
-from engine.conditions import Scalar, keys_read
-from engine.decimals import div
-from engine.derive import Derived, DerivedFact, expected_at
-from engine.drafts import Ledger
-from engine.packmodel import Rule, RulePack
-from engine.schema import FIELDS
+from engine.pack.conditions import Scalar, keys_read
+from engine.pack.model import Rule, RulePack
+from engine.pack.schema import FIELDS
+from engine.run.derived import Derived, DerivedFact, expected_at
+from engine.run.drafts import Ledger
+from engine.values.decimals import div
 
 _HUNDRED = Decimal(100)
 _QUARTER_ENDS = (3, 6, 9, 12)

@@ -6,9 +6,9 @@ a pack's hash with nothing but SHA-256, without Kaohe's YAML reading.
 
 from __future__ import annotations
 
-from engine.canonical import canonical_json
-from engine.pack import _numbers_as_decimals
-from engine.yamlsrc import load_with_marks
+from engine.pack.load import _numbers_as_decimals
+from engine.pack.source import load_with_marks
+from engine.values.canonical import canonical_json
 
 
 def pack_document(text: str, filename: str) -> bytes:
