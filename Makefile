@@ -48,6 +48,7 @@ test: install browser lint typecheck migrations-check test-sqlite test-postgres
 
 lint: install
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports
 
 typecheck: install
 	$(VENV)/bin/mypy
