@@ -144,19 +144,7 @@ def make_drafts(matches: list[tuple[Rule, DerivedFact]], pack: RulePack, d: Deri
             _points(rule, fact, pack, d, led)
         else:
             detail = _detail(rule)
-            led.drafts.append(
-                Draft(
-                    rule.id,
-                    rule.version,
-                    fact.unit,
-                    fact.indicator,
-                    rule.kind,
-                    [fact],
-                    Decimal(0),
-                    rule=rule,
-                    detail={k: x for k, x in detail.items() if x},
-                )
-            )
+            led.drafts.append(_draft(rule, fact, Decimal(0), detail={k: x for k, x in detail.items() if x}))
     _dedupe(led)
 
 
@@ -216,18 +204,30 @@ def _score(rule: Rule, fact: DerivedFact, pack: RulePack, d: Derived, led: Ledge
         ind.points, annual, actual, ind.direction, int(rank) if isinstance(rank, Decimal) else None
     )
     got, how = score(method, params, inp)
-    led.drafts.append(
-        Draft(
-            rule.id,
-            rule.version,
-            fact.unit,
-            fact.indicator,
-            "score",
-            [fact],
-            got,
-            rule=rule,
-            detail={"method": method, "how": how},
-        )
+    led.drafts.append(_draft(rule, fact, got, detail={"method": method, "how": how}))
+
+
+def _draft(
+    rule: Rule,
+    fact: DerivedFact,
+    raw: Decimal,
+    *,
+    unit: str | None = None,
+    bucket: str | None = None,
+    detail: dict[str, str] | None = None,
+) -> Draft:
+    """A rule's firing on one fact, for the fact's unit unless a co-unit shares it."""
+    return Draft(
+        rule.id,
+        rule.version,
+        unit if unit is not None else fact.unit,
+        fact.indicator,
+        rule.kind,
+        [fact],
+        raw,
+        rule=rule,
+        bucket=bucket,
+        detail=detail if detail is not None else {},
     )
 
 
@@ -248,19 +248,7 @@ def _points(rule: Rule, fact: DerivedFact, pack: RulePack, d: Derived, led: Ledg
     shared = rule.effect.shared
     target = d.targets.get(fact.id) if shared else None
     if target is None or not target.co_units:
-        led.drafts.append(
-            Draft(
-                rule.id,
-                rule.version,
-                fact.unit,
-                fact.indicator,
-                rule.kind,
-                [fact],
-                raw,
-                rule=rule,
-                bucket=rule.bucket,
-            )
-        )
+        led.drafts.append(_draft(rule, fact, raw, bucket=rule.bucket))
         return
     default = rule.effect.co_unit_share if rule.effect.co_unit_share is not None else pack.co_unit_share
     # A co-unit given no share (0) in its target takes the rule's, else the pack's, default share.
@@ -280,15 +268,10 @@ def _points(rule: Rule, fact: DerivedFact, pack: RulePack, d: Derived, led: Ledg
         )
         return
     led.drafts.append(
-        Draft(
-            rule.id,
-            rule.version,
-            fact.unit,
-            fact.indicator,
-            rule.kind,
-            [fact],
+        _draft(
+            rule,
+            fact,
             mul(raw, lead_share),
-            rule=rule,
             bucket=rule.bucket,
             detail={"share": fmt(lead_share), "role": "lead"},
         )
@@ -297,20 +280,7 @@ def _points(rule: Rule, fact: DerivedFact, pack: RulePack, d: Derived, led: Ledg
         detail = {"share": fmt(share), "role": "co_unit", "lead_unit": fact.unit}
         if defaulted:
             detail["share_from"] = "rule" if rule.effect.co_unit_share is not None else "pack"
-        led.drafts.append(
-            Draft(
-                rule.id,
-                rule.version,
-                unit,
-                fact.indicator,
-                rule.kind,
-                [fact],
-                mul(raw, share),
-                rule=rule,
-                bucket=rule.bucket,
-                detail=detail,
-            )
-        )
+        led.drafts.append(_draft(rule, fact, mul(raw, share), unit=unit, bucket=rule.bucket, detail=detail))
 
 
 def _dedupe(led: Ledger) -> None:

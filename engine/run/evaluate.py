@@ -259,16 +259,8 @@ def _sheet_pass(
         return {}
     facts = []
     for s in sheets:
-        unit = d.units[s.unit]
         rank, grade, _ = graded[s.unit]
-        v: dict[str, str | Decimal | bool] = {
-            "unit": s.unit,
-            "unit_level": unit.level,
-            "total": s.total,
-            "vetoed": bool(s.vetoes),
-        }
-        if s.category is not None:
-            v["category"] = s.category
+        v = sheetrules.sheet_values(d, s)
         if rank is not None:
             v["rank"] = Decimal(rank)
         if grade is not None:

@@ -34,16 +34,22 @@ def deferred(pack: RulePack) -> frozenset[str]:
     return frozenset(r.id for r in pack.rules if pre_grade(r))
 
 
-def sheet_fact(d: Derived, s: SheetDraft) -> DerivedFact:
-    unit = d.units[s.unit]
+def sheet_values(d: Derived, s: SheetDraft) -> dict[str, str | Decimal | bool]:
+    """What every sheet fact says, before grading and after: the unit, its total, any veto."""
     v: dict[str, str | Decimal | bool] = {
         "unit": s.unit,
-        "unit_level": unit.level,
+        "unit_level": d.units[s.unit].level,
         "total": s.total,
         "vetoed": bool(s.vetoes),
     }
     if s.category is not None:
         v["category"] = s.category
+    return v
+
+
+def sheet_fact(d: Derived, s: SheetDraft) -> DerivedFact:
+    """The pre-grade sheet fact: the common values and the unit's grades of the two prior years."""
+    v = sheet_values(d, s)
     prior = {p.year: p.grade for p in d.snapshot.prior_results if p.unit == s.unit}
     for back in (1, 2):
         g = prior.get(d.period.year - back)
