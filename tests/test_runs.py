@@ -22,8 +22,8 @@ from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 import audit
-import workflows.run_rows
-import workflows.runs
+import workflows.runs.create
+import workflows.runs.rows
 from audit.merkle import FIRING_FIELDS, leaf_hash, row_leaf, subtree_root
 from engine import PackError, parse_period, prepare
 from engine.result import canonical_parts
@@ -33,11 +33,11 @@ from tests.cli_support import cli_runner
 from tests.conftest import IS_POSTGRES
 from web.cli import main
 from web.cli_progress import PhaseBars
-from workflows import run_rows
 from workflows.demo import load_demo
 from workflows.errors import Conflict, NotFound
 from workflows.packs import approve_pack, approved_pack_for, engine_pack, store_pack
 from workflows.runs import create_run, load_result, replay
+from workflows.runs import rows as run_rows
 from workflows.snapshot import build_snapshot, find_scheme
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -77,9 +77,9 @@ def _small_batches(monkeypatch: pytest.MonkeyPatch, parallel: bool) -> None:
     """The demo run stored as a province run is: by two workers (or inline), in several batches
     of 64 firings (a power of two: each batch's leaves are a subtree of the ledger's Merkle tree),
     the last one short."""
-    monkeypatch.setattr(workflows.runs, "PARALLEL_MIN", 1 if parallel else 10**9)
-    monkeypatch.setattr(workflows.runs, "WORKERS", 2)
-    monkeypatch.setattr(workflows.run_rows, "BATCH", 64)
+    monkeypatch.setattr(workflows.runs.create, "PARALLEL_MIN", 1 if parallel else 10**9)
+    monkeypatch.setattr(workflows.runs.create, "WORKERS", 2)
+    monkeypatch.setattr(workflows.runs.rows, "BATCH", 64)
 
 
 @pytest.mark.parametrize("parallel", [True, False], ids=["rows-by-workers", "rows-inline"])
@@ -108,7 +108,7 @@ def test_a_batch_size_that_would_split_the_ledger_tree_wrongly_is_refused(
     """Each batch's leaves are reduced to a Merkle subtree by its worker: only a power of two
     lines them up with the run's tree, so any other size fails the run before anything is stored."""
     _small_batches(monkeypatch, parallel=True)
-    monkeypatch.setattr(workflows.run_rows, "BATCH", 97)
+    monkeypatch.setattr(workflows.runs.rows, "BATCH", 97)
     _demo_with_pack(session)
     _fails_storing_nothing(session, _counts(session), ValueError, "97 firings is not a power of two")
 
@@ -141,14 +141,14 @@ def test_a_failing_firing_worker_fails_the_run_and_stores_nothing(
     _small_batches(monkeypatch, parallel=True)
     _demo_with_pack(session)
     before = _counts(session)
-    made = workflows.run_rows.make_batch
+    made = workflows.runs.rows.make_batch
 
-    def broken(job: workflows.run_rows.FiringRows, start: int, stop: int) -> workflows.run_rows.Batch:
+    def broken(job: workflows.runs.rows.FiringRows, start: int, stop: int) -> workflows.runs.rows.Batch:
         if start >= 64 * 2:
             fail(start, stop)
         return made(job, start, stop)
 
-    monkeypatch.setattr(workflows.run_rows, "make_batch", broken)
+    monkeypatch.setattr(workflows.runs.rows, "make_batch", broken)
     _fails_storing_nothing(session, before, error, match)
 
 
@@ -176,7 +176,7 @@ def test_a_failing_matched_facts_child_fails_the_run_and_stores_nothing(
     def broken(facts: object, path: Path) -> int:
         raise OSError("disk full")
 
-    monkeypatch.setattr(workflows.run_rows, "_write_matched_json", broken)
+    monkeypatch.setattr(workflows.runs.rows, "_write_matched_json", broken)
     _fails_storing_nothing(session, before, WorkerError, "OSError: disk full")
 
 
@@ -239,17 +239,17 @@ def test_rows_reach_the_database_as_the_values_they_were_made_of(session: Sessio
         {"n": 4, "t": None, "d": None, "j": []},
         {"n": 5, "t": "18 digits, exactly", "d": Decimal("12345678901234.1234"), "j": {}},
     ]
-    workflows.run_rows.write_rows(session, table, rows)
-    workflows.run_rows.write_rows(session, table, [{**rows[1], "n": 6}])  # a second batch
+    workflows.runs.rows.write_rows(session, table, rows)
+    workflows.runs.rows.write_rows(session, table, [{**rows[1], "n": 6}])  # a second batch
     back = session.execute(select(table).order_by(table.c.n)).mappings().all()
     assert [dict(r) for r in back] == [*rows, {**rows[1], "n": 6}]
     assert [str(r.d) for r in back][4] == "12345678901234.1234"  # (no binary float on the way)
     with pytest.raises(ValueError, match=r"0\.0001|4 decimal places"):
-        workflows.run_rows.write_rows(session, table, [{"n": 7, "t": "", "d": Decimal("0.00001"), "j": 1}])
+        workflows.runs.rows.write_rows(session, table, [{"n": 7, "t": "", "d": Decimal("0.00001"), "j": 1}])
     if IS_POSTGRES:
         for unfit in (1.5, Decimal(1), True):
             with pytest.raises(TypeError, match="COPY text is not made for"):
-                workflows.run_rows.copy_text([(unfit,)])
+                workflows.runs.rows.copy_text([(unfit,)])
 
 
 def test_bulk_written_firings_meet_every_constraint(session: Session) -> None:
@@ -259,14 +259,14 @@ def test_bulk_written_firings_meet_every_constraint(session: Session) -> None:
     create_run(session, "DEMO-2024", "2024", actor="office")
     stored = session.execute(select(Firing)).scalars().first()
     assert stored is not None
-    columns = workflows.run_rows.firing_table().c
+    columns = workflows.runs.rows.firing_table().c
     good = {c.name: getattr(stored, c.name) for c in columns}
     top = session.scalar(select(func.max(Firing.id)))
     before = session.scalar(select(func.count()).select_from(Firing))
     for bad in ({"unit_id": 999_999}, {"status": "deleted"}, {"seq": stored.seq}):
         with pytest.raises((sqlite3.IntegrityError, psycopg.IntegrityError)), session.begin_nested():
-            workflows.run_rows.write_rows(
-                session, workflows.run_rows.firing_table(),
+            workflows.runs.rows.write_rows(
+                session, workflows.runs.rows.firing_table(),
                 [{**good, "id": top + 1, "seq": 10**6}, {**good, "id": top + 2, **bad}],
             )
     assert session.scalar(select(func.count()).select_from(Firing)) == before
@@ -287,12 +287,12 @@ def test_a_snapshot_checked_by_the_worker_is_refused_as_when_checked_in_process(
 
     _demo_with_pack(session)
     scheme = find_scheme(session, "DEMO-2024")
-    good = build_snapshot(session, scheme, workflows.runs.parse_period("2024"))
+    good = build_snapshot(session, scheme, parse_period("2024"))
     bad = dataclasses.replace(good, targets=(*good.targets, good.targets[0]))
     with pytest.raises(SnapshotError) as inline:
         check_snapshot(bad.normalized())
-    monkeypatch.setattr(workflows.runs, "PARALLEL_MIN", 1)
-    monkeypatch.setattr(workflows.runs, "WORKERS", 2)
+    monkeypatch.setattr(workflows.runs.create, "PARALLEL_MIN", 1)
+    monkeypatch.setattr(workflows.runs.create, "WORKERS", 2)
     if evaluation == "fails":
         def broken(*args: object, **kwargs: object) -> None:
             raise RuntimeError("derive fell over the duplicate")
@@ -313,13 +313,13 @@ def test_a_run_pauses_the_cycle_collector_only_while_it_runs(
 ) -> None:
     _demo_with_pack(session)
     seen: list[bool] = []
-    real = workflows.runs.prepare
+    real = workflows.runs.create.prepare
 
     def watched(*args: object, **kwargs: object) -> object:
         seen.append(gc.isenabled())
         return real(*args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(workflows.runs, "prepare", watched)
+    monkeypatch.setattr(workflows.runs.create, "prepare", watched)
     create_run(session, "DEMO-2024", "2024", actor="office.li")
     assert seen == [False] and gc.isenabled()
 
@@ -363,7 +363,7 @@ def test_a_failing_run_stores_nothing(session: Session, monkeypatch: pytest.Monk
     def broken(*_args: object, **_kwargs: object) -> None:
         raise RuntimeError("ledger unavailable")
 
-    monkeypatch.setattr(workflows.runs.audit, "record_run", broken)
+    monkeypatch.setattr(workflows.runs.create.audit, "record_run", broken)
     savepoint = session.begin_nested()
     with pytest.raises(RuntimeError, match="ledger unavailable"):
         create_run(session, "DEMO-2024", "2024", actor="office.li")

@@ -21,10 +21,10 @@ from tests.cases.conftest import PROPOSER, RUN_ID, T0
 from tests.cases.test_concurrency import _wait_for_a_lock_wait
 from tests.cases.test_publication_appeals import COMMITTEE, OFFICE, _approve_all
 from tests.conftest import IS_POSTGRES
-from workflows import runs as runs_module
 from workflows import snapshot as snapshot_module
 from workflows.cases import publish, seal
 from workflows.errors import Conflict
+from workflows.runs import create as runs_module
 from workflows.runs import create_run
 from workflows.year import verify_report
 

@@ -48,9 +48,9 @@ from engine.run.matching import PARALLEL_MIN, WORKERS
 from engine.values.canonical import dumps, sha256_hex, to_plain
 from store import Cut, Firing, RulePack, Run, Scheme, ScoreSheet, Unit
 from store.db import driver_connection, sqlite_write_lock
-from workflows import run_rows
 from workflows.errors import Conflict, NotFound
 from workflows.packs import approved_pack_for, engine_pack, get_pack
+from workflows.runs import rows
 from workflows.snapshot import build_snapshot, find_scheme
 
 
@@ -159,7 +159,7 @@ def _create_run(
     )
     # The matched facts' JSON, which the stored firings quote, is made by a third process while
     # this one works out effects and score sheets.
-    matched: list[run_rows.MatchedJson] = []
+    matched: list[rows.MatchedJson] = []
     # The engine lets the progress reports go once it has derived the facts (the firings quote
     # those). A spooled snapshot's bytes are the child's: the engine is handed the only reference
     # to its objects, and a province's half gigabyte of reports is freed then. A small one is
@@ -170,7 +170,7 @@ def _create_run(
         prepared = prepare(
             engine_pack(pack_row), handed.pop(), why_not=False, progress=progress,
             checked_elsewhere=spooled.check if spooled is not None else None,
-            after_matching=(lambda facts: matched.append(run_rows.MatchedJson(facts)))
+            after_matching=(lambda facts: matched.append(rows.MatchedJson(facts)))
             if spooled is not None else None,
             release_reports=True,
         )
@@ -368,7 +368,7 @@ def _store(
     run: Run,
     snapshot_sha256: str,
     prepared: Prepared,
-    matched: run_rows.MatchedJson | None,
+    matched: rows.MatchedJson | None,
     progress: Progress,
 ) -> tuple[audit.RunRoots, RunSummary]:
     """The run's firings, score sheets and cuts; the run hash set on ``run``; the ledger's roots.
@@ -379,26 +379,26 @@ def _store(
         matched.wait()  # (before the workers are forked: they read what it made)
     # Ids are given up front, so the ledger leaves (which bind the id) are exactly what reading
     # the rows back gives — tests/test_runs.py verifies the ledger against the stored rows.
-    job = run_rows.FiringRows(
-        prepared, _reserve_ids(session, run_rows.firing_table(), len(prepared)), run.id, unit_id,
-        run_rows.binds_for(session), matched if workers > 1 else None,
+    job = rows.FiringRows(
+        prepared, _reserve_ids(session, rows.firing_table(), len(prepared)), run.id, unit_id,
+        rows.binds_for(session), matched if workers > 1 else None,
     )
-    write = run_rows.writer(session)
+    write = rows.writer(session)
     nodes: list[bytes] = []  # each batch's Merkle subtree
 
-    def stored_parts(made: Iterator[run_rows.Batch]) -> Iterator[bytes]:
+    def stored_parts(made: Iterator[rows.Batch]) -> Iterator[bytes]:
         written = 0
         for batch in made:
             write(batch.rows)
             if batch.node is not None:
                 nodes.append(batch.node)
-            written = min(written + run_rows.BATCH, len(prepared))
+            written = min(written + rows.BATCH, len(prepared))
             progress("firings", written, len(prepared))
             if batch.part:
                 yield batch.part
 
     progress("firings", 0, len(prepared))
-    with contextlib.closing(run_rows.batches(job, workers)) as made:  # workers stopped however it ends
+    with contextlib.closing(rows.batches(job, workers)) as made:  # workers stopped however it ends
         run.run_hash = hash_of_parts(stored_parts(made), prepared.sheets)
     progress("ledger", 0, 1)
     firings_root = root_of_leaf_hashes(nodes)
@@ -408,10 +408,10 @@ def _store(
         {"id": i, **_sheet_row(run.id, unit_id, s)}
         for i, s in zip(sheet_ids, prepared.sheets, strict=True)
     ]
-    run_rows.write_rows(session, sheet_table, sheets)
+    rows.write_rows(session, sheet_table, sheets)
     cut_table: Table = Cut.__table__  # type: ignore[assignment]
     cuts = [_cut_row(run.id, unit_id, n, c) for n, c in enumerate(prepared.cuts, 1)]
-    run_rows.write_rows(session, cut_table, cuts)
+    rows.write_rows(session, cut_table, cuts)
     sheets.sort(key=lambda row: row["unit_id"])
     sheets_root = merkle_root(_leaf(row, SCORE_SHEET_FIELDS) for row in sheets)
     roots = audit.RunRoots(len(prepared), firings_root, len(sheets), sheets_root)
