@@ -18,7 +18,7 @@ class FieldSpec:
     vocab: tuple[str, ...] | None = None
     code: str | None = None  # unit | indicator | category | section: checked against the snapshot
     needs_report: bool = False  # absent when the target has no report at the checkpoint
-    on_demand: bool = False  # derived only when a pack reads it (engine/compose.py)
+    on_demand: bool = False  # derived only when a pack reads it (engine/run/compose.py)
 
     def describe(self) -> str:
         return f"one of {', '.join(self.vocab)}" if self.vocab else self.type

@@ -1,6 +1,6 @@
 """The only door to durable_rules: a guarded, process-wide host.
 
-Guards, each against a measured bug (see DURABLE_RULES_NOTES.md):
+Guards, each against a measured bug (see docs/durable-rules.md):
 - one lock serialises every call (the C core has none); the background dispatcher never starts;
 - each rule's action is a closure that knows its rule; exceptions raised in it are captured and
   re-raised after the call instead of vanishing into the session state;

@@ -1,4 +1,4 @@
-"""Composition as data (DESIGN.md "Rule semantics", last two bullets), each with real numbers:
+"""Composition as data (docs/design.md "Rule semantics", last two bullets), each with real numbers:
 field-to-field comparisons and arithmetic, aggregates, other indicators' ranks and scores,
 earlier periods and years, tags, the issuing body, vetoes on checkpoints and sheets, sheet-level
 deductions, default co-unit shares, displacement and not-applicable items."""

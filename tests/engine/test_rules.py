@@ -1,4 +1,4 @@
-"""One test per rule type, end to end through durable_rules, with DESIGN.md's real numbers."""
+"""One test per rule type, end to end through durable_rules, with the real numbers of docs/design.md."""
 
 from __future__ import annotations
 

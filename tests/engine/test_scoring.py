@@ -1,4 +1,4 @@
-"""Each scoring method with the numbers of published methods (DESIGN.md, "Rule semantics")."""
+"""Each scoring method with the numbers of published methods (docs/design.md, "Rule semantics")."""
 
 from __future__ import annotations
 
