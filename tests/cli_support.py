@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import Engine
 
-import web.cli
+import web.cli.support
 from store import make_engine
 
 
@@ -25,7 +25,7 @@ def cli_runner(database_url: str, instance_path: Path,
         made.append(make_engine(url, **kwargs))
         return made[-1]
 
-    monkeypatch.setattr(web.cli, "make_engine", tracked_engine)
+    monkeypatch.setattr(web.cli.support, "make_engine", tracked_engine)
     try:
         yield CliRunner(env={"KAOHE_DATABASE_URL": database_url,
                              "KAOHE_INSTANCE_PATH": str(instance_path), "KAOHE_ENV": "test"})

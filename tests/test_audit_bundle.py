@@ -20,8 +20,8 @@ from engine import load_pack, pack_document
 from engine.values.canonical import canonical_json
 from tests.cli_support import cli_runner
 from tests.test_runs import PACK, _demo_with_pack
-from web.cli import main
-from web.cli_audit import _replayer
+from web.cli.audit import _replayer
+from web.cli.main import main
 from workflows.runs import create_run
 
 

@@ -12,10 +12,10 @@ from click.testing import CliRunner
 from sqlalchemy import Engine
 
 import audit
-import web.cli
+import web.cli.support
 from store import make_engine, make_session_factory
 from tests.audit_support import make_run, record_events, tamper
-from web.cli import main
+from web.cli.main import main
 
 
 @pytest.fixture
@@ -27,7 +27,7 @@ def run_cli(fresh_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
         made.append(make_engine(url, **kwargs))
         return made[-1]
 
-    monkeypatch.setattr(web.cli, "make_engine", tracked_engine)
+    monkeypatch.setattr(web.cli.support, "make_engine", tracked_engine)
     yield CliRunner(env={"KAOHE_DATABASE_URL": fresh_url, "KAOHE_INSTANCE_PATH": str(tmp_path),
                          "KAOHE_ENV": "test"})
     for engine in made:

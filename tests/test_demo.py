@@ -30,8 +30,8 @@ from store.models import (
     Unit,
 )
 from tests.cli_support import cli_runner
-from web.cli import main
-from web.cli_demo import DEMO_DIR, table_counts
+from web.cli.demo import DEMO_DIR, table_counts
+from web.cli.main import main
 from workflows.demo import DEMO_FILES, load_demo
 
 CITY = DEMO_DIR / "city"

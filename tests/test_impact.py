@@ -14,7 +14,7 @@ from engine import Snapshot, evaluate
 from store import AuditEvent
 from tests.cli_support import cli_runner
 from tests.test_runs import PACK, _demo_with_pack
-from web.cli import main
+from web.cli.main import main
 from workflows.errors import Conflict, NotFound
 from workflows.impact import pack_impact
 from workflows.packs import approve_pack, engine_pack, get_pack, store_pack

@@ -11,7 +11,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from tests.import_files import BASE, FULL, TARGETS, row_counts, write_csv, write_workbook
-from web.cli import main
+from web.cli.main import main
 
 
 @pytest.fixture

@@ -31,8 +31,8 @@ from engine.run.forked import WorkerError
 from store import AuditEvent, Cut, Firing, RulePack, Run, ScoreSheet
 from tests.cli_support import cli_runner
 from tests.conftest import IS_POSTGRES
-from web.cli import main
-from web.cli_progress import PhaseBars
+from web.cli.main import main
+from web.cli.progress import PhaseBars
 from workflows.demo import load_demo
 from workflows.errors import Conflict, NotFound
 from workflows.packs import approve_pack, approved_pack_for, engine_pack, store_pack

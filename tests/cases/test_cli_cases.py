@@ -9,7 +9,7 @@ import pytest
 
 from tests.cases.conftest import RUN_ID
 from tests.cli_support import cli_runner
-from web.cli import main
+from web.cli.main import main
 
 
 def test_the_year_from_cases_to_an_appeal_on_the_command_line(

@@ -16,7 +16,7 @@ import audit
 from store import Scheme, make_engine
 from tests.cases.conftest import RUN_ID
 from tests.cli_support import cli_runner
-from web.cli import main
+from web.cli.main import main
 
 
 def test_the_year_cases_on_the_command_line(

@@ -15,7 +15,7 @@ from engine import Snapshot, evaluate
 from engine.explain.counterfactual import apply, candidates
 from tests.cases.conftest import RUN_ID, T0
 from tests.cli_support import cli_runner
-from web.cli import main
+from web.cli.main import main
 from workflows.cases import (
     approve_cases,
     decide_appeal,

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from store import make_engine
 from tests.conftest import IS_POSTGRES, _pg_admin, _pg_url
 from web.app import create_app
-from web.cli_demo import DEMO_DIR
+from web.cli.demo import DEMO_DIR
 from web.config import Settings
 from workflows.demo import load_demo
 from workflows.demo_web import DEMO_ACCOUNTS, prepare_demo_web

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from store import Account, ApiToken, AuditEvent, make_engine
 from tests.cli_support import cli_runner
 from tests.web.conftest import PASSWORDS, csrf_token, login
-from web.cli import main
+from web.cli.main import main
 from workflows.accounts import issue_token, revoke_token
 
 

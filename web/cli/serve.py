@@ -2,20 +2,9 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import click
 
-if TYPE_CHECKING:
-    from web.cli import AppContext
-
-
-def serve_app(app: AppContext, host: str, port: int) -> None:
-    from web.app import create_app
-
-    flask_app = create_app(app.settings, engine=app.engine)
-    click.echo(f"serving Kaohe on http://{host}:{port}/ (Ctrl-C stops it; use gunicorn in production)")
-    flask_app.run(host=host, port=port, debug=False, use_reloader=False, threaded=True)
+from web.cli.support import AppContext, serve_app
 
 
 @click.command("serve")

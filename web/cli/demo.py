@@ -3,23 +3,20 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import click
 from sqlalchemy import Engine, func, select
 
 from store import Base
 from store import migrate as store_migrate
+from web.cli.support import AppContext, serve_app
 from workflows.demo import DEMO_SCHEME_CODE, demo_loaded, load_demo
 from workflows.demo_web import DEMO_ACCOUNTS, prepare_demo_web
 from workflows.errors import DomainError
 from workflows.imports import ImportRejected
 
-if TYPE_CHECKING:
-    from web.cli import AppContext
-
 # The demo files live in the repository, beside the packages: demo/city (see demo/README.md).
-DEMO_DIR = Path(__file__).resolve().parents[1] / "demo"
+DEMO_DIR = Path(__file__).resolve().parents[2] / "demo"
 
 
 def table_counts(engine: Engine) -> list[tuple[str, int]]:
@@ -91,6 +88,4 @@ def demo(app: AppContext, no_serve: bool, host: str | None, port: int | None) ->
         scope = f"  units {', '.join(a.units)}" if a.units else ""
         click.echo(f"  {a.role:<10} {a.username:<10} {a.password:<22} {a.display_name}{scope}")
     if not no_serve:
-        from web.cli_serve import serve_app
-
         serve_app(app, host, port)

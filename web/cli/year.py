@@ -10,13 +10,12 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import click
 from sqlalchemy.orm import Session
 
-from web.cli_cases import KEY_OPTION
-from web.cli_cases import _run as run_once
+from web.cli.support import KEY_OPTION, AppContext, run_once
 from workflows.year import (
     DEFAULT_DUE_DAYS,
     adjustment_json,
@@ -33,9 +32,6 @@ from workflows.year import (
     verify_event,
     verify_report,
 )
-
-if TYPE_CHECKING:
-    from web.cli import AppContext
 
 SCHEME_OPTION = click.option("--scheme", "scheme", help="Scheme code, when the codes exist in several.")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from decimal import Decimal
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import click
 from sqlalchemy import select
@@ -14,15 +14,13 @@ from engine import PackError, PeriodError, explain, render_explanation
 from engine.values.canonical import to_plain
 from engine.values.decimals import fmt
 from store import RulePack, Unit
-from web.cli_progress import PhaseBars
+from web.cli.progress import PhaseBars
+from web.cli.support import AppContext
 from workflows.errors import DomainError
 from workflows.impact import pack_impact
 from workflows.packs import approve_pack, get_pack, store_pack
 from workflows.runs import create_run, get_run, load_result, replay
 from workflows.trail import render_counterfactuals, render_trail, unit_counterfactuals, workflow_trail
-
-if TYPE_CHECKING:
-    from web.cli import AppContext
 
 
 def _fail(message: str) -> None:

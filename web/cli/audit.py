@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import click
 
@@ -14,9 +13,7 @@ from audit.bundle_verify import Replayed, verify_bundle
 from audit.export import ExportError, export_run
 from engine import Snapshot, evaluate, load_pack, pack_document
 from engine.values.canonical import to_plain
-
-if TYPE_CHECKING:
-    from web.cli import AppContext
+from web.cli.support import AppContext
 
 
 @click.group("audit")

@@ -8,13 +8,14 @@ repeated command return the first result instead of acting twice.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import click
 from sqlalchemy.orm import Session
 
+from web.cli.support import KEY_OPTION, AppContext, run_once
 from workflows.cases import (
     approve_cases,
     case_history,
@@ -28,34 +29,7 @@ from workflows.cases import (
     review_cases,
     seal,
 )
-from workflows.errors import BatchRefused, DomainError, Invalid
-from workflows.idempotency import once
-
-if TYPE_CHECKING:
-    from web.cli import AppContext
-
-KEY_OPTION = click.option("--idempotency-key", "key",
-                          help="Repeat-safe: the same key again returns the first result.")
-
-
-def _run(app: AppContext, action: str, request: Mapping[str, Any],
-         perform: Callable[[Session], Mapping[str, Any]], key: str | None) -> dict[str, Any]:
-    try:
-        with app.transaction() as session:
-            actor = app.settings.actor
-            done = once(session, key=key, actor=actor, action=action, request=request,
-                        perform=lambda: perform(session))
-    except BatchRefused as exc:
-        for sid, message in exc.errors:
-            click.echo(f"{sid}: {message}", err=True)
-        click.echo(f"{action}: refused for {len(exc.errors)} item(s), nothing changed", err=True)
-        raise SystemExit(1) from None
-    except DomainError as exc:
-        click.echo(str(exc), err=True)
-        raise SystemExit(1) from None
-    if done.replayed:
-        click.echo(f"(idempotency key {key}: already done, nothing changed)")
-    return done.response
+from workflows.errors import DomainError, Invalid
 
 
 def _points(text: str) -> Decimal:
@@ -103,7 +77,7 @@ def case_list(app: AppContext, run_id: int, state: str | None, as_json: bool) ->
 @click.pass_obj
 def case_open(app: AppContext, run_id: int, key: str | None) -> None:
     """Open a case for every deduction and veto firing of RUN (cases already open are kept)."""
-    out = _run(app, "case.open", {"run": run_id},
+    out = run_once(app, "case.open", {"run": run_id},
                lambda s: open_cases(s, run_id, actor=app.settings.actor).as_json(), key)
     click.echo(f"run {run_id}: {len(out['opened'])} case(s) opened, {out['existing']} already open")
 
@@ -125,7 +99,7 @@ def case_review(app: AppContext, ids: tuple[int, ...], reason: str | None, point
     """Confirm cases IDS as an auditor, or propose an adjustment with --points and --reason."""
     adjusted = None if points is None else _points(points)
     request = {"ids": sorted(ids), "reason": reason, "points": points}
-    _acted(_run(app, "case.review", request, lambda s: review_cases(
+    _acted(run_once(app, "case.review", request, lambda s: review_cases(
         s, ids, actor=app.settings.actor, reason=reason, adjusted_points=adjusted).as_json(), key))
 
 
@@ -136,7 +110,7 @@ def case_review(app: AppContext, ids: tuple[int, ...], reason: str | None, point
 @click.pass_obj
 def case_approve(app: AppContext, ids: tuple[int, ...], reason: str | None, key: str | None) -> None:
     """Approve reviewed cases IDS (not by their proposer or reviewer)."""
-    _acted(_run(app, "case.approve", {"ids": sorted(ids), "reason": reason}, lambda s: approve_cases(
+    _acted(run_once(app, "case.approve", {"ids": sorted(ids), "reason": reason}, lambda s: approve_cases(
         s, ids, actor=app.settings.actor, reason=reason).as_json(), key))
 
 
@@ -147,7 +121,7 @@ def case_approve(app: AppContext, ids: tuple[int, ...], reason: str | None, key:
 @click.pass_obj
 def case_reject(app: AppContext, ids: tuple[int, ...], reason: str, key: str | None) -> None:
     """Reject reviewed cases IDS: their deductions are voided in the published run."""
-    _acted(_run(app, "case.reject", {"ids": sorted(ids), "reason": reason}, lambda s: reject_cases(
+    _acted(run_once(app, "case.reject", {"ids": sorted(ids), "reason": reason}, lambda s: reject_cases(
         s, ids, actor=app.settings.actor, reason=reason).as_json(), key))
 
 
@@ -173,7 +147,7 @@ def case_history_command(app: AppContext, case_id: int) -> None:
 @click.pass_obj
 def publish_command(app: AppContext, run_id: int, key: str | None) -> None:
     """Publish RUN once every case is approved or rejected; opens the publication window."""
-    out = _run(app, "run.publish", {"run": run_id},
+    out = run_once(app, "run.publish", {"run": run_id},
                lambda s: publish(s, run_id, actor=app.settings.actor).as_json(), key)
     if out["superseded"]:
         click.echo(f"run {out['run']} supersedes run {out['superseded']} (rejected and adjusted cases)")
@@ -191,7 +165,7 @@ def seal_command(app: AppContext, run_id: int, key: str | None) -> None:
         run = seal(s, run_id, actor=app.settings.actor)
         return {"run": run.id, "status": run.status}
 
-    out = _run(app, "run.seal", {"run": run_id}, perform, key)
+    out = run_once(app, "run.seal", {"run": run_id}, perform, key)
     click.echo(f"run {out['run']} {out['status']}")
 
 
@@ -219,7 +193,7 @@ def appeal_file(app: AppContext, run_id: int, unit: str, seqs: tuple[int, ...], 
 
     request = {"run": run_id, "unit": unit, "firings": sorted(seqs), "grounds": grounds,
                "evidence": evidence}
-    out = _run(app, "appeal.file", request, perform, key)
+    out = run_once(app, "appeal.file", request, perform, key)
     click.echo(f"appeal {out['appeal']} {out['state']}")
 
 
@@ -249,7 +223,7 @@ def appeal_decide(app: AppContext, appeal_id: int, outcome: str, points: tuple[s
                              points=by_seq or None).as_json()
 
     request = {"appeal": appeal_id, "outcome": outcome, "points": sorted(points), "reason": reason}
-    out = _run(app, "appeal.decide", request, perform, key)
+    out = run_once(app, "appeal.decide", request, perform, key)
     click.echo(f"appeal {out['appeal']} {out['state']}")
     if out["superseding_run"]:
         click.echo(f"run {out['superseding_run']} supersedes the previous run")

@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import click
 
+from web.cli.support import AppContext
 from workflows.imports import ImportRejected, import_file
 from workflows.imports.sheets import KIND_ORDER
 from workflows.imports.template import write_template
-
-if TYPE_CHECKING:
-    from web.cli import AppContext
 
 
 @click.command("import")

@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import click
 
 from store.models.vocab import ROLES
+from web.cli.support import AppContext
 from workflows.accounts import create_account, get_account, issue_token, list_accounts, revoke_token
 from workflows.errors import DomainError
-
-if TYPE_CHECKING:
-    from web.cli import AppContext
 
 
 @click.group("user")
