@@ -1,8 +1,9 @@
 """The Flask application factory: ``create_app(settings)`` binds the extensions and blueprints.
 
-Blueprints: ``auth`` (login, logout, language), ``pages`` (server-rendered HTML) and ``api``
-(JSON under /api/v1 with its OpenAPI document). ``/healthz`` says the process is up and
-``/readyz`` that the database answers.
+Blueprints: ``auth`` (login, logout, language: web.security.login), ``pages`` (server-rendered
+HTML: web.pages) and ``api`` (JSON under /api/v1 with its OpenAPI document: web.api), each with
+the modules that add their routes to it. ``/healthz`` says the process is up and ``/readyz`` that
+the database answers.
 """
 
 from __future__ import annotations
@@ -17,10 +18,31 @@ from werkzeug.exceptions import NotFound as HTTPNotFound
 from werkzeug.routing import IntegerConverter, Map
 
 from web import errors, reqlog
-from web.app_support import ROOT, VENDOR_FILES
+from web.api import audit as api_audit
+from web.api import cases as api_cases
+from web.api import packs as api_packs
+from web.api import reporting as api_reporting
+from web.api import runs as api_runs
+from web.api import schemes as api_schemes
+from web.api import year as api_year
+from web.api.blueprint import bp as api_bp
+from web.assets import ROOT, VENDOR_FILES
 from web.config import Settings, load_settings
 from web.extensions import api, babel, csrf, db
-from web.policy import current, load_principal, policy_of, public
+from web.pages import audit as pages_audit
+from web.pages import cases as pages_cases
+from web.pages import reporting as pages_reporting
+from web.pages import results as pages_results
+from web.pages import year as pages_year
+from web.pages.blueprint import bp as pages_bp
+from web.security.login import bp as auth_bp
+from web.security.login import locale
+from web.security.policy import current, load_principal, policy_of, public
+
+# The modules that add their routes to the two blueprints when they are imported: every family
+# of endpoints and of pages (a module left out here would serve nothing).
+ROUTES = (api_schemes, api_reporting, api_runs, api_packs, api_audit, api_cases, api_year,
+          pages_results, pages_reporting, pages_cases, pages_year, pages_audit)
 
 # Endpoints that need no policy decorator: static files and the generated OpenAPI document.
 UNGUARDED = frozenset({"static", "vendor", "api-docs.openapi_json"})
@@ -66,8 +88,6 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     reqlog.init_app(app)
     app.before_request(load_principal)
     csrf.init_app(app)
-    from web.auth import locale
-
     babel.init_app(app, locale_selector=locale)
     _register_blueprints(app)
     errors.init_app(app)  # after the API, so its JSON shape replaces flask-smorest's
@@ -80,22 +100,12 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
 
 
 def _register_blueprints(app: Flask) -> None:
-    import web.api_audit
-    import web.api_cases
-    import web.api_year
-    import web.pages_audit
-    import web.pages_cases
-    import web.pages_year  # noqa: F401 (their routes join the pages blueprint)
-    from web.api import bp as api_bp
-    from web.auth import bp as auth_bp
-    from web.pages import bp as pages_bp
-
     app.register_blueprint(auth_bp)
     app.register_blueprint(pages_bp)
     api.init_app(app)
     api.register_blueprint(api_bp)
     # The API authenticates by bearer token or by session; a session call checks the CSRF header
-    # itself (web.api), a token call needs none.
+    # itself (web.api.blueprint), a token call needs none.
     csrf.exempt(api_bp)
 
 
@@ -161,5 +171,5 @@ def _check_policies(app: Flask) -> None:
         if endpoint not in UNGUARDED and policy_of(view) is None
     )
     if missing:
-        raise RuntimeError(f"views without an access policy (web.policy.allow/public): {missing}")
+        raise RuntimeError(f"views without an access policy (web.security.policy.allow/public): {missing}")
 

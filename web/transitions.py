@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from werkzeug.exceptions import PreconditionFailed
 
 from store import Appeal, Case, CaseEvent
-from web.policy import current
+from web.security.policy import current
 from workflows.idempotency import Once, once
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
@@ -115,7 +115,7 @@ def history_json(events: Sequence[CaseEvent]) -> list[dict[str, Any]]:
 
 
 def appeal_json(appeal: Appeal) -> dict[str, Any]:
-    from web.evidence import evidence_label, stored_evidence
+    from web.files.evidence import evidence_label, stored_evidence
 
     return {
         "id": appeal.id, "run": appeal.run_id, "unit": appeal.unit.code, "unit_name": appeal.unit.name,

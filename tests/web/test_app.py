@@ -9,7 +9,7 @@ from flask import Flask
 
 from tests.web.conftest import login, make_app, settings_for
 from web.app import create_app
-from web.policy import allow
+from web.security.policy import allow
 
 
 def test_health_and_readiness(shared_app: Flask) -> None:

@@ -1,3 +1,4 @@
+# mypy: disallow-subclassing-any=False
 """Pages of the year's other cases: target adjustment requests (a reporter for its own units; the
 office approves or rejects, never the requester), verification by the office, supervision
 notices (the unit's reporter responds; the office closes or escalates), and the committee's seal
@@ -26,8 +27,9 @@ from store import Run, Scheme, SupervisionNotice, Target, TargetAdjustment, Unit
 from web.domain_text import localized
 from web.errors import domain_status
 from web.extensions import db
-from web.pages import bp
-from web.policy import OFFICE, allow, current, require_report_scope, require_unit
+from web.pages.blueprint import bp
+from web.pages.forms import ActionForm
+from web.security.policy import OFFICE, allow, current, require_report_scope, require_unit
 from workflows.cases import seal
 from workflows.errors import DomainError, Invalid
 from workflows.progress import parse_value
@@ -92,10 +94,6 @@ class NoticeActionForm(FlaskForm):
 class RaiseForm(FlaskForm):
     run = SelectField(_l("Run"), validators=[DataRequired()])
     due_days = StringField(_l("Days to respond"), validators=[Optional(), Length(max=3)])
-
-
-class SealForm(FlaskForm):
-    """The committee's seal button: its CSRF token."""
 
 
 def _csrf_or_400(form: FlaskForm) -> None:
@@ -368,7 +366,7 @@ def notice_action(notice_id: int, action: str) -> Any:
 @allow("committee")
 def seal_run(run_id: int) -> Any:
     """The committee seals a published run after its publication window (no appeal pending)."""
-    if not SealForm().validate_on_submit():
+    if not ActionForm().validate_on_submit():
         abort(400, description="the form's CSRF token is missing or stale")
     run = seal(db.session(), run_id, actor=current().username)  # 409 inside the window, an appeal open
     flash(_("Run %(run)s sealed.", run=run.id), "success")

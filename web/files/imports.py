@@ -15,7 +15,7 @@ from werkzeug.datastructures import FileStorage
 from werkzeug.utils import secure_filename
 
 from web.extensions import db
-from web.policy import current
+from web.security.policy import current
 from workflows.imports import ImportSummary, import_file
 
 UPLOAD_SUFFIXES = (".xlsx", ".csv")

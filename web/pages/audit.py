@@ -11,17 +11,17 @@ from sqlalchemy import func, select
 
 from audit import verify
 from store import AuditEvent, RulePack, Scheme
-from web.api_audit import AUDITORS, bundle_bytes, impact_of, pack_diff, pack_version
 from web.domain_text import localized
 from web.extensions import db
-from web.pages import bp
-from web.pages_cases import ActionForm
-from web.policy import STAFF, allow, current
+from web.files.bundles import bundle_bytes
+from web.packs import impact_of, pack_diff, pack_version
+from web.pages.blueprint import bp
+from web.pages.forms import ActionForm
+from web.security.policy import AUDITORS, IMPACT_ROLES, STAFF, allow, current
 from workflows import readmodels as rm
 from workflows.errors import DomainError
 
 EVENTS_PER_PAGE = 50
-IMPACT_ROLES = frozenset({"admin", "office", "auditor", "committee"})
 
 
 @bp.route("/rule-packs")

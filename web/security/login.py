@@ -1,3 +1,4 @@
+# mypy: disallow-subclassing-any=False
 """The ``auth`` blueprint: login (with lockout), logout, and the language switch."""
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from wtforms.validators import DataRequired, Length
 from web.config import Settings
 from web.db import keep_on_error
 from web.extensions import db
-from web.policy import allow, current, public
+from web.security.policy import allow, current, public
 from workflows.accounts import authenticate
 
 bp = Blueprint("auth", __name__)

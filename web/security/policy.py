@@ -25,6 +25,9 @@ STAFF = frozenset({"admin", "office", "auditor", "reviewer", "committee"})
 # Who may import files and create runs (the office's work), and who may report progress.
 OFFICE = frozenset({"admin", "office"})
 REPORTERS = frozenset({"admin", "office", "reporter"})
+# Who reads the audit ledger and a run's export bundle, and who may compute a draft rule pack's impact.
+AUDITORS = frozenset({"admin", "office", "auditor", "reviewer", "committee"})
+IMPACT_ROLES = frozenset({"admin", "office", "auditor", "committee"})
 ALL_ROLES = frozenset(ROLES)
 
 F = TypeVar("F", bound=Callable[..., Any])

@@ -1,3 +1,4 @@
+# mypy: disallow-untyped-decorators=False
 """The API of the deduction workflow: cases and their transitions (one or a batch), publication,
 appeals with evidence, the committee's seal.
 
@@ -22,10 +23,24 @@ from sqlalchemy import select
 from sqlalchemy.orm import joinedload, selectinload
 
 from store import Appeal, AppealFiring, Case, Publication, Run, Unit
-from web.api import ApiErrorSchema, PageArgs, _run_for_reader, bp, page_of, paginate, scope_filter, within
-from web.evidence import save_evidence, stored_evidence
+from web.api.blueprint import bp
+from web.api.common import (
+    ApiErrorSchema,
+    DecisionIn,
+    PageArgs,
+    RejectIn,
+    headers_doc,
+    page_of,
+    paginate,
+    run_for_reader,
+    scope_filter,
+    transition_doc,
+    within,
+)
 from web.extensions import db
-from web.policy import allow, current, public, require_report_scope, require_unit
+from web.files.evidence import save_evidence, stored_evidence
+from web.security.policy import allow, current, public, require_report_scope, require_unit
+from web.security.visibility import is_published
 from web.transitions import (
     appeal_json,
     case_json,
@@ -36,7 +51,6 @@ from web.transitions import (
     run_once,
     stale_versions,
 )
-from web.visibility import is_published
 from workflows import readmodels as rm
 from workflows.cases import (
     approve_cases,
@@ -54,13 +68,6 @@ from workflows.cases import (
 from workflows.cases.machine import APPEAL, CASE, OUTCOME_ACTIONS
 from workflows.errors import NotFound
 
-TRANSITION_HEADERS = {
-    "If-Match": {"description": 'The version read (e.g. "3"); required: 428 without it, 412 if stale.',
-                 "schema": {"type": "string"}},
-    "Idempotency-Key": {"description": "Repeat-safe: the same key again returns the first response.",
-                        "schema": {"type": "string", "maxLength": 200}},
-}
-
 
 def few(limit: int) -> Any:
     def check(value: Any) -> None:
@@ -75,20 +82,6 @@ def points_field(*, allow_none: bool = False) -> ma.fields.Decimal:
     states the bounds as numbers, not as the strings a Decimal field would make of them)."""
     return ma.fields.Decimal(places=None, allow_nan=False, allow_none=allow_none, validate=within(10**6),
                              metadata={"minimum": -10**6, "maximum": 10**6})
-
-
-def _headers_doc(view: Any) -> Any:
-    """Document If-Match and Idempotency-Key as header parameters of a transition."""
-    params = [{"in": "header", "name": name, "required": False, **spec}
-              for name, spec in TRANSITION_HEADERS.items()]
-    return bp.doc(parameters=params)(view)
-
-
-def _transition_doc(view: Any) -> Any:
-    """The headers and the refusals (403, 409, 412, 428) of a versioned transition."""
-    for status in (403, 409, 412, 428):
-        view = bp.alt_response(status, schema=ApiErrorSchema)(view)
-    return _headers_doc(view)
 
 
 # --- schemas -----------------------------------------------------------------------------------
@@ -140,14 +133,6 @@ class CaseQuery(PageArgs):
 class ReviewIn(ma.Schema):
     reason = ma.fields.String(validate=ma.validate.Length(max=2000), allow_none=True)
     adjusted_points = points_field(allow_none=True)
-
-
-class DecisionIn(ma.Schema):
-    reason = ma.fields.String(validate=ma.validate.Length(max=2000), allow_none=True)
-
-
-class RejectIn(ma.Schema):
-    reason = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=2000))
 
 
 class BatchItem(ma.Schema):
@@ -305,7 +290,7 @@ def _transition(case_id: int, action: str, body: Mapping[str, Any]) -> Any:
 def list_run_cases(args: dict[str, Any], run_id: int) -> Any:
     """A run's cases (reporters: their own units'), by state and unit."""
     session = db.session()
-    run = _run_for_reader(run_id)
+    run = run_for_reader(run_id)
     query = select(Case).where(Case.run_id == run.id).options(joinedload(Case.firing), joinedload(Case.unit))
     if args.get("state"):
         query = query.where(Case.state == args["state"])
@@ -320,7 +305,7 @@ def list_run_cases(args: dict[str, Any], run_id: int) -> Any:
 @allow("office")
 @bp.response(201, OpenedOut)
 @bp.alt_response(409, schema=ApiErrorSchema)
-@_headers_doc
+@headers_doc
 def post_open_cases(run_id: int) -> Any:
     """Open a case for every deduction and veto firing of the run (those already open are kept)."""
     session = db.session()
@@ -344,7 +329,7 @@ def get_case(case_id: int) -> Any:
 @allow("auditor")
 @bp.arguments(ReviewIn)
 @bp.response(200, CaseOut)
-@_transition_doc
+@transition_doc
 def post_review(body: dict[str, Any], case_id: int) -> Any:
     """An auditor confirms the case, or proposes ``adjusted_points`` with a reason."""
     return _transition(case_id, "review", body)
@@ -354,7 +339,7 @@ def post_review(body: dict[str, Any], case_id: int) -> Any:
 @allow("office")
 @bp.arguments(DecisionIn)
 @bp.response(200, CaseOut)
-@_transition_doc
+@transition_doc
 def post_approve(body: dict[str, Any], case_id: int) -> Any:
     """The office approves a reviewed case: never its proposer or reviewer (403)."""
     return _transition(case_id, "approve", body)
@@ -364,7 +349,7 @@ def post_approve(body: dict[str, Any], case_id: int) -> Any:
 @allow("office")
 @bp.arguments(RejectIn)
 @bp.response(200, CaseOut)
-@_transition_doc
+@transition_doc
 def post_reject(body: dict[str, Any], case_id: int) -> Any:
     """The office rejects a reviewed case (a reason is required)."""
     return _transition(case_id, "reject", body)
@@ -380,7 +365,7 @@ BATCH_ROLES = {"review": "auditor", "approve": "office", "reject": "office"}
 @bp.alt_response(403, schema=ApiErrorSchema)
 @bp.alt_response(409, schema=ApiErrorSchema)
 @bp.alt_response(412, schema=ApiErrorSchema)
-@_headers_doc
+@headers_doc
 def post_case_batch(body: dict[str, Any]) -> Any:
     """Review, approve or reject many cases at once: all move or none does (409 lists each
     refused case; 412 lists each stale version)."""
@@ -421,7 +406,7 @@ def post_case_batch(body: dict[str, Any]) -> Any:
 @allow("office")
 @bp.response(201, PublishedOut)
 @bp.alt_response(409, schema=ApiErrorSchema)
-@_headers_doc
+@headers_doc
 def post_publication(run_id: int) -> Any:
     """公示: publish a run whose cases are all decided; opens the publication and appeal windows."""
     session = db.session()
@@ -455,7 +440,7 @@ def _iso(value: Any) -> str:
 @allow("committee")
 @bp.response(200, SealOut)
 @bp.alt_response(409, schema=ApiErrorSchema)
-@_headers_doc
+@headers_doc
 def post_seal(run_id: int) -> Any:
     """The committee's final approval, after the publication window with no appeal pending."""
     session = db.session()
@@ -521,12 +506,12 @@ def get_appeal_evidence(appeal_id: int) -> Any:
 @bp.alt_response(409, schema=ApiErrorSchema)
 @bp.alt_response(413, schema=ApiErrorSchema)
 @bp.alt_response(415, schema=ApiErrorSchema)
-@_headers_doc
+@headers_doc
 def post_appeal(form: dict[str, Any], files: dict[str, Any], run_id: int) -> Any:
     """A unit appeals firings of a published run inside the appeal window, with grounds and
     evidence (a PDF, PNG or JPEG file, size-limited, and/or a text reference)."""
     session = db.session()
-    run = _run_for_reader(run_id)
+    run = run_for_reader(run_id)
     unit = session.scalars(select(Unit).where(Unit.scheme_id == run.scheme_id,
                                               Unit.code == form["unit"])).one_or_none()
     if unit is None:
@@ -549,7 +534,7 @@ def post_appeal(form: dict[str, Any], files: dict[str, Any], run_id: int) -> Any
 @bp.route("/appeals/<int:appeal_id>/take", methods=["POST"])
 @allow("reviewer")
 @bp.response(200, AppealOut)
-@_transition_doc
+@transition_doc
 def post_take_appeal(appeal_id: int) -> Any:
     """A reviewer who took no part in the cases takes the appeal."""
     session = db.session()
@@ -568,7 +553,7 @@ def post_take_appeal(appeal_id: int) -> Any:
 @allow("reviewer")
 @bp.arguments(AppealDecisionIn)
 @bp.response(200, AppealOut)
-@_transition_doc
+@transition_doc
 def post_appeal_decision(body: dict[str, Any], appeal_id: int) -> Any:
     """Decide upheld, overturned or adjusted (``points``: new points by cited firing seq); a changed
     outcome makes a new run that supersedes the current one (``superseding_run``)."""

@@ -1,3 +1,4 @@
+# mypy: disallow-untyped-decorators=False
 """The API of the year's other cases: target adjustment requests (目标调整), verification by the
 office (核减/核准认定) and supervision notices (提醒函 → 督办单 → 挂牌督办).
 
@@ -25,10 +26,21 @@ from store import (
     Unit,
     Verification,
 )
-from web.api import ApiErrorSchema, PageArgs, bp, page_of, paginate, scope_filter, within
-from web.api_cases import DecisionIn, RejectIn, _headers_doc, _transition_doc
+from web.api.blueprint import bp
+from web.api.common import (
+    ApiErrorSchema,
+    DecisionIn,
+    PageArgs,
+    RejectIn,
+    headers_doc,
+    page_of,
+    paginate,
+    scope_filter,
+    transition_doc,
+    within,
+)
 from web.extensions import db
-from web.policy import allow, current, require_report_scope, require_unit
+from web.security.policy import allow, current, require_report_scope, require_unit
 from web.transitions import if_match, refuse_stale, replay_headers, run_once, stale_versions
 from workflows.errors import Invalid, NotFound
 from workflows.year import (
@@ -298,7 +310,7 @@ def list_adjustment_requests(args: dict[str, Any]) -> Any:
 @bp.response(201, AdjustmentOut)
 @bp.alt_response(403, schema=ApiErrorSchema)
 @bp.alt_response(409, schema=ApiErrorSchema)
-@_headers_doc
+@headers_doc
 def post_adjustment(body: dict[str, Any]) -> Any:
     """A reporter (for its own units) or the office requests a change of a target's annual value
     and/or milestones, before the scheme's adjustment cut-off (409 after it)."""
@@ -351,7 +363,7 @@ def _decide_adjustment(adjustment_id: int, action: str, body: dict[str, Any]) ->
 @allow("office")
 @bp.arguments(DecisionIn)
 @bp.response(200, AdjustmentOut)
-@_transition_doc
+@transition_doc
 def post_approve_adjustment(body: dict[str, Any], adjustment_id: int) -> Any:
     """The office approves (never the requester, nor an account of the unit: 403); the target
     changes now (409 if it moved since the request)."""
@@ -362,7 +374,7 @@ def post_approve_adjustment(body: dict[str, Any], adjustment_id: int) -> Any:
 @allow("office")
 @bp.arguments(RejectIn)
 @bp.response(200, AdjustmentOut)
-@_transition_doc
+@transition_doc
 def post_reject_adjustment(body: dict[str, Any], adjustment_id: int) -> Any:
     """The office rejects with a reason; the target keeps its value."""
     return _decide_adjustment(adjustment_id, "reject", body)
@@ -377,7 +389,7 @@ def post_reject_adjustment(body: dict[str, Any], adjustment_id: int) -> Any:
 @bp.response(201, VerificationOut)
 @bp.alt_response(403, schema=ApiErrorSchema)
 @bp.alt_response(409, schema=ApiErrorSchema)
-@_headers_doc
+@headers_doc
 def post_verify_report(body: dict[str, Any]) -> Any:
     """The office sets the verified value of a unit's progress report for a period."""
     session = db.session()
@@ -398,7 +410,7 @@ def post_verify_report(body: dict[str, Any]) -> Any:
 @bp.response(201, VerificationOut)
 @bp.alt_response(403, schema=ApiErrorSchema)
 @bp.alt_response(409, schema=ApiErrorSchema)
-@_headers_doc
+@headers_doc
 def post_verify_event(body: dict[str, Any]) -> Any:
     """The office sets the verified quantity of a project claim (between 0 and the claim)."""
     session = db.session()
@@ -467,7 +479,7 @@ def list_supervision_notices(args: dict[str, Any]) -> Any:
 @bp.response(201, RaisedOut)
 @bp.alt_response(403, schema=ApiErrorSchema)
 @bp.alt_response(404, schema=ApiErrorSchema)
-@_headers_doc
+@headers_doc
 def post_raise_notices(body: dict[str, Any], run_id: int) -> Any:
     """The office issues notices from a run's schedule warnings (提醒函, 督办单) and escalates open
     ones a later run still warns about; raising from the same run again issues nothing new."""
@@ -496,7 +508,7 @@ def get_supervision_notice(notice_id: int) -> Any:
 @allow("reporter")
 @bp.arguments(RespondIn)
 @bp.response(200, NoticeOut)
-@_transition_doc
+@transition_doc
 def post_respond_notice(body: dict[str, Any], notice_id: int) -> Any:
     """The unit's reporter answers its notice (what it does about the lag), with evidence."""
     session = db.session()
@@ -516,7 +528,7 @@ def post_respond_notice(body: dict[str, Any], notice_id: int) -> Any:
 @allow("office")
 @bp.arguments(DecisionIn)
 @bp.response(200, NoticeOut)
-@_transition_doc
+@transition_doc
 def post_close_notice(body: dict[str, Any], notice_id: int) -> Any:
     """The office accepts the unit's response and closes the notice (not the responder)."""
     session = db.session()
@@ -535,7 +547,7 @@ def post_close_notice(body: dict[str, Any], notice_id: int) -> Any:
 @allow("office")
 @bp.arguments(EscalateIn)
 @bp.response(200, EscalatedOut)
-@_transition_doc
+@transition_doc
 def post_escalate_notice(body: dict[str, Any], notice_id: int) -> Any:
     """The office escalates: this notice ends as escalated and the next level is issued (409 at
     listed supervision, the top)."""

@@ -1,3 +1,4 @@
+# mypy: disallow-subclassing-any=False
 """Pages of the deduction workflow: the office's review and approval queue (batch actions in one
 CSRF-protected form, each case's problem shown on its row), a case's detail and history,
 publication, appeal filing by a unit's reporter inside the window (evidence upload, countdown),
@@ -29,10 +30,11 @@ from wtforms.validators import DataRequired, Length, Optional
 from store import Appeal, AppealFiring, Case, Firing, Publication, Run
 from web.domain_text import localized, localized_message
 from web.errors import domain_status
-from web.evidence import EVIDENCE_TYPES, evidence_label, save_evidence, stored_evidence
 from web.extensions import db
-from web.pages import bp
-from web.policy import STAFF, allow, current, require_report_scope, require_unit
+from web.files.evidence import EVIDENCE_TYPES, evidence_label, save_evidence, stored_evidence
+from web.pages.blueprint import bp
+from web.pages.forms import ActionForm
+from web.security.policy import STAFF, allow, current, require_report_scope, require_unit
 from web.transitions import stale_versions
 from workflows import readmodels as rm
 from workflows.cases import (
@@ -59,10 +61,6 @@ QUEUE_STATE = {"auditor": "proposed", "office": "reviewed"}
 class QueueForm(FlaskForm):
     reason = StringField(_l("Reason"), validators=[Optional(), Length(max=2000)])
     points = StringField(_l("Adjusted points (review only)"), validators=[Optional(), Length(max=20)])
-
-
-class ActionForm(FlaskForm):
-    """A form of buttons only (open cases, publish, take an appeal): its CSRF token."""
 
 
 def _now() -> dt.datetime:
@@ -357,10 +355,3 @@ def appeal_evidence(appeal_id: int) -> Any:
     return send_file(io.BytesIO(stored.path.read_bytes()), mimetype=stored.media_type, as_attachment=True,
                      download_name=stored.download_name)
 
-
-def firing_trail(run: Run, firing: Firing) -> Any:
-    """The case and appeal history of one firing, for the explanation page."""
-    from workflows.trail import workflow_trail
-
-    trail = workflow_trail(db.session(), run, firing.unit.code)
-    return trail, next((t for t in trail.firings if t.seq == firing.seq), None)

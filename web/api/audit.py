@@ -1,0 +1,87 @@
+# mypy: disallow-untyped-decorators=False
+"""The API of the audit ledger: verify the hash chain and every run's roots, the ledger's events,
+and a run's self-contained export bundle."""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+import marshmallow as ma
+from flask import send_file
+from sqlalchemy import select
+
+from audit import verify
+from store import AuditEvent
+from web.api.blueprint import bp
+from web.api.common import ApiErrorSchema, PageArgs, page_of, paginate
+from web.extensions import db
+from web.files.bundles import bundle_bytes
+from web.security.policy import AUDITORS, allow
+
+
+class BreakOut(ma.Schema):
+    seq = ma.fields.Integer()
+    kind = ma.fields.String()
+    detail = ma.fields.String()
+    run_id = ma.fields.Integer(allow_none=True)
+
+
+class VerifyOut(ma.Schema):
+    ok = ma.fields.Boolean()
+    events_checked = ma.fields.Integer()
+    runs_checked = ma.fields.Integer()
+    head_seq = ma.fields.Integer()
+    head_hash = ma.fields.String()
+    first_break = ma.fields.Nested(BreakOut, allow_none=True)
+
+
+class AuditEventOut(ma.Schema):
+    seq = ma.fields.Integer()
+    recorded_at = ma.fields.DateTime()
+    actor = ma.fields.String()
+    action = ma.fields.String()
+    subject_type = ma.fields.String()
+    subject_id = ma.fields.String()
+    payload = ma.fields.String()
+    prev_hash = ma.fields.String()
+    hash = ma.fields.String()
+
+
+class AuditQuery(PageArgs):
+    action = ma.fields.String(validate=ma.validate.Length(min=1, max=60))
+    subject_type = ma.fields.String(validate=ma.validate.Length(min=1, max=40))
+    subject_id = ma.fields.String(validate=ma.validate.Length(min=1, max=100))
+
+
+@bp.route("/audit/verify")
+@allow(*AUDITORS)
+@bp.response(200, VerifyOut)
+def get_audit_verify() -> Any:
+    """Check the whole hash chain and every run's Merkle roots (read-only); ``ok`` false names the
+    first broken event."""
+    return verify(db.session()).as_dict()
+
+
+@bp.route("/audit/events")
+@allow(*AUDITORS)
+@bp.arguments(AuditQuery, location="query")
+@bp.response(200, page_of(AuditEventOut, "AuditEventPage"))
+def list_audit_events(args: dict[str, Any]) -> Any:
+    """The ledger, newest first, filtered by action and subject."""
+    query = select(AuditEvent)
+    for name in ("action", "subject_type", "subject_id"):
+        if args.get(name):
+            query = query.where(getattr(AuditEvent, name) == args[name])
+    return paginate(db.session(), query.order_by(AuditEvent.seq.desc()), args)
+
+
+@bp.route("/runs/<int:run_id>/audit-bundle")
+@allow(*AUDITORS)
+@bp.alt_response(404, schema=ApiErrorSchema)
+@bp.alt_response(409, schema=ApiErrorSchema)
+def get_audit_bundle(run_id: int) -> Any:
+    """The run's self-contained export bundle (zip, docs/audit-format.md §5) for verify-bundle."""
+    data = bundle_bytes(db.session(), run_id)
+    return send_file(io.BytesIO(data), mimetype="application/zip", as_attachment=True,
+                     download_name=f"run-{run_id}.kaohe.zip")

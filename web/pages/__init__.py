@@ -1,0 +1,1 @@
+"""The server-rendered pages (the blueprint in :mod:`web.pages.blueprint`)."""
