@@ -1,20 +1,16 @@
 """Assessment runs: freeze the facts, evaluate the approved pack, store everything at once.
 
-The public names other code uses; the modules behind them are :mod:`workflows.runs.create` (a
-run made and stored) and :mod:`workflows.runs.rows` (its rows, made and written in bulk).
+The names other code uses, from the package's rooms: :mod:`workflows.runs.create` (a run made
+and stored), :mod:`workflows.runs.rows` (its rows, made and written in bulk) and
+:mod:`workflows.runs.stored` (a stored run found, locked, read back and replayed). The rooms
+never import this module.
 """
 
-from workflows.runs.create import (
-    ReplayReport,
-    RunOutcome,
-    RunSummary,
-    _engine_sheet,
-    create_run,
-    get_run,
-    load_result,
-    lock_current,
-    replay,
-)
+from workflows.runs.create import RunOutcome, RunSummary, create_run
+from workflows.runs.stored import ReplayReport, engine_sheet, get_run, load_result, lock_current, replay
+
+# ``workflows.readmodels`` still imports the stored score sheet's converter by its old, private name.
+_engine_sheet = engine_sheet
 
 __all__ = [
     "ReplayReport",
@@ -22,6 +18,7 @@ __all__ = [
     "RunSummary",
     "_engine_sheet",
     "create_run",
+    "engine_sheet",
     "get_run",
     "load_result",
     "lock_current",
