@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 
 import audit
 import workflows.runs.create
+import workflows.runs.machinery
 import workflows.runs.rows
 from audit.merkle import FIRING_FIELDS, leaf_hash, row_leaf, subtree_root
 from engine import PackError, parse_period, prepare
@@ -77,9 +78,9 @@ def _small_batches(monkeypatch: pytest.MonkeyPatch, parallel: bool) -> None:
     """The demo run stored as a province run is: by two workers (or inline), in several batches
     of 64 firings (a power of two: each batch's leaves are a subtree of the ledger's Merkle tree),
     the last one short."""
-    monkeypatch.setattr(workflows.runs.create, "PARALLEL_MIN", 1 if parallel else 10**9)
-    monkeypatch.setattr(workflows.runs.create, "WORKERS", 2)
-    monkeypatch.setattr(workflows.runs.rows, "BATCH", 64)
+    monkeypatch.setattr(workflows.runs.machinery, "PARALLEL_MIN", 1 if parallel else 10**9)
+    monkeypatch.setattr(workflows.runs.machinery, "WORKERS", 2)
+    monkeypatch.setattr(workflows.runs.machinery, "BATCH", 64)
 
 
 @pytest.mark.parametrize("parallel", [True, False], ids=["rows-by-workers", "rows-inline"])
@@ -108,7 +109,7 @@ def test_a_batch_size_that_would_split_the_ledger_tree_wrongly_is_refused(
     """Each batch's leaves are reduced to a Merkle subtree by its worker: only a power of two
     lines them up with the run's tree, so any other size fails the run before anything is stored."""
     _small_batches(monkeypatch, parallel=True)
-    monkeypatch.setattr(workflows.runs.rows, "BATCH", 97)
+    monkeypatch.setattr(workflows.runs.machinery, "BATCH", 97)
     _demo_with_pack(session)
     _fails_storing_nothing(session, _counts(session), ValueError, "97 firings is not a power of two")
 
@@ -141,14 +142,14 @@ def test_a_failing_firing_worker_fails_the_run_and_stores_nothing(
     _small_batches(monkeypatch, parallel=True)
     _demo_with_pack(session)
     before = _counts(session)
-    made = workflows.runs.rows.make_batch
+    made = workflows.runs.machinery.make_batch
 
     def broken(job: workflows.runs.rows.FiringRows, start: int, stop: int) -> workflows.runs.rows.Batch:
         if start >= 64 * 2:
             fail(start, stop)
         return made(job, start, stop)
 
-    monkeypatch.setattr(workflows.runs.rows, "make_batch", broken)
+    monkeypatch.setattr(workflows.runs.machinery, "make_batch", broken)
     _fails_storing_nothing(session, before, error, match)
 
 
@@ -176,7 +177,7 @@ def test_a_failing_matched_facts_child_fails_the_run_and_stores_nothing(
     def broken(facts: object, path: Path) -> int:
         raise OSError("disk full")
 
-    monkeypatch.setattr(workflows.runs.rows, "_write_matched_json", broken)
+    monkeypatch.setattr(workflows.runs.machinery, "_write_matched_json", broken)
     _fails_storing_nothing(session, before, WorkerError, "OSError: disk full")
 
 
@@ -291,8 +292,8 @@ def test_a_snapshot_checked_by_the_worker_is_refused_as_when_checked_in_process(
     bad = dataclasses.replace(good, targets=(*good.targets, good.targets[0]))
     with pytest.raises(SnapshotError) as inline:
         check_snapshot(bad.normalized())
-    monkeypatch.setattr(workflows.runs.create, "PARALLEL_MIN", 1)
-    monkeypatch.setattr(workflows.runs.create, "WORKERS", 2)
+    monkeypatch.setattr(workflows.runs.machinery, "PARALLEL_MIN", 1)
+    monkeypatch.setattr(workflows.runs.machinery, "WORKERS", 2)
     if evaluation == "fails":
         def broken(*args: object, **kwargs: object) -> None:
             raise RuntimeError("derive fell over the duplicate")
@@ -313,13 +314,13 @@ def test_a_run_pauses_the_cycle_collector_only_while_it_runs(
 ) -> None:
     _demo_with_pack(session)
     seen: list[bool] = []
-    real = workflows.runs.create.prepare
+    real = workflows.runs.machinery.prepare
 
     def watched(*args: object, **kwargs: object) -> object:
         seen.append(gc.isenabled())
         return real(*args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(workflows.runs.create, "prepare", watched)
+    monkeypatch.setattr(workflows.runs.machinery, "prepare", watched)
     create_run(session, "DEMO-2024", "2024", actor="office.li")
     assert seen == [False] and gc.isenabled()
 

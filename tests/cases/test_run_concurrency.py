@@ -24,8 +24,7 @@ from tests.conftest import IS_POSTGRES
 from workflows import snapshot as snapshot_module
 from workflows.cases import publish, seal
 from workflows.errors import Conflict
-from workflows.runs import create as runs_module
-from workflows.runs import create_run
+from workflows.runs import create_run, machinery
 from workflows.year import verify_report
 
 
@@ -172,14 +171,14 @@ def test_a_verification_during_a_run_waits_only_while_the_facts_are_read(
     the run commits, it would wait for the run while holding the audit chain's lock — which the
     run takes at its end: a deadlock. They are held only while the snapshot is read."""
     evaluating, go_on = threading.Event(), threading.Event()
-    real = runs_module.prepare
+    real = machinery.prepare
 
     def pause_once_read(*args: Any, **kwargs: Any) -> Any:
         evaluating.set()
         go_on.wait(30)
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(runs_module, "prepare", pause_once_read)
+    monkeypatch.setattr(machinery, "prepare", pause_once_read)
 
     def verifying() -> Decimal:
         with Session(other_engine) as c, c.begin():

@@ -1,51 +1,38 @@
-"""A stored run's firings, from the prepared run to rows in the database, a batch at a time.
+"""A stored run's rows: made from the prepared run, written in bulk — which bytes the database gets.
 
 Each firing is put in plain form once, straight from its draft; from that plain form come the
 three things storing it needs: its canonical JSON (a part of the run hash), its row (each value
 as the driver takes it; a batch's rows as PostgreSQL's COPY text or a serialized SQLite
-database) and its ledger leaf's hash (a batch's leaves reduced to their Merkle subtree). A large
-run's batches are made by forked worker processes (they inherit the prepared run) while this
-process writes the rows and hashes the parts in seq order; a few batches at most are in flight,
-so a province's 700,000 rows never exist at once. The matched facts' JSON the firings quote is made
-ahead, by a child, while the engine works out effects and score sheets (:class:`MatchedJson`).
-Score sheets and cuts are written the same way as the firings.
+database) and its ledger leaf's hash (a batch's leaves reduced to their Merkle subtree). Score
+sheets and cuts are written the same way as the firings, the frozen snapshot's canonical bytes by
+PostgreSQL's binary COPY (or as one text value on SQLite). Whoever makes a batch — the run process
+or a firing worker (:mod:`workflows.runs.machinery`, which also decides who makes what) — makes
+the same bytes: this module knows nothing of processes, only of rows and their exact form.
 """
 
 from __future__ import annotations
 
-import mmap
-import multiprocessing as mp
 import sqlite3
-import tempfile
-from array import array
-from collections import deque
-from collections.abc import Callable, Generator, Iterable, Mapping, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
+import struct
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 from psycopg import sql as psycopg_sql
-from sqlalchemy import JSON, Table
+from sqlalchemy import JSON, Table, func, select, text
 from sqlalchemy.orm import Session
 
-from audit.merkle import FIRING_FIELDS, leaf_hash, subtree_root
+from audit.merkle import FIRING_FIELDS, SCORE_SHEET_FIELDS, leaf_hash, merkle_root, subtree_root
+from engine import Cut as EngineCut
 from engine import Prepared
+from engine import ScoreSheet as EngineSheet
 from engine.run.derived import DerivedFact
-from engine.run.forked import Forked, WorkerError
 from engine.values.canonical import CANONICAL_OPTIONS, decimal_text, dumps, to_plain
-from store import Firing
+from store import Cut, Firing, ScoreSheet, Unit
 from store.db import driver_connection
 from store.types import ExactDecimal
-
-# Firings per batch: big enough that a worker's round trip is cheap, small enough to stream; a
-# power of two, so that each batch's ledger leaves are a subtree of the run's Merkle tree.
-BATCH = 4_096
-# Batches made ahead of the one being written, per worker.
-AHEAD = 2
 
 Bind = Callable[[Any], Any]
 # A batch's rows as the writer takes them: PostgreSQL's COPY text, or a serialized SQLite database
@@ -65,17 +52,24 @@ class Batch:
     node: bytes | None
 
 
+class MadeAhead(Protocol):
+    """The matched facts' JSON made ahead (``workflows.runs.machinery.MatchedJson``)."""
+
+    def json_of(self, fact: DerivedFact) -> bytes | None:
+        """The fact's canonical JSON (:func:`matched_fact_json`), or None if it was not made."""
+
+
 @dataclass(frozen=True)
 class FiringRows:
     """What making a batch needs: the prepared run, the rows' reserved ids and the run's, and
-    the matched facts' JSON if a child made it ahead (:class:`MatchedJson`)."""
+    the matched facts' JSON if it was made ahead."""
 
     prepared: Prepared
     ids: Sequence[int]
     run_id: int
     unit_id: dict[str, int]
     binds: Binds
-    matched: MatchedJson | None = None
+    matched: MadeAhead | None = None
 
 
 def firing_table() -> Table:
@@ -200,76 +194,6 @@ def _none(_fact: DerivedFact) -> None:
     return None
 
 
-class MatchedJson:
-    """The matched facts' canonical JSON, made ahead by a forked child while this process works
-    out effects and score sheets (the second core is idle until the firings are made: a province
-    has half a million matched facts, 5 CPU seconds) and handed to the firing workers through a
-    temporary file: the JSON one after another, and two arrays — the facts' addresses and where
-    each one's JSON ends. A worker finds a fact's JSON by its address: it and the child are both
-    forked from this process while the derived facts are alive (the prepared run holds them), so
-    an address names the same fact in both. A fact it does not find (one matched later: a score
-    sheet's, a gap's) has its JSON made where it is needed."""
-
-    def __init__(self, facts: Iterable[DerivedFact]) -> None:
-        self._spool = tempfile.TemporaryDirectory(prefix="kaohe-facts-")
-        path = self._path = Path(self._spool.name)
-        self._forked = Forked(lambda: _write_matched_json(facts, path))
-        self._index: dict[int, int] | None = None
-        self._ends = array("Q")
-        self._json: mmap.mmap | None = None
-
-    def wait(self) -> None:
-        """Wait for the child (raising its error); before the firing workers are forked."""
-        self._forked.result()
-
-    def json_of(self, fact: DerivedFact) -> bytes | None:
-        """The fact's JSON if the child made it (the file is read at a process's first call)."""
-        if self._index is None:
-            self._load()
-        assert self._index is not None
-        i = self._index.get(id(fact))
-        if i is None:
-            return None
-        assert self._json is not None
-        return self._json[self._ends[i - 1] if i else 0 : self._ends[i]]
-
-    def _load(self) -> None:
-        addresses = array("Q")
-        addresses.frombytes((self._path / "addresses").read_bytes())
-        self._ends.frombytes((self._path / "ends").read_bytes())
-        self._index = dict(zip(addresses, range(len(addresses)), strict=True))
-        with open(self._path / "json", "rb") as file:
-            self._json = mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ) if self._ends else None
-
-    def close(self) -> None:
-        """Stop the child if it still runs; remove the file."""
-        try:
-            self._forked.cancel()
-        finally:
-            self._spool.cleanup()
-
-
-def _write_matched_json(facts: Iterable[DerivedFact], path: Path) -> int:
-    """In the child: each distinct fact's JSON into ``path``/json, addresses and ends beside it."""
-    seen: set[int] = set()
-    addresses, ends = array("Q"), array("Q")
-    end = 0
-    with open(path / "json", "wb") as out:
-        for fact in facts:
-            address = id(fact)
-            if address in seen:
-                continue
-            seen.add(address)
-            data = matched_fact_json(fact)
-            out.write(data)
-            end += len(data)
-            addresses.append(address)
-            ends.append(end)
-    (path / "addresses").write_bytes(addresses.tobytes())
-    (path / "ends").write_bytes(ends.tobytes())
-    return len(addresses)
-
-
 def _plain_values(values: Any) -> Any:
     """``to_plain`` of a matched fact's values (str keys; str, bool and Decimal values), faster."""
     if type(values) is not dict:
@@ -295,50 +219,57 @@ def _plain_detail(detail: Any) -> Any:
     return to_plain(detail)
 
 
-def batches(job: FiringRows, workers: int) -> Generator[Batch, None, None]:
-    """Every batch of the run's firings, in seq order: made here (``workers`` ≤ 1) or by
-    ``workers`` forked processes, a few batches ahead of the caller. A worker's error is raised
-    here, as is a worker's death (:class:`BrokenProcessPool`: killed, out of memory); when the
-    caller stops early or fails, the batches not begun are cancelled and those in hand finished.
-
-    ``concurrent.futures``, not ``multiprocessing.Pool``: a Pool terminated while its workers
-    still send results now and then hangs for good (about one try in 800 on this machine; CPython
-    issues 78178 and 96995), and it waits for ever for the batch of a worker that died."""
-    if BATCH < 1 or BATCH & (BATCH - 1):
-        raise ValueError(f"a batch of {BATCH} firings is not a power of two: its leaves are no subtree")
-    n = len(job.prepared)
-    spans = [(start, min(start + BATCH, n)) for start in range(0, n, BATCH)]
-    if workers <= 1 or len(spans) <= 1:
-        for start, stop in spans:
-            yield make_batch(job, start, stop)
-        return
-    executor = ProcessPoolExecutor(workers, mp_context=mp.get_context("fork"))
-    pending: deque[Future[Batch]] = deque()
-    global _JOB
-    try:
-        _JOB = job  # inherited by the workers, all forked at the first submit
-        try:
-            pending.append(executor.submit(_make, *spans[0]))
-        finally:
-            _JOB = None
-        for span in spans[1:]:
-            pending.append(executor.submit(_make, *span))
-            if len(pending) > workers * AHEAD:
-                yield pending.popleft().result()
-        while pending:
-            yield pending.popleft().result()
-    except BrokenProcessPool as exc:
-        raise WorkerError(f"a firing worker died without its batch (killed? out of memory?): {exc}") from exc
-    finally:
-        executor.shutdown(wait=True, cancel_futures=True)
+# -- score sheets and cuts ---------------------------------------------------------------------
 
 
-_JOB: FiringRows | None = None
+def unit_ids(session: Session, scheme_id: int) -> dict[str, int]:
+    """The scheme's units' row ids by code: the rows name a unit by its id."""
+    return dict(session.execute(select(Unit.code, Unit.id).where(Unit.scheme_id == scheme_id)).all())
 
 
-def _make(start: int, stop: int) -> Batch:
-    assert _JOB is not None, "a firing worker runs only in a process forked by batches()"
-    return make_batch(_JOB, start, stop)
+def write_sheets(
+    session: Session, run_id: int, unit_id: dict[str, int], sheets: Sequence[EngineSheet]
+) -> str:
+    """The run's score sheets as rows (their ids reserved, as the firings'); the Merkle root of
+    their ledger leaves, in unit order (``audit.merkle``'s, over the rows as inserted)."""
+    table: Table = ScoreSheet.__table__  # type: ignore[assignment]
+    ids = reserve_ids(session, table, len(sheets))
+    rows = [{"id": i, **_sheet_row(run_id, unit_id, s)} for i, s in zip(ids, sheets, strict=True)]
+    write_rows(session, table, rows)
+    rows.sort(key=lambda row: row["unit_id"])
+    return merkle_root(_leaf(row, SCORE_SHEET_FIELDS) for row in rows)
+
+
+def write_cuts(session: Session, run_id: int, unit_id: dict[str, int], cuts: Sequence[EngineCut]) -> None:
+    """The run's cuts as rows, numbered from 1 in the engine's order."""
+    table: Table = Cut.__table__  # type: ignore[assignment]
+    write_rows(session, table, [_cut_row(run_id, unit_id, n, c) for n, c in enumerate(cuts, 1)])
+
+
+def _leaf(row: dict[str, Any], fields: Sequence[str]) -> bytes:
+    """``audit.merkle.row_leaf`` for a row about to be inserted: its JSON columns are already
+    plain (``to_plain``), so only its own decimals need converting before the canonical dump."""
+    return dumps(
+        {name: to_plain(row[name]) if isinstance(row[name], Decimal) else row[name] for name in fields}
+    )
+
+
+def _sheet_row(run_id: int, unit_id: dict[str, int], s: EngineSheet) -> dict[str, Any]:
+    return {
+        "run_id": run_id, "unit_id": unit_id[s.unit], "category_code": s.category or "",
+        "sections": to_plain(s.sections), "bonus": s.bonus, "deduction": s.deduction,
+        "vetoes": to_plain(s.vetoes), "total": s.total, "rank": s.rank, "grade": s.grade,
+        "flags": list(s.flags), "grade_notes": list(s.grade_notes),
+        "credited_events": list(s.credited_events),
+    }
+
+
+def _cut_row(run_id: int, unit_id: dict[str, int], seq: int, c: EngineCut) -> dict[str, Any]:
+    return {
+        "run_id": run_id, "seq": seq, "unit_id": unit_id[c.unit], "indicator_code": c.indicator,
+        "kind": c.kind, "source": c.source, "firing_seqs": list(c.seqs), "before": c.before,
+        "after": c.after, "text_zh": c.text_zh, "text_en": c.text_en,
+    }
 
 
 # -- writing ----------------------------------------------------------------------------------
@@ -566,3 +497,54 @@ def _checked_decimal(column_type: ExactDecimal) -> Bind:
         return text
 
     return check
+
+
+def reserve_ids(session: Session, table: Table, n: int) -> Sequence[int]:
+    """``n`` primary keys for rows about to be inserted into ``table``, in ascending order."""
+    if n == 0:
+        return ()
+    if session.get_bind().dialect.name == "postgresql":
+        # Taken in one statement, the values are consecutive unless another session took some
+        # meanwhile: then (only) they come back one by one. A province's 700,000 ids otherwise
+        # cost a round trip of 700,000 rows.
+        # The sequence is named once: as an argument of nextval, pg_get_serial_sequence would be
+        # looked up in the catalog for every row (3 of a province run's seconds, not 0.4).
+        sequence = session.scalar(text("SELECT pg_get_serial_sequence(:t, 'id')"), {"t": table.name})
+        first, taken = session.execute(
+            text(
+                "WITH s AS (SELECT nextval(CAST(:s AS regclass)) AS v FROM generate_series(1, :n)) "
+                "SELECT min(v), CASE WHEN max(v) - min(v) + 1 = count(*) THEN NULL "
+                "ELSE array_agg(v ORDER BY v) END FROM s"
+            ),
+            {"s": sequence, "n": n},
+        ).one()
+        return range(first, first + n) if taken is None else list(taken)
+    # SQLite: this transaction holds the write lock since the run row was flushed.
+    top = session.execute(select(func.max(table.c.id))).scalar() or 0
+    return range(top + 1, top + 1 + n)
+
+
+# -- the frozen snapshot ----------------------------------------------------------------------
+# Its canonical UTF-8 bytes go into ``run_snapshot.body`` (text), converted by the database: a
+# province's 173 MB never become a Python str (twice that, for Chinese text).
+
+
+def copy_snapshot(session: Session, run_id: int, size: int, pieces: Iterable[bytes | memoryview]) -> None:
+    """PostgreSQL: ``COPY run_snapshot FROM STDIN`` in the binary format — one row, its ``size``
+    bytes of body sent in ``pieces`` as they come (the server checks the UTF-8 as for any text)."""
+    raw = driver_connection(session)
+    statement = "COPY run_snapshot (run_id, body) FROM STDIN (FORMAT binary)"
+    with raw.cursor() as cursor, cursor.copy(statement) as out:
+        # signature, flags, header extension; a row of two fields: int4 run_id, then the text
+        out.write(b"PGCOPY\n\xff\r\n\x00" + struct.pack("!iihiii", 0, 0, 2, 4, run_id, size))
+        for piece in pieces:
+            out.write(piece)
+        out.write(struct.pack("!h", -1))
+
+
+def insert_snapshot(session: Session, run_id: int, body: bytes) -> None:
+    """SQLite: the body as one value, cast to text by the database."""
+    session.execute(
+        text("INSERT INTO run_snapshot (run_id, body) VALUES (:run_id, CAST(:body AS TEXT))"),
+        {"run_id": run_id, "body": body},
+    )
