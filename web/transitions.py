@@ -72,6 +72,13 @@ def refuse_stale(problems: Sequence[dict[str, Any]]) -> None:
         raise StaleVersion(problems)
 
 
+def check_version(what: str, sid: int, current_version: int, stated: int | None = None) -> None:
+    """Refuse (412) a transition of one subject whose stated version (``If-Match`` when ``stated`` is
+    None) is not its current one."""
+    version = if_match() if stated is None else stated
+    refuse_stale(stale_versions({sid: current_version}, {sid: version}, what))
+
+
 def run_once(session: Session, action: str, body: Mapping[str, Any],
              perform: Callable[[], Mapping[str, Any]], *, key: str | None = None) -> Once:
     """``perform`` through :func:`workflows.idempotency.once` under the request's Idempotency-Key."""
@@ -91,7 +98,8 @@ def _stamp(value: Any) -> str | None:
     return None if value is None else value.isoformat()
 
 
-def _num(value: Decimal | None) -> str | None:
+def plain_number(value: Decimal | None) -> str | None:
+    """A decimal as people write it (no exponent, no trailing zeros), or None."""
     return None if value is None else format(value.normalize(), "f")
 
 
@@ -100,8 +108,8 @@ def case_json(case: Case) -> dict[str, Any]:
     return {
         "id": case.id, "run": case.run_id, "unit": case.unit.code, "unit_name": case.unit.name,
         "kind": case.kind, "state": case.state, "version": case.version, "firing_seq": f.seq,
-        "rule_id": f.rule_id, "indicator": f.indicator_code, "points": _num(f.points),
-        "adjusted_points": _num(case.adjusted_points), "proposer": case.proposer,
+        "rule_id": f.rule_id, "indicator": f.indicator_code, "points": plain_number(f.points),
+        "adjusted_points": plain_number(case.adjusted_points), "proposer": case.proposer,
         "reviewer": case.reviewer, "approver": case.approver, "review_reason": case.review_reason,
         "decision": case.decision, "decision_reason": case.decision_reason,
         "created_at": _stamp(case.created_at), "updated_at": _stamp(case.updated_at),
@@ -125,7 +133,7 @@ def appeal_json(appeal: Appeal) -> dict[str, Any]:
         "evidence_file": stored_evidence(appeal.evidence_ref) is not None,
         "reviewer": appeal.reviewer, "decided_at": _stamp(appeal.decided_at),
         "decision_reason": appeal.decision_reason, "superseding_run": appeal.superseding_run_id,
-        "firings": [{"seq": af.firing.seq, "rule_id": af.firing.rule_id, "points": _num(af.firing.points),
-                     "new_points": _num(af.new_points)}
+        "firings": [{"seq": af.firing.seq, "rule_id": af.firing.rule_id,
+                     "points": plain_number(af.firing.points), "new_points": plain_number(af.new_points)}
                     for af in sorted(appeal.firings, key=lambda af: af.firing.seq)],
     }

@@ -4,19 +4,17 @@ and a run's self-contained export bundle."""
 
 from __future__ import annotations
 
-import io
 from typing import Any
 
 import marshmallow as ma
-from flask import send_file
 from sqlalchemy import select
 
 from audit import verify
 from store import AuditEvent
 from web.api.blueprint import bp
-from web.api.common import ApiErrorSchema, PageArgs, page_of, paginate
+from web.api.common import ApiErrorSchema, PageArgs, listing, paginate, reading, where_given
 from web.extensions import db
-from web.files.bundles import bundle_bytes
+from web.files.bundles import send_bundle
 from web.security.policy import AUDITORS, allow
 
 
@@ -54,25 +52,18 @@ class AuditQuery(PageArgs):
     subject_id = ma.fields.String(validate=ma.validate.Length(min=1, max=100))
 
 
-@bp.route("/audit/verify")
-@allow(*AUDITORS)
-@bp.response(200, VerifyOut)
+@reading("/audit/verify", VerifyOut, *AUDITORS)
 def get_audit_verify() -> Any:
     """Check the whole hash chain and every run's Merkle roots (read-only); ``ok`` false names the
     first broken event."""
     return verify(db.session()).as_dict()
 
 
-@bp.route("/audit/events")
-@allow(*AUDITORS)
-@bp.arguments(AuditQuery, location="query")
-@bp.response(200, page_of(AuditEventOut, "AuditEventPage"))
+@listing("/audit/events", AuditEventOut, "AuditEventPage", *AUDITORS, query=AuditQuery)
 def list_audit_events(args: dict[str, Any]) -> Any:
     """The ledger, newest first, filtered by action and subject."""
-    query = select(AuditEvent)
-    for name in ("action", "subject_type", "subject_id"):
-        if args.get(name):
-            query = query.where(getattr(AuditEvent, name) == args[name])
+    query = where_given(select(AuditEvent), args, action=AuditEvent.action,
+                        subject_type=AuditEvent.subject_type, subject_id=AuditEvent.subject_id)
     return paginate(db.session(), query.order_by(AuditEvent.seq.desc()), args)
 
 
@@ -82,6 +73,4 @@ def list_audit_events(args: dict[str, Any]) -> Any:
 @bp.alt_response(409, schema=ApiErrorSchema)
 def get_audit_bundle(run_id: int) -> Any:
     """The run's self-contained export bundle (zip, docs/audit-format.md §5) for verify-bundle."""
-    data = bundle_bytes(db.session(), run_id)
-    return send_file(io.BytesIO(data), mimetype="application/zip", as_attachment=True,
-                     download_name=f"run-{run_id}.kaohe.zip")
+    return send_bundle(db.session(), run_id)

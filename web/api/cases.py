@@ -11,13 +11,11 @@ twice. A refused batch changes nothing and answers 409 with each case's problem 
 
 from __future__ import annotations
 
-import io
 from collections.abc import Mapping
-from decimal import Decimal
 from typing import Any
 
 import marshmallow as ma
-from flask import abort, send_file
+from flask import abort
 from flask_smorest.fields import Upload
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload, selectinload
@@ -29,43 +27,34 @@ from web.api.common import (
     DecisionIn,
     PageArgs,
     RejectIn,
+    Reply,
+    action,
+    answer_once,
+    by_state_and_unit,
     headers_doc,
-    page_of,
+    listing,
+    of_run_unit,
     paginate,
+    plain_body,
+    reading,
     run_for_reader,
     scope_filter,
-    transition_doc,
+    tagged,
+    transition,
+    transition_once,
+    where_given,
+    with_history,
     within,
 )
 from web.extensions import db
-from web.files.evidence import save_evidence, stored_evidence
+from web.files.evidence import save_evidence, send_evidence, stored_evidence
 from web.security.policy import allow, current, public, require_report_scope, require_unit
 from web.security.visibility import is_published
-from web.transitions import (
-    appeal_json,
-    case_json,
-    history_json,
-    if_match,
-    refuse_stale,
-    replay_headers,
-    run_once,
-    stale_versions,
-)
-from workflows import readmodels as rm
-from workflows.cases import (
-    approve_cases,
-    case_history,
-    decide_appeal,
-    file_appeal,
-    get_appeal,
-    open_cases,
-    publish,
-    reject_cases,
-    review_cases,
-    seal,
-    take_appeal,
-)
+from web.transitions import appeal_json, case_json, history_json, if_match, refuse_stale, stale_versions
+from workflows.cases.appeals import decide_appeal, file_appeal, get_appeal, take_appeal
 from workflows.cases.machine import APPEAL, CASE, OUTCOME_ACTIONS
+from workflows.cases.publication import publish, seal
+from workflows.cases.review import approve_cases, case_history, open_cases, reject_cases, review_cases
 from workflows.errors import NotFound
 
 
@@ -121,13 +110,10 @@ class HistoryOut(ma.Schema):
     audit_seq = ma.fields.Integer()
 
 
-class CaseDetailOut(CaseOut):
-    history = ma.fields.List(ma.fields.Nested(HistoryOut))
+CaseDetailOut = with_history(CaseOut, HistoryOut, "CaseDetailOut")
 
 
-class CaseQuery(PageArgs):
-    state = ma.fields.String(validate=ma.validate.OneOf(CASE.states))
-    unit = ma.fields.String(validate=ma.validate.Length(min=1, max=40))
+CaseQuery = by_state_and_unit(CASE.states, "CaseQuery")
 
 
 class ReviewIn(ma.Schema):
@@ -254,18 +240,13 @@ def _appeal(appeal_id: int) -> Appeal:
     return appeal
 
 
-def _check_version(what: str, sid: int, current_version: int, stated: int) -> None:
-    refuse_stale(stale_versions({sid: current_version}, {sid: stated}, what))
-
-
-def _transition(case_id: int, action: str, body: Mapping[str, Any]) -> Any:
+def _transition(case_id: int, action: str, body: Mapping[str, Any]) -> Reply:
     session = db.session()
     case = _case(case_id)
     stated = if_match()
     actor = current().username
 
-    def perform() -> dict[str, Any]:
-        _check_version("case", case.id, case.version, stated)
+    def act() -> dict[str, Any]:
         if action == "review":
             review_cases(session, [case.id], actor=actor, reason=body.get("reason"),
                          adjusted_points=body.get("adjusted_points"))
@@ -275,81 +256,49 @@ def _transition(case_id: int, action: str, body: Mapping[str, Any]) -> Any:
             reject_cases(session, [case.id], actor=actor, reason=body["reason"])
         return case_json(case)
 
-    plain = {k: (str(v) if isinstance(v, Decimal) else v) for k, v in body.items()}
-    done = run_once(session, f"case.{action}", plain, perform)
-    return done.response, 200, replay_headers(done, done.response.get("version"))
+    return transition_once(f"case.{action}", plain_body(body), "case", case, act, stated=stated)
 
 
 # --- cases -------------------------------------------------------------------------------------
 
 
-@bp.route("/runs/<int:run_id>/cases")
-@allow()
-@bp.arguments(CaseQuery, location="query")
-@bp.response(200, page_of(CaseOut, "CasePage"))
+@listing("/runs/<int:run_id>/cases", CaseOut, "CasePage", query=CaseQuery)
 def list_run_cases(args: dict[str, Any], run_id: int) -> Any:
     """A run's cases (reporters: their own units'), by state and unit."""
-    session = db.session()
     run = run_for_reader(run_id)
     query = select(Case).where(Case.run_id == run.id).options(joinedload(Case.firing), joinedload(Case.unit))
-    if args.get("state"):
-        query = query.where(Case.state == args["state"])
-    if args.get("unit"):
-        query = query.where(Case.unit_id == rm.get_unit(session, run.scheme, args["unit"]).id)
-    page = paginate(session, scope_filter(query, Case.unit_id).order_by(Case.id), args)
-    page["items"] = [case_json(c) for c in page["items"]]
-    return page
+    query = of_run_unit(where_given(query, args, state=Case.state), run, Case.unit_id, args.get("unit"))
+    return paginate(db.session(), scope_filter(query, Case.unit_id).order_by(Case.id), args, case_json)
 
 
-@bp.route("/runs/<int:run_id>/cases", methods=["POST"])
-@allow("office")
-@bp.response(201, OpenedOut)
-@bp.alt_response(409, schema=ApiErrorSchema)
-@headers_doc
+@action("/runs/<int:run_id>/cases", OpenedOut, "office")
 def post_open_cases(run_id: int) -> Any:
     """Open a case for every deduction and veto firing of the run (those already open are kept)."""
-    session = db.session()
-    done = run_once(session, "case.open", {"run": run_id},
-                    lambda: open_cases(session, run_id, actor=current().username).as_json())
-    return done.response, 201, replay_headers(done)
+    return answer_once("case.open", {"run": run_id}, lambda: open_cases(
+        db.session(), run_id, actor=current().username).as_json(), 201)
 
 
-@bp.route("/cases/<int:case_id>")
-@allow()
-@bp.response(200, CaseDetailOut)
-@bp.alt_response(404, schema=ApiErrorSchema)
+@reading("/cases/<int:case_id>", CaseDetailOut, missing=True)
 def get_case(case_id: int) -> Any:
     """One case with its whole history (and the cases it continues); the ETag is its version."""
     case = _case(case_id)
-    out = {**case_json(case), "history": history_json(case_history(db.session(), case.id))}
-    return out, 200, {"ETag": f'"{case.version}"'}
+    return tagged({**case_json(case), "history": history_json(case_history(db.session(), case.id))},
+                  case.version)
 
 
-@bp.route("/cases/<int:case_id>/review", methods=["POST"])
-@allow("auditor")
-@bp.arguments(ReviewIn)
-@bp.response(200, CaseOut)
-@transition_doc
+@transition("/cases/<int:case_id>/review", "auditor", CaseOut, ReviewIn)
 def post_review(body: dict[str, Any], case_id: int) -> Any:
     """An auditor confirms the case, or proposes ``adjusted_points`` with a reason."""
     return _transition(case_id, "review", body)
 
 
-@bp.route("/cases/<int:case_id>/approve", methods=["POST"])
-@allow("office")
-@bp.arguments(DecisionIn)
-@bp.response(200, CaseOut)
-@transition_doc
+@transition("/cases/<int:case_id>/approve", "office", CaseOut, DecisionIn)
 def post_approve(body: dict[str, Any], case_id: int) -> Any:
     """The office approves a reviewed case: never its proposer or reviewer (403)."""
     return _transition(case_id, "approve", body)
 
 
-@bp.route("/cases/<int:case_id>/reject", methods=["POST"])
-@allow("office")
-@bp.arguments(RejectIn)
-@bp.response(200, CaseOut)
-@transition_doc
+@transition("/cases/<int:case_id>/reject", "office", CaseOut, RejectIn)
 def post_reject(body: dict[str, Any], case_id: int) -> Any:
     """The office rejects a reviewed case (a reason is required)."""
     return _transition(case_id, "reject", body)
@@ -358,14 +307,7 @@ def post_reject(body: dict[str, Any], case_id: int) -> Any:
 BATCH_ROLES = {"review": "auditor", "approve": "office", "reject": "office"}
 
 
-@bp.route("/case-batches", methods=["POST"])
-@allow("auditor", "office")
-@bp.arguments(BatchIn)
-@bp.response(200, ActedOut)
-@bp.alt_response(403, schema=ApiErrorSchema)
-@bp.alt_response(409, schema=ApiErrorSchema)
-@bp.alt_response(412, schema=ApiErrorSchema)
-@headers_doc
+@action("/case-batches", ActedOut, "auditor", "office", body=BatchIn, status=200, refusals=(403, 409, 412))
 def post_case_batch(body: dict[str, Any]) -> Any:
     """Review, approve or reject many cases at once: all move or none does (409 lists each
     refused case; 412 lists each stale version)."""
@@ -395,24 +337,17 @@ def post_case_batch(body: dict[str, Any]) -> Any:
     request_body = {"action": action, "cases": sorted(stated.items()), "reason": body.get("reason"),
                     "adjusted_points": None if body.get("adjusted_points") is None
                     else str(body["adjusted_points"])}
-    done = run_once(session, f"case.batch.{action}", request_body, perform)
-    return done.response, 200, replay_headers(done)
+    return answer_once(f"case.batch.{action}", request_body, perform)
 
 
 # --- publication and seal ----------------------------------------------------------------------
 
 
-@bp.route("/runs/<int:run_id>/publication", methods=["POST"])
-@allow("office")
-@bp.response(201, PublishedOut)
-@bp.alt_response(409, schema=ApiErrorSchema)
-@headers_doc
+@action("/runs/<int:run_id>/publication", PublishedOut, "office")
 def post_publication(run_id: int) -> Any:
     """公示: publish a run whose cases are all decided; opens the publication and appeal windows."""
-    session = db.session()
-    done = run_once(session, "run.publish", {"run": run_id},
-                    lambda: publish(session, run_id, actor=current().username).as_json())
-    return done.response, 201, replay_headers(done)
+    return answer_once("run.publish", {"run": run_id}, lambda: publish(
+        db.session(), run_id, actor=current().username).as_json(), 201)
 
 
 @bp.route("/runs/<int:run_id>/publication")
@@ -436,52 +371,34 @@ def _iso(value: Any) -> str:
     return str(value.isoformat())
 
 
-@bp.route("/runs/<int:run_id>/seal", methods=["POST"])
-@allow("committee")
-@bp.response(200, SealOut)
-@bp.alt_response(409, schema=ApiErrorSchema)
-@headers_doc
+@action("/runs/<int:run_id>/seal", SealOut, "committee", status=200)
 def post_seal(run_id: int) -> Any:
     """The committee's final approval, after the publication window with no appeal pending."""
-    session = db.session()
 
     def perform() -> dict[str, Any]:
-        run = seal(session, run_id, actor=current().username)
+        run = seal(db.session(), run_id, actor=current().username)
         return {"run": run.id, "status": run.status}
 
-    done = run_once(session, "run.seal", {"run": run_id}, perform)
-    return done.response, 200, replay_headers(done)
+    return answer_once("run.seal", {"run": run_id}, perform)
 
 
 # --- appeals -----------------------------------------------------------------------------------
 
 
-@bp.route("/appeals")
-@allow()
-@bp.arguments(AppealQuery, location="query")
-@bp.response(200, page_of(AppealOut, "AppealPage"))
+@listing("/appeals", AppealOut, "AppealPage", query=AppealQuery)
 def list_appeals(args: dict[str, Any]) -> Any:
     """Appeals (reporters: their own units'), by run and state."""
-    session = db.session()
     query = select(Appeal).options(joinedload(Appeal.unit),
                                    selectinload(Appeal.firings).joinedload(AppealFiring.firing))
-    if args.get("run"):
-        query = query.where(Appeal.run_id == args["run"])
-    if args.get("state"):
-        query = query.where(Appeal.state == args["state"])
-    page = paginate(session, scope_filter(query, Appeal.unit_id).order_by(Appeal.id), args)
-    page["items"] = [appeal_json(a) for a in page["items"]]
-    return page
+    query = where_given(query, args, run=Appeal.run_id, state=Appeal.state)
+    return paginate(db.session(), scope_filter(query, Appeal.unit_id).order_by(Appeal.id), args, appeal_json)
 
 
-@bp.route("/appeals/<int:appeal_id>")
-@allow()
-@bp.response(200, AppealOut)
-@bp.alt_response(404, schema=ApiErrorSchema)
+@reading("/appeals/<int:appeal_id>", AppealOut, missing=True)
 def get_appeal_view(appeal_id: int) -> Any:
     """One appeal; the ETag is its version."""
     appeal = _appeal(appeal_id)
-    return appeal_json(appeal), 200, {"ETag": f'"{appeal.version}"'}
+    return tagged(appeal_json(appeal), appeal.version)
 
 
 @bp.route("/appeals/<int:appeal_id>/evidence")
@@ -493,8 +410,7 @@ def get_appeal_evidence(appeal_id: int) -> Any:
     stored = stored_evidence(appeal.evidence_ref)
     if stored is None:
         abort(404, description=f"appeal {appeal_id} has no uploaded evidence file")
-    return send_file(io.BytesIO(stored.path.read_bytes()), mimetype=stored.media_type, as_attachment=True,
-                     download_name=stored.download_name)
+    return send_evidence(stored)
 
 
 @bp.route("/runs/<int:run_id>/appeals", methods=["POST"])
@@ -527,48 +443,30 @@ def post_appeal(form: dict[str, Any], files: dict[str, Any], run_id: int) -> Any
                              actor=current().username, evidence_ref=ref)
         return appeal_json(appeal)
 
-    done = run_once(session, "appeal.file", body, perform)
-    return done.response, 201, replay_headers(done, done.response.get("version"))
+    return answer_once("appeal.file", body, perform, 201, etag=True)
 
 
-@bp.route("/appeals/<int:appeal_id>/take", methods=["POST"])
-@allow("reviewer")
-@bp.response(200, AppealOut)
-@transition_doc
+@transition("/appeals/<int:appeal_id>/take", "reviewer", AppealOut)
 def post_take_appeal(appeal_id: int) -> Any:
     """A reviewer who took no part in the cases takes the appeal."""
-    session = db.session()
     appeal = _appeal(appeal_id)
     stated = if_match()
-
-    def perform() -> dict[str, Any]:
-        _check_version("appeal", appeal.id, appeal.version, stated)
-        return appeal_json(take_appeal(session, appeal.id, actor=current().username))
-
-    done = run_once(session, "appeal.take", {"appeal": appeal_id}, perform)
-    return done.response, 200, replay_headers(done, done.response.get("version"))
+    return transition_once("appeal.take", {"appeal": appeal_id}, "appeal", appeal, lambda: appeal_json(
+        take_appeal(db.session(), appeal.id, actor=current().username)), stated=stated)
 
 
-@bp.route("/appeals/<int:appeal_id>/decision", methods=["POST"])
-@allow("reviewer")
-@bp.arguments(AppealDecisionIn)
-@bp.response(200, AppealOut)
-@transition_doc
+@transition("/appeals/<int:appeal_id>/decision", "reviewer", AppealOut, AppealDecisionIn)
 def post_appeal_decision(body: dict[str, Any], appeal_id: int) -> Any:
     """Decide upheld, overturned or adjusted (``points``: new points by cited firing seq); a changed
     outcome makes a new run that supersedes the current one (``superseding_run``)."""
-    session = db.session()
     appeal = _appeal(appeal_id)
     stated = if_match()
 
-    def perform() -> dict[str, Any]:
-        _check_version("appeal", appeal.id, appeal.version, stated)
-        decided = decide_appeal(session, appeal.id, body["outcome"], actor=current().username,
+    def act() -> dict[str, Any]:
+        decided = decide_appeal(db.session(), appeal.id, body["outcome"], actor=current().username,
                                 reason=body["reason"], points=body.get("points") or None)
         return appeal_json(decided.appeal)
 
     request_body = {"outcome": body["outcome"], "reason": body["reason"],
                     "points": {str(k): str(v) for k, v in sorted((body.get("points") or {}).items())}}
-    done = run_once(session, "appeal.decide", request_body, perform)
-    return done.response, 200, replay_headers(done, done.response.get("version"))
-
+    return transition_once("appeal.decide", request_body, "appeal", appeal, act, stated=stated)

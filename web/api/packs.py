@@ -7,15 +7,13 @@ from __future__ import annotations
 from typing import Any
 
 import marshmallow as ma
-from flask import abort
 from sqlalchemy import select
 
 from store import RulePack
-from web.api.blueprint import bp
-from web.api.common import ApiErrorSchema, PageArgs, page_of, paginate
+from web.api.common import action, listing, paginate, reading
 from web.extensions import db
 from web.packs import impact_of, pack_diff, pack_version
-from web.security.policy import IMPACT_ROLES, STAFF, allow
+from web.security.policy import IMPACT_ROLES, STAFF
 from workflows.packs import get_pack as find_pack
 
 
@@ -74,31 +72,17 @@ class ImpactOut(ma.Schema):
     changes = ma.fields.List(ma.fields.Nested(UnitChangeOut))
 
 
-@bp.route("/rule-packs")
-@allow(*STAFF)
-@bp.arguments(PageArgs, location="query")
-@bp.response(200, page_of(PackSchema, "PackPage"))
+@listing("/rule-packs", PackSchema, "PackPage", *STAFF)
 def list_packs(args: dict[str, Any]) -> Any:
     return paginate(db.session(), select(RulePack).order_by(RulePack.name, RulePack.id), args)
 
 
-@bp.route("/rule-packs/<name>/<version>")
-@allow(*STAFF)
-@bp.response(200, PackDetailSchema)
+@reading("/rule-packs/<name>/<version>", PackDetailSchema, *STAFF)
 def get_pack(name: str, version: str) -> Any:
-    row = db.session().scalars(
-        select(RulePack).where(RulePack.name == name, RulePack.version == version)
-    ).one_or_none()
-    if row is None:
-        abort(404, description=f"no rule pack {name}@{version}")
-    return row
+    return pack_version(db.session(), name, version)
 
 
-@bp.route("/rule-packs/<name>/<version>/diff")
-@allow(*STAFF)
-@bp.arguments(DiffQuery, location="query")
-@bp.response(200, DiffOut)
-@bp.alt_response(404, schema=ApiErrorSchema)
+@reading("/rule-packs/<name>/<version>/diff", DiffOut, *STAFF, query=DiffQuery, missing=True)
 def get_pack_diff(args: dict[str, Any], name: str, version: str) -> Any:
     """The unified diff of the YAML from version ``against`` to this one."""
     session = db.session()
@@ -108,12 +92,8 @@ def get_pack_diff(args: dict[str, Any], name: str, version: str) -> Any:
             "diff": "\n".join(pack_diff(old, new))}
 
 
-@bp.route("/rule-packs/<name>/<version>/impact", methods=["POST"])
-@allow(*IMPACT_ROLES)
-@bp.arguments(ImpactIn)
-@bp.response(200, ImpactOut)
-@bp.alt_response(404, schema=ApiErrorSchema)
-@bp.alt_response(409, schema=ApiErrorSchema)
+@action("/rule-packs/<name>/<version>/impact", ImpactOut, *IMPACT_ROLES, body=ImpactIn, status=200,
+        refusals=(404, 409), once=False)
 def post_pack_impact(body: dict[str, Any], name: str, version: str) -> Any:
     """Re-evaluate the scheme's latest snapshot under this version and the approved one: every unit
     whose score, grade or rank changes (recorded as ``pack.impact``, which approval requires)."""

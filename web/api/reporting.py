@@ -11,9 +11,20 @@ from flask import abort
 from flask_smorest.fields import Upload
 from sqlalchemy import select
 
-from store import ProgressReport, Target, Unit
+from store import ProgressReport, Target
 from web.api.blueprint import bp
-from web.api.common import ApiErrorSchema, PageArgs, page_of, paginate, scheme_or_404, scope_filter, within
+from web.api.common import (
+    ApiErrorSchema,
+    PageArgs,
+    action,
+    listing,
+    of_unit_code,
+    paginate,
+    scheme_or_404,
+    scope_filter,
+    where_given,
+    within,
+)
 from web.extensions import db
 from web.files.imports import import_upload
 from web.security.policy import OFFICE, REPORTERS, allow, current, require_report_scope
@@ -62,30 +73,19 @@ class ImportOut(ma.Schema):
     summary = ma.fields.String()
 
 
-@bp.route("/progress-reports")
-@allow()
-@bp.arguments(ProgressQuery, location="query")
-@bp.response(200, page_of(ProgressSchema, "ProgressPage"))
+@listing("/progress-reports", ProgressSchema, "ProgressPage", query=ProgressQuery)
 def list_progress(args: dict[str, Any]) -> Any:
     session = db.session()
     query = select(ProgressReport).join(Target, Target.id == ProgressReport.target_id)
     if args.get("scheme"):
         query = query.where(Target.scheme_id == scheme_or_404(session, args["scheme"]).id)
-    if args.get("unit"):
-        query = query.join(Unit, Unit.id == Target.unit_id).where(Unit.code == args["unit"])
-    if args.get("period"):
-        query = query.where(ProgressReport.period == args["period"])
-    query = scope_filter(query, Target.unit_id).order_by(ProgressReport.id)
-    return paginate(session, query, args)
+    query = of_unit_code(query, Target.unit_id, args.get("unit"))
+    query = where_given(query, args, period=ProgressReport.period)
+    return paginate(session, scope_filter(query, Target.unit_id).order_by(ProgressReport.id), args)
 
 
-@bp.route("/progress-reports", methods=["POST"])
-@allow(*REPORTERS)
-@bp.arguments(ProgressIn)
-@bp.response(201, ProgressSchema)
-@bp.alt_response(403, schema=ApiErrorSchema)
-@bp.alt_response(409, schema=ApiErrorSchema)
-@bp.alt_response(422, schema=ApiErrorSchema)
+@action("/progress-reports", ProgressSchema, *REPORTERS, body=ProgressIn, refusals=(403, 409, 422),
+        once=False)
 def post_progress(data: dict[str, Any]) -> Any:
     """Report a cumulative value (a reporter for its own units, or a source department's token)."""
     session = db.session()

@@ -16,9 +16,19 @@ from sqlalchemy import select
 
 from store import Firing, Run, ScoreSheet
 from web.api.blueprint import bp
-from web.api.common import ApiErrorSchema, PageArgs, page_of, paginate, run_for_reader, scope_filter
+from web.api.common import (
+    PageArgs,
+    action,
+    listing,
+    of_run_unit,
+    paginate,
+    reading,
+    run_for_reader,
+    scope_filter,
+    where_given,
+)
 from web.extensions import db
-from web.security.policy import OFFICE, STAFF, allow, current, public, require_unit
+from web.security.policy import OFFICE, STAFF, current, public, require_unit
 from web.security.visibility import published_runs
 from workflows import readmodels as rm
 from workflows.runs import create_run
@@ -108,20 +118,12 @@ class PublishedSchema(ma.Schema):
     runs = ma.fields.List(ma.fields.Nested(RunSchema))
 
 
-@bp.route("/runs")
-@allow(*STAFF)
-@bp.arguments(PageArgs, location="query")
-@bp.response(200, page_of(RunSchema, "RunPage"))
+@listing("/runs", RunSchema, "RunPage", *STAFF)
 def list_runs(args: dict[str, Any]) -> Any:
     return paginate(db.session(), select(Run).order_by(Run.id.desc()), args)
 
 
-@bp.route("/runs", methods=["POST"])
-@allow(*OFFICE)
-@bp.arguments(RunIn)
-@bp.response(201, RunSchema)
-@bp.alt_response(409, schema=ApiErrorSchema)
-@bp.alt_response(422, schema=ApiErrorSchema)
+@action("/runs", RunSchema, *OFFICE, body=RunIn, refusals=(409, 422), once=False)
 def post_run(data: dict[str, Any]) -> Any:
     """Run a period (2024, 2024-H1, 2024-Q3, 2024-07) of a scheme under its approved rule pack."""
     outcome = create_run(db.session(), data["scheme"], data["period"], actor=current().username,
@@ -139,32 +141,21 @@ def _json_response(body: bytes) -> Response:
     return current_app.response_class(body, mimetype="application/json")
 
 
-@bp.route("/runs/<int:run_id>")
-@allow()
-@bp.response(200, RunSchema)
+@reading("/runs/<int:run_id>", RunSchema)
 def get_run(run_id: int) -> Any:
     return run_for_reader(run_id)
 
 
-@bp.route("/runs/<int:run_id>/firings")
-@allow()
-@bp.arguments(FiringQuery, location="query")
-@bp.response(200, page_of(FiringSchema, "FiringPage"))
+@listing("/runs/<int:run_id>/firings", FiringSchema, "FiringPage", query=FiringQuery)
 def list_firings(args: dict[str, Any], run_id: int) -> Any:
     """A run's rule firings (reporters: their own units only)."""
-    session = db.session()
     run = run_for_reader(run_id)
-    query = select(Firing).where(Firing.run_id == run.id)
-    if args.get("unit"):
-        query = query.where(Firing.unit_id == rm.get_unit(session, run.scheme, args["unit"]).id)
-    if args.get("effect"):
-        query = query.where(Firing.effect == args["effect"])
-    return paginate(session, scope_filter(query, Firing.unit_id).order_by(Firing.seq), args)
+    query = of_run_unit(select(Firing).where(Firing.run_id == run.id), run, Firing.unit_id, args.get("unit"))
+    query = where_given(query, args, effect=Firing.effect)
+    return paginate(db.session(), scope_filter(query, Firing.unit_id).order_by(Firing.seq), args)
 
 
-@bp.route("/runs/<int:run_id>/firings/<int:seq>")
-@allow()
-@bp.response(200, FiringExplanationSchema)
+@reading("/runs/<int:run_id>/firings/<int:seq>", FiringExplanationSchema)
 def get_firing(run_id: int, seq: int) -> Any:
     """One firing with the rule's text and the cuts that touched it."""
     session = db.session()
@@ -177,22 +168,15 @@ def get_firing(run_id: int, seq: int) -> Any:
     return {"firing": exp.firing, "rule_text": exp.rule_text, "cuts": cuts}
 
 
-@bp.route("/runs/<int:run_id>/score-sheets")
-@allow()
-@bp.arguments(PageArgs, location="query")
-@bp.response(200, page_of(SheetSchema, "SheetPage"))
+@listing("/runs/<int:run_id>/score-sheets", SheetSchema, "SheetPage")
 def list_sheets(args: dict[str, Any], run_id: int) -> Any:
-    session = db.session()
     run = run_for_reader(run_id)
-    query = select(ScoreSheet).where(ScoreSheet.run_id == run.id)
-    query = scope_filter(query, ScoreSheet.unit_id).order_by(ScoreSheet.category_code, ScoreSheet.rank,
-                                                              ScoreSheet.id)
-    return paginate(session, query, args)
+    query = scope_filter(select(ScoreSheet).where(ScoreSheet.run_id == run.id), ScoreSheet.unit_id)
+    order = (ScoreSheet.category_code, ScoreSheet.rank, ScoreSheet.id)
+    return paginate(db.session(), query.order_by(*order), args)
 
 
-@bp.route("/runs/<int:run_id>/score-sheets/<code>")
-@allow()
-@bp.response(200, SheetSchema)
+@reading("/runs/<int:run_id>/score-sheets/<code>", SheetSchema)
 def get_sheet(run_id: int, code: str) -> Any:
     session = db.session()
     run = run_for_reader(run_id)
@@ -206,10 +190,7 @@ def get_sheet(run_id: int, code: str) -> Any:
     return _json_response(part.memo("api.sheet", lambda: _json_bytes(SheetSchema().dump(part.sheet))))
 
 
-@bp.route("/runs/<int:run_id>/units/<code>/explanation")
-@allow()
-@bp.arguments(ExplanationQuery, location="query")
-@bp.response(200, ExplanationSchema)
+@reading("/runs/<int:run_id>/units/<code>/explanation", ExplanationSchema, query=ExplanationQuery)
 def get_explanation(args: dict[str, Any], run_id: int, code: str) -> Any:
     """Why a unit scored what it did: its sheet, the firings behind it, and the engine's text."""
     session = db.session()

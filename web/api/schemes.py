@@ -10,10 +10,8 @@ import marshmallow as ma
 from sqlalchemy import select
 
 from store import Event, Indicator, Scheme, Target, Unit
-from web.api.blueprint import bp
-from web.api.common import ApiErrorSchema, PageArgs, page_of, paginate, scheme_or_404, scope_filter
+from web.api.common import listing, paginate, reading, scheme_or_404, scope_filter
 from web.extensions import db
-from web.security.policy import allow
 
 
 class SchemeSchema(ma.Schema):
@@ -74,66 +72,46 @@ class EventSchema(ma.Schema):
     verified_quantity = ma.fields.Decimal(as_string=True, allow_none=True)
 
 
-@bp.route("/schemes")
-@allow()
-@bp.arguments(PageArgs, location="query")
-@bp.response(200, page_of(SchemeSchema, "SchemePage"))
+def _of_scheme(code: str, model: Any, order: Any, args: dict[str, Any], unit_column: Any = None) -> Any:
+    """A page of the scheme's rows of ``model`` (in the reader's unit scope when ``unit_column`` names
+    their unit), in ``order``."""
+    session = db.session()
+    scheme = scheme_or_404(session, code)
+    query = select(model).where(model.scheme_id == scheme.id)
+    if unit_column is not None:
+        query = scope_filter(query, unit_column)
+    return paginate(session, query.order_by(order), args)
+
+
+@listing("/schemes", SchemeSchema, "SchemePage")
 def list_schemes(args: dict[str, Any]) -> Any:
     """Assessment schemes (考核方案)."""
-    session = db.session()
-    return paginate(session, select(Scheme).order_by(Scheme.year.desc(), Scheme.code), args)
+    return paginate(db.session(), select(Scheme).order_by(Scheme.year.desc(), Scheme.code), args)
 
 
-@bp.route("/schemes/<code>")
-@allow()
-@bp.response(200, SchemeSchema)
-@bp.alt_response(404, schema=ApiErrorSchema)
+@reading("/schemes/<code>", SchemeSchema, missing=True)
 def get_scheme(code: str) -> Any:
     return scheme_or_404(db.session(), code)
 
 
-@bp.route("/schemes/<code>/units")
-@allow()
-@bp.arguments(PageArgs, location="query")
-@bp.response(200, page_of(UnitSchema, "UnitPage"))
+@listing("/schemes/<code>/units", UnitSchema, "UnitPage")
 def list_units(args: dict[str, Any], code: str) -> Any:
     """Assessed units (reporters see only their own)."""
-    session = db.session()
-    scheme = scheme_or_404(session, code)
-    query = scope_filter(select(Unit).where(Unit.scheme_id == scheme.id), Unit.id).order_by(Unit.code)
-    return paginate(session, query, args)
+    return _of_scheme(code, Unit, Unit.code, args, Unit.id)
 
 
-@bp.route("/schemes/<code>/indicators")
-@allow()
-@bp.arguments(PageArgs, location="query")
-@bp.response(200, page_of(IndicatorSchema, "IndicatorPage"))
+@listing("/schemes/<code>/indicators", IndicatorSchema, "IndicatorPage")
 def list_indicators(args: dict[str, Any], code: str) -> Any:
-    session = db.session()
-    scheme = scheme_or_404(session, code)
-    return paginate(session, select(Indicator).where(Indicator.scheme_id == scheme.id)
-                    .order_by(Indicator.code), args)
+    return _of_scheme(code, Indicator, Indicator.code, args)
 
 
-@bp.route("/schemes/<code>/targets")
-@allow()
-@bp.arguments(PageArgs, location="query")
-@bp.response(200, page_of(TargetSchema, "TargetPage"))
+@listing("/schemes/<code>/targets", TargetSchema, "TargetPage")
 def list_targets(args: dict[str, Any], code: str) -> Any:
     """Targets (目标任务); reporters see their own units' targets."""
-    session = db.session()
-    scheme = scheme_or_404(session, code)
-    query = scope_filter(select(Target).where(Target.scheme_id == scheme.id), Target.unit_id)
-    return paginate(session, query.order_by(Target.id), args)
+    return _of_scheme(code, Target, Target.id, args, Target.unit_id)
 
 
-@bp.route("/schemes/<code>/events")
-@allow()
-@bp.arguments(PageArgs, location="query")
-@bp.response(200, page_of(EventSchema, "EventPage"))
+@listing("/schemes/<code>/events", EventSchema, "EventPage")
 def list_events(args: dict[str, Any], code: str) -> Any:
     """Honours, incidents and project claims; reporters see their own units' events."""
-    session = db.session()
-    scheme = scheme_or_404(session, code)
-    query = scope_filter(select(Event).where(Event.scheme_id == scheme.id), Event.unit_id)
-    return paginate(session, query.order_by(Event.code), args)
+    return _of_scheme(code, Event, Event.code, args, Event.unit_id)

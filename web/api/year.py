@@ -10,7 +10,7 @@ closes or escalates notices. Transitions take ``If-Match`` (the version read: 42
 
 from __future__ import annotations
 
-from decimal import Decimal
+from collections.abc import Callable
 from typing import Any
 
 import marshmallow as ma
@@ -26,43 +26,49 @@ from store import (
     Unit,
     Verification,
 )
-from web.api.blueprint import bp
 from web.api.common import (
-    ApiErrorSchema,
     DecisionIn,
-    PageArgs,
     RejectIn,
-    headers_doc,
-    page_of,
+    Reply,
+    action,
+    answer_once,
+    by_state_and_unit,
+    listing,
+    of_unit_code,
     paginate,
+    plain_body,
+    reading,
     scope_filter,
-    transition_doc,
+    tagged,
+    transition,
+    transition_once,
+    where_given,
+    with_history,
     within,
 )
 from web.extensions import db
-from web.security.policy import allow, current, require_report_scope, require_unit
-from web.transitions import if_match, refuse_stale, replay_headers, run_once, stale_versions
+from web.security.policy import current, require_report_scope, require_unit
+from web.transitions import plain_number
 from workflows.errors import Invalid, NotFound
-from workflows.year import (
-    ADJUSTMENT,
+from workflows.year.adjustments import (
     adjustment_history,
     adjustment_json,
     approve_adjustment,
+    get_adjustment,
+    reject_adjustment,
+    request_adjustment,
+)
+from workflows.year.machines import ADJUSTMENT, NOTICE
+from workflows.year.notices import (
     close_notice,
     escalate_notice,
-    get_adjustment,
     get_notice,
     notice_history,
     notice_json,
     raise_notices,
-    reject_adjustment,
-    request_adjustment,
     respond_notice,
-    verification_history,
-    verify_event,
-    verify_report,
 )
-from workflows.year.machines import NOTICE
+from workflows.year.verification import verification_history, verify_event, verify_report
 
 CODE = ma.validate.Length(min=1, max=40)
 REASON = ma.validate.Length(min=1, max=2000)
@@ -105,13 +111,8 @@ class AdjustmentOut(ma.Schema):
     decision_reason = ma.fields.String(allow_none=True)
 
 
-class AdjustmentDetailOut(AdjustmentOut):
-    history = ma.fields.List(ma.fields.Nested(YearEventOut))
-
-
-class AdjustmentQuery(PageArgs):
-    state = ma.fields.String(validate=ma.validate.OneOf(ADJUSTMENT.states))
-    unit = ma.fields.String(validate=CODE)
+AdjustmentDetailOut = with_history(AdjustmentOut, YearEventOut, "AdjustmentDetailOut")
+AdjustmentQuery = by_state_and_unit(ADJUSTMENT.states, "AdjustmentQuery")
 
 
 class AdjustmentIn(ma.Schema):
@@ -179,13 +180,8 @@ class NoticeOut(ma.Schema):
     responded_by = ma.fields.String(allow_none=True)
 
 
-class NoticeDetailOut(NoticeOut):
-    history = ma.fields.List(ma.fields.Nested(YearEventOut))
-
-
-class NoticeQuery(PageArgs):
-    state = ma.fields.String(validate=ma.validate.OneOf(NOTICE.states))
-    unit = ma.fields.String(validate=CODE)
+NoticeDetailOut = with_history(NoticeOut, YearEventOut, "NoticeDetailOut")
+NoticeQuery = by_state_and_unit(NOTICE.states, "NoticeQuery")
 
 
 class RespondIn(ma.Schema):
@@ -223,10 +219,6 @@ class EscalatedOut(ma.Schema):
 # --- helpers -----------------------------------------------------------------------------------
 
 
-def _plain(value: Decimal | None) -> str | None:
-    return None if value is None else format(value.normalize(), "f")
-
-
 def events_json(events: list[Any]) -> list[dict[str, Any]]:
     return [{"action": e.action, "from_state": e.from_state, "to_state": e.to_state, "actor": e.actor,
              "reason": e.reason, "at": e.at.isoformat(), "audit_seq": e.audit_seq} for e in events]
@@ -234,9 +226,9 @@ def events_json(events: list[Any]) -> list[dict[str, Any]]:
 
 def verification_json(v: Verification) -> dict[str, Any]:
     return {"id": v.id, "progress_report": v.progress_report_id, "event": v.event_id, "seq": v.seq,
-            "value": _plain(v.value), "claimed_value": _plain(v.claimed_value),
-            "previous_value": _plain(v.previous_value), "reason": v.reason, "verified_by": v.verified_by,
-            "verified_at": v.verified_at.isoformat(), "audit_seq": v.audit_seq}
+            "value": plain_number(v.value), "claimed_value": plain_number(v.claimed_value),
+            "previous_value": plain_number(v.previous_value), "reason": v.reason,
+            "verified_by": v.verified_by, "verified_at": v.verified_at.isoformat(), "audit_seq": v.audit_seq}
 
 
 def scoped_adjustment(adjustment_id: int) -> TargetAdjustment:
@@ -249,17 +241,6 @@ def scoped_notice(notice_id: int) -> SupervisionNotice:
     notice = get_notice(db.session(), notice_id)
     require_unit(notice.unit_id)
     return notice
-
-
-def _plain_body(body: dict[str, Any]) -> dict[str, Any]:
-    def plain(v: Any) -> Any:
-        if isinstance(v, Decimal):
-            return str(v)
-        if isinstance(v, dict):
-            return {k: plain(x) for k, x in sorted(v.items())}
-        return v
-
-    return {k: plain(v) for k, v in body.items()}
 
 
 def _requested_unit(code: str, scheme_code: str | None) -> Unit:
@@ -279,102 +260,69 @@ def _requested_unit(code: str, scheme_code: str | None) -> Unit:
     return units[0]
 
 
-def _versioned(what: str, sid: int, current_version: int) -> None:
-    stated = if_match()
-    refuse_stale(stale_versions({sid: current_version}, {sid: stated}, what))
-
-
 # --- target adjustments ------------------------------------------------------------------------
 
 
-@bp.route("/adjustments")
-@allow()
-@bp.arguments(AdjustmentQuery, location="query")
-@bp.response(200, page_of(AdjustmentOut, "AdjustmentPage"))
+@listing("/adjustments", AdjustmentOut, "AdjustmentPage", query=AdjustmentQuery)
 def list_adjustment_requests(args: dict[str, Any]) -> Any:
     """Target adjustment requests (reporters: their own units'), by state and unit."""
-    session = db.session()
     query = select(TargetAdjustment).join(Target, TargetAdjustment.target_id == Target.id)
-    if args.get("state"):
-        query = query.where(TargetAdjustment.state == args["state"])
-    if args.get("unit"):
-        query = query.join(Unit, Target.unit_id == Unit.id).where(Unit.code == args["unit"])
-    page = paginate(session, scope_filter(query, Target.unit_id).order_by(TargetAdjustment.id), args)
-    page["items"] = [adjustment_json(a) for a in page["items"]]
-    return page
+    query = where_given(query, args, state=TargetAdjustment.state)
+    query = of_unit_code(query, Target.unit_id, args.get("unit"))
+    return paginate(db.session(), scope_filter(query, Target.unit_id).order_by(TargetAdjustment.id), args,
+                    adjustment_json)
 
 
-@bp.route("/adjustments", methods=["POST"])
-@allow("reporter", "office")
-@bp.arguments(AdjustmentIn)
-@bp.response(201, AdjustmentOut)
-@bp.alt_response(403, schema=ApiErrorSchema)
-@bp.alt_response(409, schema=ApiErrorSchema)
-@headers_doc
+@action("/adjustments", AdjustmentOut, "reporter", "office", body=AdjustmentIn, refusals=(403, 409))
 def post_adjustment(body: dict[str, Any]) -> Any:
     """A reporter (for its own units) or the office requests a change of a target's annual value
     and/or milestones, before the scheme's adjustment cut-off (409 after it)."""
-    session = db.session()
     unit = _requested_unit(body["unit"], body.get("scheme"))
     require_report_scope(unit.id)
 
     def perform() -> dict[str, Any]:
         adjustment = request_adjustment(
-            session, body["unit"], body["indicator"], actor=current().username, reason=body["reason"],
+            db.session(), body["unit"], body["indicator"], actor=current().username, reason=body["reason"],
             annual_value=body.get("annual_value"), milestones=body.get("milestones"),
             periods=body.get("periods"), evidence_ref=body.get("evidence_ref"),
             scheme_code=unit.scheme.code)
         return adjustment_json(adjustment)
 
-    done = run_once(session, "adjustment.request", _plain_body(body), perform)
-    return done.response, 201, replay_headers(done, done.response.get("version"))
+    return answer_once("adjustment.request", plain_body(body), perform, 201, etag=True)
 
 
-@bp.route("/adjustments/<int:adjustment_id>")
-@allow()
-@bp.response(200, AdjustmentDetailOut)
-@bp.alt_response(404, schema=ApiErrorSchema)
+@reading("/adjustments/<int:adjustment_id>", AdjustmentDetailOut, missing=True)
 def get_adjustment_request(adjustment_id: int) -> Any:
     """One adjustment request with its history; the ETag is its version."""
     adjustment = scoped_adjustment(adjustment_id)
-    out = {**adjustment_json(adjustment),
-           "history": events_json(adjustment_history(db.session(), adjustment.id))}
-    return out, 200, {"ETag": f'"{adjustment.version}"'}
+    history = events_json(adjustment_history(db.session(), adjustment.id))
+    return tagged({**adjustment_json(adjustment), "history": history}, adjustment.version)
 
 
-def _decide_adjustment(adjustment_id: int, action: str, body: dict[str, Any]) -> Any:
+def _decide_adjustment(adjustment_id: int, action: str, body: dict[str, Any]) -> Reply:
     session = db.session()
     adjustment = scoped_adjustment(adjustment_id)
     actor = current().username
 
-    def perform() -> dict[str, Any]:
-        _versioned("target adjustment", adjustment.id, adjustment.version)
+    def act() -> dict[str, Any]:
         if action == "approve":
             approve_adjustment(session, adjustment.id, actor=actor, reason=body.get("reason"))
         else:
             reject_adjustment(session, adjustment.id, actor=actor, reason=body["reason"])
         return adjustment_json(adjustment)
 
-    done = run_once(session, f"adjustment.{action}", {"adjustment": adjustment_id, **body}, perform)
-    return done.response, 200, replay_headers(done, done.response.get("version"))
+    return transition_once(f"adjustment.{action}", {"adjustment": adjustment_id, **body}, "target adjustment",
+                           adjustment, act)
 
 
-@bp.route("/adjustments/<int:adjustment_id>/approve", methods=["POST"])
-@allow("office")
-@bp.arguments(DecisionIn)
-@bp.response(200, AdjustmentOut)
-@transition_doc
+@transition("/adjustments/<int:adjustment_id>/approve", "office", AdjustmentOut, DecisionIn)
 def post_approve_adjustment(body: dict[str, Any], adjustment_id: int) -> Any:
     """The office approves (never the requester, nor an account of the unit: 403); the target
     changes now (409 if it moved since the request)."""
     return _decide_adjustment(adjustment_id, "approve", body)
 
 
-@bp.route("/adjustments/<int:adjustment_id>/reject", methods=["POST"])
-@allow("office")
-@bp.arguments(RejectIn)
-@bp.response(200, AdjustmentOut)
-@transition_doc
+@transition("/adjustments/<int:adjustment_id>/reject", "office", AdjustmentOut, RejectIn)
 def post_reject_adjustment(body: dict[str, Any], adjustment_id: int) -> Any:
     """The office rejects with a reason; the target keeps its value."""
     return _decide_adjustment(adjustment_id, "reject", body)
@@ -383,183 +331,115 @@ def post_reject_adjustment(body: dict[str, Any], adjustment_id: int) -> Any:
 # --- verification ------------------------------------------------------------------------------
 
 
-@bp.route("/verifications/reports", methods=["POST"])
-@allow("office")
-@bp.arguments(ReportVerificationIn)
-@bp.response(201, VerificationOut)
-@bp.alt_response(403, schema=ApiErrorSchema)
-@bp.alt_response(409, schema=ApiErrorSchema)
-@headers_doc
+@action("/verifications/reports", VerificationOut, "office", body=ReportVerificationIn, refusals=(403, 409))
 def post_verify_report(body: dict[str, Any]) -> Any:
     """The office sets the verified value of a unit's progress report for a period."""
-    session = db.session()
-
-    def perform() -> dict[str, Any]:
-        row = verify_report(session, body["unit"], body["indicator"], body["period"], value=body["value"],
-                            reason=body["reason"], actor=current().username, source=body.get("source"),
-                            scheme_code=body.get("scheme"))
-        return verification_json(row)
-
-    done = run_once(session, "verification.report", _plain_body(body), perform)
-    return done.response, 201, replay_headers(done)
+    return answer_once("verification.report", plain_body(body), lambda: verification_json(verify_report(
+        db.session(), body["unit"], body["indicator"], body["period"], value=body["value"],
+        reason=body["reason"], actor=current().username, source=body.get("source"),
+        scheme_code=body.get("scheme"))), 201)
 
 
-@bp.route("/verifications/events", methods=["POST"])
-@allow("office")
-@bp.arguments(EventVerificationIn)
-@bp.response(201, VerificationOut)
-@bp.alt_response(403, schema=ApiErrorSchema)
-@bp.alt_response(409, schema=ApiErrorSchema)
-@headers_doc
+@action("/verifications/events", VerificationOut, "office", body=EventVerificationIn, refusals=(403, 409))
 def post_verify_event(body: dict[str, Any]) -> Any:
     """The office sets the verified quantity of a project claim (between 0 and the claim)."""
-    session = db.session()
-
-    def perform() -> dict[str, Any]:
-        row = verify_event(session, body["code"], quantity=body["quantity"], reason=body["reason"],
-                           actor=current().username, scheme_code=body.get("scheme"))
-        return verification_json(row)
-
-    done = run_once(session, "verification.event", _plain_body(body), perform)
-    return done.response, 201, replay_headers(done)
+    return answer_once("verification.event", plain_body(body), lambda: verification_json(verify_event(
+        db.session(), body["code"], quantity=body["quantity"], reason=body["reason"],
+        actor=current().username, scheme_code=body.get("scheme"))), 201)
 
 
-@bp.route("/progress-reports/<int:report_id>/verifications")
-@allow()
-@bp.response(200, VerificationList)
-@bp.alt_response(404, schema=ApiErrorSchema)
+def _verifications(row: Any, what: str, row_id: int, unit_id: Callable[[Any], int],
+                   **which: int) -> dict[str, Any]:
+    """Every verification of one report or event (404 when it is missing), oldest first."""
+    if row is None:
+        raise NotFound(f"no {what} {row_id}")
+    require_unit(unit_id(row))
+    return {"items": [verification_json(v) for v in verification_history(db.session(), **which)]}
+
+
+@reading("/progress-reports/<int:report_id>/verifications", VerificationList, missing=True)
 def get_report_verifications(report_id: int) -> Any:
     """Every verification of one progress report, oldest first (the last is in force)."""
-    session = db.session()
-    report = session.get(ProgressReport, report_id)
-    if report is None:
-        raise NotFound(f"no progress report {report_id}")
-    require_unit(report.target.unit_id)
-    return {"items": [verification_json(v) for v in verification_history(session, report_id=report_id)]}
+    report = db.session().get(ProgressReport, report_id)
+    return _verifications(report, "progress report", report_id, lambda r: r.target.unit_id,
+                          report_id=report_id)
 
 
-@bp.route("/events/<int:event_id>/verifications")
-@allow()
-@bp.response(200, VerificationList)
-@bp.alt_response(404, schema=ApiErrorSchema)
+@reading("/events/<int:event_id>/verifications", VerificationList, missing=True)
 def get_event_verifications(event_id: int) -> Any:
     """Every verification of one event (a project claim), oldest first."""
-    session = db.session()
-    event = session.get(Event, event_id)
-    if event is None:
-        raise NotFound(f"no event {event_id}")
-    require_unit(event.unit_id)
-    return {"items": [verification_json(v) for v in verification_history(session, event_id=event_id)]}
+    event = db.session().get(Event, event_id)
+    return _verifications(event, "event", event_id, lambda e: e.unit_id, event_id=event_id)
 
 
 # --- supervision notices -----------------------------------------------------------------------
 
 
-@bp.route("/notices")
-@allow()
-@bp.arguments(NoticeQuery, location="query")
-@bp.response(200, page_of(NoticeOut, "NoticePage"))
+@listing("/notices", NoticeOut, "NoticePage", query=NoticeQuery)
 def list_supervision_notices(args: dict[str, Any]) -> Any:
     """Supervision notices (reporters: their own units'), by state and unit."""
-    session = db.session()
-    query = select(SupervisionNotice)
-    if args.get("state"):
-        query = query.where(SupervisionNotice.state == args["state"])
-    if args.get("unit"):
-        query = query.join(Unit, SupervisionNotice.unit_id == Unit.id).where(Unit.code == args["unit"])
+    query = where_given(select(SupervisionNotice), args, state=SupervisionNotice.state)
+    query = of_unit_code(query, SupervisionNotice.unit_id, args.get("unit"))
     query = scope_filter(query, SupervisionNotice.unit_id).order_by(SupervisionNotice.id)
-    page = paginate(session, query, args)
-    page["items"] = [notice_json(n) for n in page["items"]]
-    return page
+    return paginate(db.session(), query, args, notice_json)
 
 
-@bp.route("/runs/<int:run_id>/notices", methods=["POST"])
-@allow("office")
-@bp.arguments(RaiseIn)
-@bp.response(201, RaisedOut)
-@bp.alt_response(403, schema=ApiErrorSchema)
-@bp.alt_response(404, schema=ApiErrorSchema)
-@headers_doc
+@action("/runs/<int:run_id>/notices", RaisedOut, "office", body=RaiseIn, refusals=(403, 404))
 def post_raise_notices(body: dict[str, Any], run_id: int) -> Any:
     """The office issues notices from a run's schedule warnings (提醒函, 督办单) and escalates open
     ones a later run still warns about; raising from the same run again issues nothing new."""
-    session = db.session()
 
     def perform() -> dict[str, Any]:
         kwargs = {"due_days": body["due_days"]} if "due_days" in body else {}
-        return raise_notices(session, run_id, actor=current().username, **kwargs).as_json()
+        return raise_notices(db.session(), run_id, actor=current().username, **kwargs).as_json()
 
-    done = run_once(session, "notice.raise", {"run": run_id, **body}, perform)
-    return done.response, 201, replay_headers(done)
+    return answer_once("notice.raise", {"run": run_id, **body}, perform, 201)
 
 
-@bp.route("/notices/<int:notice_id>")
-@allow()
-@bp.response(200, NoticeDetailOut)
-@bp.alt_response(404, schema=ApiErrorSchema)
+@reading("/notices/<int:notice_id>", NoticeDetailOut, missing=True)
 def get_supervision_notice(notice_id: int) -> Any:
     """One notice with its history; the ETag is its version."""
     notice = scoped_notice(notice_id)
-    out = {**notice_json(notice), "history": events_json(notice_history(db.session(), notice.id))}
-    return out, 200, {"ETag": f'"{notice.version}"'}
+    history = events_json(notice_history(db.session(), notice.id))
+    return tagged({**notice_json(notice), "history": history}, notice.version)
 
 
-@bp.route("/notices/<int:notice_id>/respond", methods=["POST"])
-@allow("reporter")
-@bp.arguments(RespondIn)
-@bp.response(200, NoticeOut)
-@transition_doc
+@transition("/notices/<int:notice_id>/respond", "reporter", NoticeOut, RespondIn)
 def post_respond_notice(body: dict[str, Any], notice_id: int) -> Any:
     """The unit's reporter answers its notice (what it does about the lag), with evidence."""
-    session = db.session()
     notice = scoped_notice(notice_id)
 
-    def perform() -> dict[str, Any]:
-        _versioned("notice", notice.id, notice.version)
-        respond_notice(session, notice.id, actor=current().username, text=body["text"],
+    def act() -> dict[str, Any]:
+        respond_notice(db.session(), notice.id, actor=current().username, text=body["text"],
                        evidence_ref=body.get("evidence_ref"))
         return notice_json(notice)
 
-    done = run_once(session, "notice.respond", {"notice": notice_id, **body}, perform)
-    return done.response, 200, replay_headers(done, done.response.get("version"))
+    return transition_once("notice.respond", {"notice": notice_id, **body}, "notice", notice, act)
 
 
-@bp.route("/notices/<int:notice_id>/close", methods=["POST"])
-@allow("office")
-@bp.arguments(DecisionIn)
-@bp.response(200, NoticeOut)
-@transition_doc
+@transition("/notices/<int:notice_id>/close", "office", NoticeOut, DecisionIn)
 def post_close_notice(body: dict[str, Any], notice_id: int) -> Any:
     """The office accepts the unit's response and closes the notice (not the responder)."""
-    session = db.session()
     notice = scoped_notice(notice_id)
 
-    def perform() -> dict[str, Any]:
-        _versioned("notice", notice.id, notice.version)
-        close_notice(session, notice.id, actor=current().username, reason=body.get("reason"))
+    def act() -> dict[str, Any]:
+        close_notice(db.session(), notice.id, actor=current().username, reason=body.get("reason"))
         return notice_json(notice)
 
-    done = run_once(session, "notice.close", {"notice": notice_id, **body}, perform)
-    return done.response, 200, replay_headers(done, done.response.get("version"))
+    return transition_once("notice.close", {"notice": notice_id, **body}, "notice", notice, act)
 
 
-@bp.route("/notices/<int:notice_id>/escalate", methods=["POST"])
-@allow("office")
-@bp.arguments(EscalateIn)
-@bp.response(200, EscalatedOut)
-@transition_doc
+@transition("/notices/<int:notice_id>/escalate", "office", EscalatedOut, EscalateIn)
 def post_escalate_notice(body: dict[str, Any], notice_id: int) -> Any:
     """The office escalates: this notice ends as escalated and the next level is issued (409 at
     listed supervision, the top)."""
-    session = db.session()
     notice = scoped_notice(notice_id)
 
-    def perform() -> dict[str, Any]:
-        _versioned("notice", notice.id, notice.version)
+    def act() -> dict[str, Any]:
         kwargs = {"due_days": body["due_days"]} if "due_days" in body else {}
-        old, new = escalate_notice(session, notice.id, actor=current().username, reason=body["reason"],
+        old, new = escalate_notice(db.session(), notice.id, actor=current().username, reason=body["reason"],
                                    **kwargs)
         return {"escalated": notice_json(old), "issued": notice_json(new)}
 
-    done = run_once(session, "notice.escalate", {"notice": notice_id, **body}, perform)
-    return done.response, 200, replay_headers(done)
+    return transition_once("notice.escalate", {"notice": notice_id, **body}, "notice", notice, act,
+                           etag=False)

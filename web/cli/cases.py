@@ -15,21 +15,18 @@ from typing import Any
 import click
 from sqlalchemy.orm import Session
 
-from web.cli.support import KEY_OPTION, AppContext, run_once
-from workflows.cases import (
+from web.cli.support import KEY_OPTION, AppContext, run_once, transaction_or_exit
+from workflows.cases.appeals import decide_appeal, file_appeal, get_appeal
+from workflows.cases.publication import publish, seal
+from workflows.cases.review import (
     approve_cases,
     case_history,
-    decide_appeal,
-    file_appeal,
-    get_appeal,
     list_cases,
     open_cases,
-    publish,
     reject_cases,
     review_cases,
-    seal,
 )
-from workflows.errors import DomainError, Invalid
+from workflows.errors import Invalid
 
 
 def _points(text: str) -> Decimal:
@@ -51,17 +48,13 @@ def case_group() -> None:
 @click.pass_obj
 def case_list(app: AppContext, run_id: int, state: str | None, as_json: bool) -> None:
     """The cases of RUN: id, state, unit, firing, rule, points, who proposed/reviewed/approved."""
-    try:
-        with app.transaction() as session:
-            rows = [{"id": c.id, "state": c.state, "kind": c.kind, "unit": c.unit.code,
-                     "firing": c.firing.seq, "rule": c.firing.rule_id, "points": str(c.firing.points),
-                     "proposer": c.proposer, "reviewer": c.reviewer, "approver": c.approver,
-                     "decision": c.decision, "adjusted_points": None if c.adjusted_points is None
-                     else str(c.adjusted_points)}
-                    for c in list_cases(session, run_id, state=state)]
-    except DomainError as exc:
-        click.echo(str(exc), err=True)
-        raise SystemExit(1) from None
+    with transaction_or_exit(app) as session:
+        rows = [{"id": c.id, "state": c.state, "kind": c.kind, "unit": c.unit.code,
+                 "firing": c.firing.seq, "rule": c.firing.rule_id, "points": str(c.firing.points),
+                 "proposer": c.proposer, "reviewer": c.reviewer, "approver": c.approver,
+                 "decision": c.decision, "adjusted_points": None if c.adjusted_points is None
+                 else str(c.adjusted_points)}
+                for c in list_cases(session, run_id, state=state)]
     if as_json:
         click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
         return
@@ -130,15 +123,11 @@ def case_reject(app: AppContext, ids: tuple[int, ...], reason: str, key: str | N
 @click.pass_obj
 def case_history_command(app: AppContext, case_id: int) -> None:
     """Who did what to case ID, when and why (with the audit event of each step)."""
-    try:
-        with app.transaction() as session:
-            for e in case_history(session, case_id):
-                click.echo(f"{e.at.isoformat(timespec='seconds')}\tcase {e.case_id}\t{e.action}\t"
-                           f"{e.from_state or '-'} → {e.to_state}\t{e.actor}\t{e.reason or ''}\t"
-                           f"audit #{e.audit_seq}")
-    except DomainError as exc:
-        click.echo(str(exc), err=True)
-        raise SystemExit(1) from None
+    with transaction_or_exit(app) as session:
+        for e in case_history(session, case_id):
+            click.echo(f"{e.at.isoformat(timespec='seconds')}\tcase {e.case_id}\t{e.action}\t"
+                       f"{e.from_state or '-'} → {e.to_state}\t{e.actor}\t{e.reason or ''}\t"
+                       f"audit #{e.audit_seq}")
 
 
 @click.command("publish")

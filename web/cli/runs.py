@@ -15,17 +15,12 @@ from engine.values.canonical import to_plain
 from engine.values.decimals import fmt
 from store import RulePack, Unit
 from web.cli.progress import PhaseBars
-from web.cli.support import AppContext
+from web.cli.support import AppContext, fail, transaction_or_exit
 from workflows.errors import DomainError
 from workflows.impact import pack_impact
 from workflows.packs import approve_pack, get_pack, store_pack
 from workflows.runs import create_run, get_run, load_result, replay
 from workflows.trail import render_counterfactuals, render_trail, unit_counterfactuals, workflow_trail
-
-
-def _fail(message: str) -> None:
-    click.echo(message, err=True)
-    raise SystemExit(1)
 
 
 def _echo_json(value: Any) -> None:
@@ -52,9 +47,9 @@ def pack_load(app: AppContext, file: Path) -> None:
     except PackError as exc:
         for issue in exc.issues:
             click.echo(str(issue), err=True)
-        _fail(f"{len(exc.issues)} error(s): the pack was not stored")
+        fail(f"{len(exc.issues)} error(s): the pack was not stored")
     except DomainError as exc:
-        _fail(str(exc))
+        fail(str(exc))
 
 
 @pack_group.command("approve")
@@ -62,12 +57,9 @@ def pack_load(app: AppContext, file: Path) -> None:
 @click.pass_obj
 def pack_approve(app: AppContext, ref: str) -> None:
     """Approve draft pack REF (NAME@VERSION); the approver must not be who stored it."""
-    try:
-        with app.transaction() as session:
-            row = approve_pack(session, ref, approver=app.settings.actor)
-            click.echo(f"{row.name}@{row.version} approved by {row.approved_by}")
-    except DomainError as exc:
-        _fail(str(exc))
+    with transaction_or_exit(app) as session:
+        row = approve_pack(session, ref, approver=app.settings.actor)
+        click.echo(f"{row.name}@{row.version} approved by {row.approved_by}")
 
 
 @pack_group.command("impact")
@@ -77,14 +69,11 @@ def pack_approve(app: AppContext, ref: str) -> None:
 @click.pass_obj
 def pack_impact_command(app: AppContext, draft_ref: str, period: str | None, as_json: bool) -> None:
     """Show what draft DRAFT_REF would change against the approved pack (recorded: approval needs it)."""
-    try:
-        with app.transaction() as session:
-            scheme = get_pack(session, draft_ref).scheme_code
-            if scheme is None:
-                _fail(f"rule pack {draft_ref} names no scheme: there is nothing to compare it on")
-            report = pack_impact(session, str(scheme), draft_ref, period, actor=app.settings.actor)
-    except DomainError as exc:
-        _fail(str(exc))
+    with transaction_or_exit(app) as session:
+        scheme = get_pack(session, draft_ref).scheme_code
+        if scheme is None:
+            fail(f"rule pack {draft_ref} names no scheme: there is nothing to compare it on")
+        report = pack_impact(session, str(scheme), draft_ref, period, actor=app.settings.actor)
     if as_json:
         _echo_json({**report.audit_payload(), "changes": [
             {**to_plain(c), "delta": to_plain(c.delta)} for c in report.changes]})
@@ -140,9 +129,9 @@ def run_command(
                 "supersedes": outcome.superseded.id if outcome.superseded else None,
             }
     except (DomainError, PeriodError) as exc:
-        _fail(str(exc))
+        fail(str(exc))
     except PackError as exc:
-        _fail("\n".join(str(i) for i in exc.issues))
+        fail("\n".join(str(i) for i in exc.issues))
     if as_json:
         _echo_json(summary)
         return
@@ -171,25 +160,22 @@ def explain_command(app: AppContext, run_id: int, unit: str, indicator: str | No
                     counterfactual: bool, max_candidates: int, lang: str, as_json: bool) -> None:
     """How UNIT's total in RUN_ID was made: sections, firings, cuts, vetoes (and why-nots), then
     what became of each deduction and veto: case history, publication, appeals."""
-    try:
-        with app.transaction() as session:
-            run = get_run(session, run_id)
-            known = session.scalars(
-                select(Unit.code).where(Unit.scheme_id == run.scheme_id, Unit.code == unit)
-            ).one_or_none()
-            if known is None:
-                _fail(f"run {run_id}: no unit {unit!r} in scheme {run.scheme.code}")
-            if why_not:
-                report, result = replay(session, run)
-                if not report.identical:
-                    _fail(f"run {run_id} does not replay identically; see `kaohe replay {run_id}`")
-            else:
-                result = load_result(session, run)
-            trail = workflow_trail(session, run, unit)
-            found = (unit_counterfactuals(run, result, unit, max_candidates=max_candidates)
-                     if counterfactual else None)
-    except DomainError as exc:
-        _fail(str(exc))
+    with transaction_or_exit(app) as session:
+        run = get_run(session, run_id)
+        known = session.scalars(
+            select(Unit.code).where(Unit.scheme_id == run.scheme_id, Unit.code == unit)
+        ).one_or_none()
+        if known is None:
+            fail(f"run {run_id}: no unit {unit!r} in scheme {run.scheme.code}")
+        if why_not:
+            report, result = replay(session, run)
+            if not report.identical:
+                fail(f"run {run_id} does not replay identically; see `kaohe replay {run_id}`")
+        else:
+            result = load_result(session, run)
+        trail = workflow_trail(session, run, unit)
+        found = (unit_counterfactuals(run, result, unit, max_candidates=max_candidates)
+                 if counterfactual else None)
     explanation = explain(result, unit, indicator, why_not=why_not)
     if as_json:
         extra: dict[str, Any] = {"workflow": trail}
@@ -210,11 +196,8 @@ def explain_command(app: AppContext, run_id: int, unit: str, indicator: str | No
 @click.pass_obj
 def replay_command(app: AppContext, run_id: int, as_json: bool) -> None:
     """Re-evaluate RUN_ID's frozen snapshot under its own pack version; exit 1 on any difference."""
-    try:
-        with app.transaction() as session:
-            report, _result = replay(session, get_run(session, run_id))
-    except DomainError as exc:
-        _fail(str(exc))
+    with transaction_or_exit(app) as session:
+        report, _result = replay(session, get_run(session, run_id))
     if as_json:
         _echo_json({"run_id": report.run_id, "identical": report.identical,
                     "stored_hash": report.stored_hash, "replayed_hash": report.replayed_hash,

@@ -1,16 +1,17 @@
 """What every ``kaohe`` command shares, so that no command module imports another or the group.
 
-:class:`AppContext` (the settings and a lazily made engine, one transaction per block),
-:data:`KEY_OPTION` and :func:`run_once` (an action done once per idempotency key, its refusals
-printed and exit 1), and :func:`serve_app` (the web app on the development server, for
-``kaohe serve`` and ``kaohe demo``). It imports none of the command modules.
+:class:`AppContext` (the settings and a lazily made engine, one transaction per block), a
+transaction whose refusal is printed and exits 1 (:func:`transaction_or_exit`, :func:`fail`),
+:data:`KEY_OPTION` and :func:`run_once` (an action done once per idempotency key), and
+:func:`serve_app` (the web app on the development server, for ``kaohe serve`` and ``kaohe demo``).
+It imports none of the command modules.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 from sqlalchemy import Engine
@@ -53,6 +54,23 @@ class AppContext:
 
 pass_app = click.make_pass_decorator(AppContext)
 
+
+def fail(message: str) -> NoReturn:
+    """Print ``message`` on stderr and exit 1."""
+    click.echo(message, err=True)
+    raise SystemExit(1)
+
+
+@contextmanager
+def transaction_or_exit(app: AppContext) -> Iterator[Session]:
+    """:meth:`AppContext.transaction`, whose domain error (a refusal, a missing subject) is printed
+    on stderr and exits 1, nothing changed."""
+    try:
+        with app.transaction() as session:
+            yield session
+    except DomainError as exc:
+        fail(str(exc))
+
 KEY_OPTION = click.option("--idempotency-key", "key",
                           help="Repeat-safe: the same key again returns the first result.")
 
@@ -69,11 +87,9 @@ def run_once(app: AppContext, action: str, request: Mapping[str, Any],
     except BatchRefused as exc:
         for sid, message in exc.errors:
             click.echo(f"{sid}: {message}", err=True)
-        click.echo(f"{action}: refused for {len(exc.errors)} item(s), nothing changed", err=True)
-        raise SystemExit(1) from None
+        fail(f"{action}: refused for {len(exc.errors)} item(s), nothing changed")
     except DomainError as exc:
-        click.echo(str(exc), err=True)
-        raise SystemExit(1) from None
+        fail(str(exc))
     if done.replayed:
         click.echo(f"(idempotency key {key}: already done, nothing changed)")
     return done.response

@@ -16,22 +16,23 @@ import click
 from sqlalchemy.orm import Session
 
 from web.cli.support import KEY_OPTION, AppContext, run_once
-from workflows.year import (
-    DEFAULT_DUE_DAYS,
+from workflows.year.adjustments import (
     adjustment_json,
     approve_adjustment,
+    list_adjustments,
+    reject_adjustment,
+    request_adjustment,
+)
+from workflows.year.notices import (
+    DEFAULT_DUE_DAYS,
     close_notice,
     escalate_notice,
-    list_adjustments,
     list_notices,
     notice_json,
     raise_notices,
-    reject_adjustment,
-    request_adjustment,
     respond_notice,
-    verify_event,
-    verify_report,
 )
+from workflows.year.verification import verify_event, verify_report
 
 SCHEME_OPTION = click.option("--scheme", "scheme", help="Scheme code, when the codes exist in several.")
 

@@ -1,13 +1,14 @@
-"""A run's audit export bundle (docs/audit-format.md §5) as zip bytes, for the API and the audit
-page to send: made in a private temporary directory, 404 when the run is missing, 409 when its
-binding is."""
+"""A run's audit export bundle (docs/audit-format.md §5) sent as a zip file, from the API and from
+the audit page alike: made in a private temporary directory, 404 when the run is missing, 409 when
+its binding is."""
 
 from __future__ import annotations
 
+import io
 import tempfile
 from pathlib import Path
 
-from flask import abort
+from flask import Response, abort, send_file
 from sqlalchemy.orm import Session
 
 from audit.export import ExportError, export_run
@@ -25,3 +26,10 @@ def bundle_bytes(session: Session, run_id: int) -> bytes:
         path = Path(tmp) / "bundle.zip"
         bundle.write_zip(path)
         return path.read_bytes()
+
+
+def send_bundle(session: Session, run_id: int) -> Response:
+    """The run's bundle as the download ``run-<id>.kaohe.zip``."""
+    data = bundle_bytes(session, run_id)
+    return send_file(io.BytesIO(data), mimetype="application/zip", as_attachment=True,
+                     download_name=f"run-{run_id}.kaohe.zip")

@@ -10,11 +10,12 @@ reader can check the bytes against the name.
 from __future__ import annotations
 
 import hashlib
+import io
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from flask import abort, current_app
+from flask import Response, abort, current_app, send_file
 from werkzeug.datastructures import FileStorage
 from werkzeug.utils import secure_filename
 
@@ -82,3 +83,9 @@ def evidence_label(ref: str | None) -> str:
     """What to show for an ``evidence_ref``: the original file name of an upload, else the text."""
     found = _STORED.match(ref or "")
     return found.group(3) if found else (ref or "")
+
+
+def send_evidence(stored: StoredEvidence) -> Response:
+    """A stored evidence file as a download under the name it was uploaded with."""
+    return send_file(io.BytesIO(stored.path.read_bytes()), mimetype=stored.media_type, as_attachment=True,
+                     download_name=stored.download_name)

@@ -3,20 +3,19 @@ the audit ledger (the latest events, a verify button, each run's export bundle).
 
 from __future__ import annotations
 
-import io
 from typing import Any
 
-from flask import abort, render_template, request, send_file
+from flask import abort, render_template, request
 from sqlalchemy import func, select
 
 from audit import verify
 from store import AuditEvent, RulePack, Scheme
 from web.domain_text import localized
 from web.extensions import db
-from web.files.bundles import bundle_bytes
+from web.files.bundles import send_bundle
 from web.packs import impact_of, pack_diff, pack_version
 from web.pages.blueprint import bp
-from web.pages.forms import ActionForm
+from web.pages.common import ActionForm, require_valid
 from web.security.policy import AUDITORS, IMPACT_ROLES, STAFF, allow, current
 from workflows import readmodels as rm
 from workflows.errors import DomainError
@@ -46,8 +45,7 @@ def rule_pack(name: str, version: str) -> Any:
     if request.method == "POST":
         if not current().has(IMPACT_ROLES):
             abort(403)
-        if not form.validate_on_submit():
-            abort(400, description="the form's CSRF token is missing or stale")
+        require_valid(form)
         scheme = pack.scheme_code or next(iter(session.scalars(select(Scheme.code).limit(1))), "")
         try:
             impact = impact_of(session, pack, scheme, None)
@@ -70,8 +68,7 @@ def audit_ledger() -> Any:
     form = ActionForm()
     report = None
     if request.method == "POST":
-        if not form.validate_on_submit():
-            abort(400, description="the form's CSRF token is missing or stale")
+        require_valid(form)
         report = verify(session)
     runs = rm.runs_of(session)
     return render_template("audit.html", events=events, page=page, total=total, per_page=EVENTS_PER_PAGE,
@@ -81,6 +78,4 @@ def audit_ledger() -> Any:
 @bp.route("/runs/<int:run_id>/audit-bundle")
 @allow(*AUDITORS)
 def audit_bundle(run_id: int) -> Any:
-    data = bundle_bytes(db.session(), run_id)
-    return send_file(io.BytesIO(data), mimetype="application/zip", as_attachment=True,
-                     download_name=f"run-{run_id}.kaohe.zip")
+    return send_bundle(db.session(), run_id)

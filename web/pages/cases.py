@@ -12,11 +12,10 @@ acted on blind.
 from __future__ import annotations
 
 import datetime as dt
-import io
 from decimal import Decimal
 from typing import Any
 
-from flask import abort, flash, redirect, render_template, request, send_file, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
@@ -31,25 +30,16 @@ from store import Appeal, AppealFiring, Case, Firing, Publication, Run
 from web.domain_text import localized, localized_message
 from web.errors import domain_status
 from web.extensions import db
-from web.files.evidence import EVIDENCE_TYPES, evidence_label, save_evidence, stored_evidence
+from web.files.evidence import EVIDENCE_TYPES, evidence_label, save_evidence, send_evidence, stored_evidence
 from web.pages.blueprint import bp
-from web.pages.forms import ActionForm
+from web.pages.common import ActionForm, listed, require_valid
 from web.security.policy import STAFF, allow, current, require_report_scope, require_unit
 from web.transitions import stale_versions
 from workflows import readmodels as rm
-from workflows.cases import (
-    approve_cases,
-    case_history,
-    decide_appeal,
-    file_appeal,
-    get_appeal,
-    open_cases,
-    publish,
-    reject_cases,
-    review_cases,
-    take_appeal,
-)
+from workflows.cases.appeals import decide_appeal, file_appeal, get_appeal, take_appeal
 from workflows.cases.machine import CASE
+from workflows.cases.publication import publish
+from workflows.cases.review import approve_cases, case_history, open_cases, reject_cases, review_cases
 from workflows.cases.supersede import current_run
 from workflows.errors import BatchRefused, DomainError, Forbidden, NotFound
 from workflows.progress import parse_value
@@ -164,8 +154,7 @@ def _action_label(action: str) -> str:
 @bp.route("/runs/<int:run_id>/cases/open", methods=["POST"])
 @allow("office")
 def open_run_cases(run_id: int) -> Any:
-    if not ActionForm().validate_on_submit():
-        abort(400, description="the form's CSRF token is missing or stale")
+    require_valid()
     try:
         opened = open_cases(db.session(), run_id, actor=current().username)
     except DomainError as exc:
@@ -178,8 +167,7 @@ def open_run_cases(run_id: int) -> Any:
 @bp.route("/runs/<int:run_id>/publish", methods=["POST"])
 @allow("office")
 def publish_run(run_id: int) -> Any:
-    if not ActionForm().validate_on_submit():
-        abort(400, description="the form's CSRF token is missing or stale")
+    require_valid()
     try:
         done = publish(db.session(), run_id, actor=current().username)
     except DomainError as exc:
@@ -265,16 +253,9 @@ def appeal_new(run_id: int, code: str) -> Any:
 @allow()
 def appeals() -> Any:
     """Appeals: reviewers see all, reporters their own units'."""
-    session = db.session()
     query = select(Appeal).options(joinedload(Appeal.unit),
                                    selectinload(Appeal.firings).joinedload(AppealFiring.firing))
-    p = current()
-    if not p.is_staff:
-        query = query.where(Appeal.unit_id.in_(p.unit_ids or {-1}))
-    state = request.args.get("state", "")
-    if state:
-        query = query.where(Appeal.state == state)
-    rows = list(session.scalars(query.order_by(Appeal.id.desc()).limit(500)))
+    rows, state = listed(query, Appeal.unit_id, Appeal.state, Appeal.id, 500)
     return render_template("appeals.html", appeals=rows, state=state, evidence_label=evidence_label)
 
 
@@ -352,6 +333,5 @@ def appeal_evidence(appeal_id: int) -> Any:
     stored = stored_evidence(appeal.evidence_ref)
     if stored is None:
         abort(404)
-    return send_file(io.BytesIO(stored.path.read_bytes()), mimetype=stored.media_type, as_attachment=True,
-                     download_name=stored.download_name)
+    return send_evidence(stored)
 

@@ -28,27 +28,28 @@ from web.domain_text import localized
 from web.errors import domain_status
 from web.extensions import db
 from web.pages.blueprint import bp
-from web.pages.forms import ActionForm
+from web.pages.common import listed, require_valid
 from web.security.policy import OFFICE, allow, current, require_report_scope, require_unit
 from workflows.cases import seal
 from workflows.errors import DomainError, Invalid
 from workflows.progress import parse_value
-from workflows.year import (
+from workflows.year.adjustments import (
     adjustment_history,
     approve_adjustment,
+    get_adjustment,
+    reject_adjustment,
+    request_adjustment,
+)
+from workflows.year.notices import (
+    DEFAULT_DUE_DAYS,
     close_notice,
     escalate_notice,
-    get_adjustment,
     get_notice,
     notice_history,
     raise_notices,
-    reject_adjustment,
-    request_adjustment,
     respond_notice,
-    verify_event,
-    verify_report,
 )
-from workflows.year.notices import DEFAULT_DUE_DAYS
+from workflows.year.verification import verify_event, verify_report
 
 REQUESTERS = frozenset({"office", "reporter"})
 
@@ -99,6 +100,13 @@ class RaiseForm(FlaskForm):
 def _csrf_or_400(form: FlaskForm) -> None:
     if form.csrf_token.errors:
         abort(400, description="the form's CSRF token is missing or stale")
+
+
+def _submitted(form: FlaskForm, required: str) -> None:
+    """422 (``required``) unless ``form`` was posted complete; 400 when its CSRF token is stale."""
+    if not form.validate_on_submit():
+        _csrf_or_400(form)
+        abort(422, description=required)
 
 
 def _stated_version(raw: str | None) -> int:
@@ -173,12 +181,7 @@ def adjustments() -> Any:
             _csrf_or_400(form)
             status = 422
     query = select(TargetAdjustment).join(Target, TargetAdjustment.target_id == Target.id)
-    if not p.is_staff:
-        query = query.where(Target.unit_id.in_(p.unit_ids or {-1}))
-    state = request.args.get("state", "")
-    if state:
-        query = query.where(TargetAdjustment.state == state)
-    rows = list(session.scalars(query.order_by(TargetAdjustment.id.desc()).limit(200)))
+    rows, state = listed(query, Target.unit_id, TargetAdjustment.state, TargetAdjustment.id, 200)
     return render_template("adjustments.html", rows=rows, form=form, decide=DecideForm(formdata=None),
                            state=state, may_request=p.has(REQUESTERS) and bool(units)), status
 
@@ -200,9 +203,7 @@ def adjustment_detail(adjustment_id: int) -> Any:
 def decide_adjustment(adjustment_id: int) -> Any:
     session = db.session()
     form = DecideForm()
-    if not form.validate_on_submit():
-        _csrf_or_400(form)
-        abort(422, description="the decision and the version are required")
+    _submitted(form, "the decision and the version are required")
     adjustment = get_adjustment(session, adjustment_id)
     require_unit(adjustment.target.unit_id)
     stated = _stated_version(form.version.data)
@@ -300,13 +301,8 @@ def notices() -> Any:
         else:
             _csrf_or_400(raise_form)
             status = 422
-    query = select(SupervisionNotice)
-    if not p.is_staff:
-        query = query.where(SupervisionNotice.unit_id.in_(p.unit_ids or {-1}))
-    state = request.args.get("state", "")
-    if state:
-        query = query.where(SupervisionNotice.state == state)
-    rows = list(db.session().scalars(query.order_by(SupervisionNotice.id.desc()).limit(200)))
+    rows, state = listed(select(SupervisionNotice), SupervisionNotice.unit_id, SupervisionNotice.state,
+                         SupervisionNotice.id, 200)
     return render_template("notices.html", rows=rows, form=NoticeActionForm(formdata=None), state=state,
                            raise_form=raise_form), status
 
@@ -337,9 +333,7 @@ def notice_action(notice_id: int, action: str) -> Any:
         abort(403)
     session = db.session()
     form = NoticeActionForm()
-    if not form.validate_on_submit():
-        _csrf_or_400(form)
-        abort(422, description="the version is required")
+    _submitted(form, "the version is required")
     notice = get_notice(session, notice_id)
     require_unit(notice.unit_id)
     stated = _stated_version(form.version.data)
@@ -366,8 +360,7 @@ def notice_action(notice_id: int, action: str) -> Any:
 @allow("committee")
 def seal_run(run_id: int) -> Any:
     """The committee seals a published run after its publication window (no appeal pending)."""
-    if not ActionForm().validate_on_submit():
-        abort(400, description="the form's CSRF token is missing or stale")
+    require_valid()
     run = seal(db.session(), run_id, actor=current().username)  # 409 inside the window, an appeal open
     flash(_("Run %(run)s sealed.", run=run.id), "success")
     return redirect(url_for("pages.runs"))
