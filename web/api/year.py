@@ -16,16 +16,8 @@ from typing import Any
 import marshmallow as ma
 from sqlalchemy import select
 
-from store import (
-    Event,
-    ProgressReport,
-    Scheme,
-    SupervisionNotice,
-    Target,
-    TargetAdjustment,
-    Unit,
-    Verification,
-)
+from store import Event, ProgressReport, Scheme, Target, Unit
+from store.models.year import SupervisionNotice, TargetAdjustment, Verification
 from web.api.common import (
     DecisionIn,
     RejectIn,

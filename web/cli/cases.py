@@ -16,16 +16,10 @@ import click
 from sqlalchemy.orm import Session
 
 from web.cli.support import KEY_OPTION, AppContext, run_once, transaction_or_exit
+from workflows.cases import list_cases
 from workflows.cases.appeals import decide_appeal, file_appeal, get_appeal
 from workflows.cases.publication import publish, seal
-from workflows.cases.review import (
-    approve_cases,
-    case_history,
-    list_cases,
-    open_cases,
-    reject_cases,
-    review_cases,
-)
+from workflows.cases.review import approve_cases, case_history, open_cases, reject_cases, review_cases
 from workflows.errors import Invalid
 
 
