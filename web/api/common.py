@@ -1,4 +1,3 @@
-# mypy: disallow-untyped-decorators=False
 """What the API modules share, so that each resource module states only what is its own.
 
 The error and page schemas; a page of rows (counted, sliced, in the reader's unit scope, filtered

@@ -1,4 +1,3 @@
-# mypy: disallow-untyped-decorators=False
 """The API of rule-pack versions: the stored versions, one version's YAML, the diff between two
 versions, and a draft's impact on the scheme's latest snapshot (which approval requires)."""
 

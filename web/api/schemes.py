@@ -1,4 +1,3 @@
-# mypy: disallow-untyped-decorators=False
 """The API of a scheme and what it assesses: schemes (考核方案), units, indicators, targets
 (目标任务) and events (honours, incidents, project claims); reporters see their own units'."""
 

@@ -1,4 +1,3 @@
-# mypy: disallow-untyped-decorators=False
 """The API of the year's other cases: target adjustment requests (目标调整), verification by the
 office (核减/核准认定) and supervision notices (提醒函 → 督办单 → 挂牌督办).
 
