@@ -54,7 +54,7 @@ _HUNDRED = Decimal(100)
 
 
 def load_pack(text: str, filename: str) -> RulePack:
-    """Parse and validate a pack on its own (codes against a snapshot: ``engine.pack.check.validate_pack``)."""
+    """Parse and validate a pack on its own (codes against a snapshot: ``check.validate_pack``)."""
     data, issues = load_with_marks(text, filename)
     issues.raise_if_any()
     r = Reader(issues)

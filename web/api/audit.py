@@ -1,4 +1,3 @@
-# mypy: disallow-untyped-decorators=False
 """The API of the audit ledger: verify the hash chain and every run's roots, the ledger's events,
 and a run's self-contained export bundle."""
 

@@ -1,4 +1,3 @@
-# mypy: disallow-untyped-decorators=False
 """The API of the deduction workflow: cases and their transitions (one or a batch), publication,
 appeals with evidence, the committee's seal.
 

@@ -1,4 +1,3 @@
-# mypy: disallow-untyped-decorators=False
 """The API of data coming in: progress reports (a reporter for its own units, or a source
 department's token) and the office's file imports (.xlsx or CSV, all or nothing)."""
 

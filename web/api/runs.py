@@ -1,4 +1,3 @@
-# mypy: disallow-untyped-decorators=False
 """The API of runs and what they found: runs (a period evaluated under an approved rule pack),
 their firings, score sheets and explanations, and the runs published for everyone (公示).
 

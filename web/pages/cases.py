@@ -1,4 +1,3 @@
-# mypy: disallow-subclassing-any=False
 """Pages of the deduction workflow: the office's review and approval queue (batch actions in one
 CSRF-protected form, each case's problem shown on its row), a case's detail and history,
 publication, appeal filing by a unit's reporter inside the window (evidence upload, countdown),

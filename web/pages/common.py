@@ -1,4 +1,3 @@
-# mypy: disallow-subclassing-any=False
 """What the page modules share: the form of buttons only and the refusal of a stale one, and the
 rows a list page shows (the reader's units', in the state the address asks for, newest first)."""
 

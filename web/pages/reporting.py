@@ -1,4 +1,3 @@
-# mypy: disallow-subclassing-any=False
 """Pages of data coming in: a reporter's monthly progress report for its units' targets, and the
 office's import of a workbook or CSV file (refused as a whole, each row's problem shown)."""
 

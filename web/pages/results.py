@@ -1,4 +1,3 @@
-# mypy: disallow-subclassing-any=False
 """Pages of results: where each reader lands, the published results (公示), the staff's dashboard,
 the runs (the office runs a period here), a reporter's units, a unit's scorecard and one firing's
 explanation with what became of it (its case and appeals)."""

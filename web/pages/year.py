@@ -1,4 +1,3 @@
-# mypy: disallow-subclassing-any=False
 """Pages of the year's other cases: target adjustment requests (a reporter for its own units; the
 office approves or rejects, never the requester), verification by the office, supervision
 notices (the unit's reporter responds; the office closes or escalates), and the committee's seal

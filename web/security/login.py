@@ -1,4 +1,3 @@
-# mypy: disallow-subclassing-any=False
 """The ``auth`` blueprint: login (with lockout), logout, and the language switch."""
 
 from __future__ import annotations
