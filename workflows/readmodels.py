@@ -31,7 +31,7 @@ from engine import Firing as EngineFiring
 from engine import MatchedFact, RunResult, explain, render_explanation
 from store import Category, Cut, Firing, Indicator, RulePack, Run, Scheme, ScoreSheet, Unit
 from workflows.errors import NotFound
-from workflows.runs import _engine_sheet
+from workflows.runs import engine_sheet
 
 GRADE_ORDER = ("excellent", "good", "fair", "poor")
 T = TypeVar("T")
@@ -351,7 +351,7 @@ def _engine_result(header: RunResult, unit: UnitRef, firings: tuple[FiringView, 
         )
         for f in firings
     )
-    sheets = (_engine_sheet(sheet, unit.code),) if sheet is not None else ()  # type: ignore[arg-type]
+    sheets = (engine_sheet(sheet, unit.code),) if sheet is not None else ()  # type: ignore[arg-type]
     engine_cuts = tuple(
         EngineCut(unit=unit.code, indicator=c.indicator_code, kind=c.kind, source=c.source,
                   seqs=tuple(c.firing_seqs), before=c.before, after=c.after, text_zh=c.text_zh,

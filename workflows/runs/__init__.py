@@ -16,14 +16,10 @@ never this module.
 from workflows.runs.create import RunOutcome, RunSummary, create_run
 from workflows.runs.stored import ReplayReport, engine_sheet, get_run, load_result, lock_current, replay
 
-# ``workflows.readmodels`` still imports the stored score sheet's converter by its old, private name.
-_engine_sheet = engine_sheet
-
 __all__ = [
     "ReplayReport",
     "RunOutcome",
     "RunSummary",
-    "_engine_sheet",
     "create_run",
     "engine_sheet",
     "get_run",
