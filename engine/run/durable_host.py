@@ -23,7 +23,14 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import durable_rules_engine as _core  # type: ignore[import-not-found]
+try:
+    import durable_rules_engine as _core  # type: ignore[import-not-found]
+except ImportError as error:  # at `kaohe` start, never at the first run (docs/deploy.md, Install)
+    raise ImportError(
+        f"durable-rules' C extension does not load ({error}). On Python 3.13 and newer it must be "
+        "built from source with CPPFLAGS=-DPyEval_CallObject=PyObject_CallObject, as `make install` "
+        "does: reinstall it as docs/deploy.md (Install) shows"
+    ) from error
 import orjson
 from durable.engine import Host, MessageObservedException
 
