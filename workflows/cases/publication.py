@@ -27,6 +27,7 @@ from workflows.cases.machine import CASE
 from workflows.cases.review import CASE_EFFECTS, flush_or_conflict, record_case_event, utcnow
 from workflows.cases.supersede import current_run, override_for, supersede
 from workflows.errors import Conflict
+from workflows.freeze import in_force_at_publication, seal_year
 from workflows.runs import get_run, lock_current
 
 DECIDED = ("approved", "rejected")
@@ -109,6 +110,7 @@ def publish(session: Session, run_id: int, *, actor: str, now: dt.datetime | Non
                  payload={"cases": len(cases),
                           "overrides": [o.reference for o in overrides],
                           **Published(pub, published, superseded).as_json()})
+    in_force_at_publication(session, published, actor=actor, at=at)
     return Published(pub, published, superseded)
 
 
@@ -162,4 +164,5 @@ def seal(session: Session, run_id: int, *, actor: str, now: dt.datetime | None =
     session.flush()
     audit.record(session, actor=actor, action="run.seal", subject_type="run", subject_id=run.id,
                  payload={"publication": pub.id, "sealed_at": stamp(at), "run_hash": run.run_hash})
+    seal_year(session, run, actor=actor, at=at)
     return run

@@ -7,11 +7,13 @@ when the whole file passed.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import datetime as dt
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Literal
 
+from workflows.errors import Conflict
 from workflows.imports.catalog import Catalog, SchemeState
 from workflows.imports.cells import dec_str
 from workflows.imports.issues import Issues
@@ -61,9 +63,20 @@ class Planning:
         default_factory=lambda: {k: {} for k in KIND_ORDER})
     steps: list[Planned] = field(default_factory=list)
     _sealed_reported: set[tuple[str, str]] = field(default_factory=set)
+    now: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
 
     def error(self, row: Row, column: str | None, message: str) -> None:
         self.issues.add(message, row.sheet, row.number, column)
+
+    def frozen(self, row: Row, column: str | None, check: Callable[..., None], *args: object) -> bool:
+        """Whether the year's freeze (``check(session, *args, now)`` of ``workflows.freeze``) refuses
+        the row; its message is the row's error."""
+        try:
+            check(self.catalog.session, *args, self.now)
+        except Conflict as exc:
+            self.error(row, column, str(exc))
+            return True
+        return False
 
     def scheme_of(self, row: Row) -> SchemeCtx | None:
         """Resolve the row's scheme, refusing sealed ones (reported once per sheet)."""
