@@ -24,6 +24,7 @@ What a write to a scheme's facts must respect, from the most final to the least:
 
 from __future__ import annotations
 
+import calendar
 import datetime as dt
 from dataclasses import dataclass
 from typing import Any
@@ -180,12 +181,16 @@ def months_read_by(session: Session, scheme_id: int, months: list[str]) -> tuple
     return None
 
 
-def event_read_by(session: Session, scheme_id: int, due: dt.date | None) -> ReadBy | None:
-    """The first published run that read an event due on ``due`` (None: undated, read by every run)."""
-    for run in published_runs(session, scheme_id):
+def event_read_by(session: Session, scheme: Scheme, due: dt.date | None) -> ReadBy | None:
+    """The first published run that read an event due on ``due`` (documented or, without a document,
+    happened; None: undated, read by every run): a run reads the events due by its period's end, a
+    year run those due by the scheme's cut-off too."""
+    for run in published_runs(session, scheme.id):
         period = parse_period(run.period)
-        end = f"{period.year}-{period.end_month:02d}"
-        if period.kind == "year" or due is None or due.strftime("%Y-%m") <= end:
+        end = dt.date(period.year, period.end_month, calendar.monthrange(period.year, period.end_month)[1])
+        if period.kind == "year":
+            end = max(end, scheme.cutoff_date)
+        if due is None or due <= end:
             return run
     return None
 
@@ -203,7 +208,7 @@ def refuse_report_correction(session: Session, scheme: Scheme, unit: str, indica
 
 def refuse_event_correction(session: Session, scheme: Scheme, code: str, due: dt.date | None) -> None:
     """An event a published run read changes only through the office's verification."""
-    run = event_read_by(session, scheme.id, due)
+    run = event_read_by(session, scheme, due)
     if run is not None:
         raise Conflict(
             f"event {code} falls in {run.text()}: it is no longer accepted; file an appeal (申诉) against "

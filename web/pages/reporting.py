@@ -65,9 +65,15 @@ def progress() -> Any:
             form.value.errors = [*form.value.errors, localized(exc)]
             status = 422
         else:
-            flash(_("Report saved: %(unit)s %(indicator)s %(period)s = %(value)s",
-                    unit=target.unit.code, indicator=target.indicator.code, period=sub.report.period,
-                    value=_plain(sub.report.reported_value)), "success")
+            if sub.previous is None:
+                flash(_("Report saved: %(unit)s %(indicator)s %(period)s = %(value)s",
+                        unit=target.unit.code, indicator=target.indicator.code, period=sub.report.period,
+                        value=_plain(sub.report.reported_value)), "success")
+            else:
+                flash(_("Report replaced: %(unit)s %(indicator)s %(period)s, previous value %(old)s → new "
+                        "value %(new)s", unit=target.unit.code, indicator=target.indicator.code,
+                        period=sub.report.period, old=_plain(sub.previous),
+                        new=_plain(sub.report.reported_value)), "success")
             return redirect(url_for("pages.progress"))
     elif request.method == "POST":
         status = 422
