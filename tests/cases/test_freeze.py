@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from decimal import Decimal
 from pathlib import Path
 
@@ -218,7 +218,7 @@ def test_an_import_of_a_published_fact_is_refused_row_by_row(ps: Session, tmp_pa
 
 # --- after the cut-off --------------------------------------------------------------------------
 
-LATE = dt.datetime(2025, 2, 28, 16, 0, tzinfo=dt.UTC)  # 2025-03-01 00:00 in Beijing: the first instant refused
+LATE = dt.datetime(2025, 2, 28, 16, 0, tzinfo=dt.UTC)  # 2025-03-01 00:00 in Beijing: first refused
 
 
 def test_the_cut_off_is_a_beijing_calendar_day(ps: Session) -> None:
@@ -235,7 +235,8 @@ def test_the_cut_off_is_a_beijing_calendar_day(ps: Session) -> None:
 
 
 def test_an_import_after_the_cut_off_is_refused(ps: Session, tmp_path: Path) -> None:
-    path = _csv(tmp_path, "events.csv", EVENTS_HEADER + "DEMO-2024,EV-LATE,C01,honour,honour,省级先进,2024,2025-03-02\n")
+    path = _csv(tmp_path, "events.csv",
+                EVENTS_HEADER + "DEMO-2024,EV-LATE,C01,honour,honour,省级先进,2024,2025-03-02\n")
     with pytest.raises(ImportRejected) as refused:
         import_file(ps, path, "events", actor=OFFICE, now=LATE)
     assert [str(i) for i in refused.value.errors] == [
@@ -250,12 +251,14 @@ def test_an_import_after_the_cut_off_is_refused(ps: Session, tmp_path: Path) -> 
 
 def test_after_the_seal_every_write_path_is_refused(ss: Session) -> None:
     target = find_target(ss, "C01", "CQ05")
-    cases = [
-        (lambda: submit_report(ss, target, "2024-11", Decimal(1), source="C01", actor="c01.rep", now=SEALED_AT),
+    cases: list[tuple[Callable[[], object], str]] = [
+        (lambda: submit_report(ss, target, "2024-11", Decimal(1), source="C01", actor="c01.rep",
+                               now=SEALED_AT),
          "the 2024-11 report of C01 × CQ05"),
         (lambda: verify_report(ss, "C01", "CQ05", "2024-12", value=Decimal(1), reason="r", actor=OFFICE),
          "the 2024-12 report of C01 × CQ05"),
-        (lambda: request_adjustment(ss, "C01", "CQ05", actor="office.li", reason="r", annual_value=Decimal(9)),
+        (lambda: request_adjustment(ss, "C01", "CQ05", actor="office.li", reason="r",
+                                    annual_value=Decimal(9)),
          "target C01 × CQ05"),
         (lambda: raise_notices(ss, RUN_ID, actor=OFFICE), f"supervision notices from run {RUN_ID}"),
     ]
@@ -295,7 +298,7 @@ def test_the_backstop_refuses_a_forgotten_path(ss: Session) -> None:
     with ss.begin_nested():
         scheme = ss.scalars(select(Scheme)).one()
         scheme.status = "locked"
-        with pytest.raises(Conflict, match="scheme DEMO-2024 is sealed: scheme DEMO-2024 can no longer change"):
+        with pytest.raises(Conflict, match="DEMO-2024 is sealed: scheme DEMO-2024 can no longer change"):
             ss.flush()
         ss.rollback()
 
@@ -320,7 +323,7 @@ def test_cli_report_refused_after_publication_cut_off_and_seal(
     with cli_runner(sealed, tmp_path, monkeypatch) as runner:
         out = runner.invoke(main, ["report", "C01", "CQ05", "2024-11", "1"], env={"KAOHE_ACTOR": "rep"})
         assert out.exit_code == 1
-        assert "scheme DEMO-2024 is sealed: the 2024-11 report of C01 × CQ05 can no longer change" in out.output
+        assert "DEMO-2024 is sealed: the 2024-11 report of C01 × CQ05 can no longer change" in out.output
         verify = runner.invoke(main, ["verify", "report", "C01", "CQ05", "2024-12", "--value", "1",
                                       "--reason", "r"], env={"KAOHE_ACTOR": OFFICE})
         assert verify.exit_code == 1 and "is sealed" in verify.output
