@@ -57,6 +57,8 @@ SHAPES: tuple[tuple[re.Pattern[str], Any], ...] = tuple((re.compile(p), t) for p
      _l("Run %(run)s has undecided appeals: %(ids)s.")),
     (r"^run (?P<run>\d+) was already published at (?P<at>.+) by (?P<who>\S+)$",
      _l("Run %(run)s was already published at %(at)s by %(who)s.")),
+    (r"^scheme (?P<scheme>\S+) is sealed: nothing can be imported into it$",
+     _l("Scheme %(scheme)s is sealed: nothing can be imported into it.")),
     (r"^scheme (?P<scheme>\S+) is sealed: (?P<sealed>.+) can no longer change$",
      _l("Scheme %(scheme)s is sealed: %(sealed)s can no longer change.")),
     (r"^progress reports of scheme (?P<scheme>\S+) closed at the end of (?P<cutoff>\S+) \(its cut-off, "
@@ -189,6 +191,18 @@ def localized_message(message: str, exc: DomainError | None = None) -> str:
         if found is not None:
             return _fill(template, found.groupdict())
     return str(_("%(kind)s: %(detail)s", kind=_kind(exc), detail=message))
+
+
+def translated(message: str) -> str:
+    """``message`` in the reader's language when it has a known shape, else as it is (an import's
+    row errors: the year's refusals are translated, the importer's own checks stay as they are)."""
+    if str(get_locale() or "zh").startswith("en"):
+        return message
+    for shape, template in SHAPES:
+        found = shape.match(message)
+        if found is not None:
+            return _fill(template, found.groupdict())
+    return message
 
 
 def localized(exc: DomainError) -> str:

@@ -3,6 +3,7 @@ office's import of a workbook or CSV file (refused as a whole, each row's proble
 
 from __future__ import annotations
 
+from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
@@ -14,7 +15,7 @@ from flask_wtf.file import FileAllowed, FileField, FileRequired
 from wtforms import SelectField, StringField
 from wtforms.validators import DataRequired, Length, Optional, Regexp
 
-from web.domain_text import localized
+from web.domain_text import localized, translated
 from web.extensions import db
 from web.files.imports import import_upload
 from web.pages.blueprint import bp, lang
@@ -104,7 +105,7 @@ def imports() -> Any:
         try:
             name, summary = import_upload(form.file.data, form.kind.data or None)
         except ImportRejected as exc:
-            issues = exc.errors
+            issues = [replace(i, message=translated(i.message)) for i in exc.errors]
             status = 422
         else:
             flash(_("Imported %(name)s.", name=name), "success")
