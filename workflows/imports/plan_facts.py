@@ -127,7 +127,9 @@ def check_targets(p: Planning, rows: list[Row]) -> None:
                         f"from {_show(old[column])} to {_show(comparable[column])}; a locked target "
                         "changes only through an approved target adjustment")
             continue
-        p.add(ctx, row, "update" if diff else "unchanged", record)
+        replaced = tuple(f"target {unit} × {indicator} {k}: {_show(old[k])} → {_show(comparable[k])}"
+                         for k in diff)
+        p.add(ctx, row, "update" if diff else "unchanged", record, replaced)
 
 
 def _show(value: object) -> str:

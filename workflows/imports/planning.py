@@ -33,6 +33,7 @@ class Planned:
     scheme: str
     row: Row
     record: Record
+    replaced: tuple[str, ...] = ()  # what an update replaces, "field old → new" (shown and audited)
 
 
 @dataclass(frozen=True)
@@ -113,8 +114,9 @@ class Planning:
     def in_file(self, kind: str, key: tuple[str, ...]) -> bool:
         return key in self.seen[kind]
 
-    def add(self, ctx: SchemeCtx, row: Row, action: Action, record: Record) -> None:
-        self.steps.append(Planned(row.kind, action, ctx.code, row, record))
+    def add(self, ctx: SchemeCtx, row: Row, action: Action, record: Record,
+            replaced: tuple[str, ...] = ()) -> None:
+        self.steps.append(Planned(row.kind, action, ctx.code, row, record, replaced))
 
     def decide(self, ctx: SchemeCtx, row: Row, existing: Record | None, record: Record,
                what: str) -> None:

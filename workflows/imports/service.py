@@ -118,6 +118,7 @@ def import_file(
             for step in (s for s in planning.steps if s.kind == k):
                 writer.apply(step)
                 summary.count(step.kind, step.action)
+                summary.replaced.extend(step.replaced)
             if k == "units":
                 writer.link_parents(planning.steps)
     session.flush()
@@ -135,5 +136,6 @@ def _record(session: Session, path: Path, kind: str | None, summary: ImportSumma
             "kind": kind,
             "counts": {k: {"created": c.created, "updated": c.updated, "unchanged": c.unchanged}
                        for k, c in sorted(summary.counts.items())},
+            **({"replaced": summary.replaced} if summary.replaced else {}),
         },
     )
