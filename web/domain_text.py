@@ -59,6 +59,8 @@ SHAPES: tuple[tuple[re.Pattern[str], Any], ...] = tuple((re.compile(p), t) for p
      _l("Run %(run)s was already published at %(at)s by %(who)s.")),
     (r"^scheme (?P<scheme>\S+) is sealed: nothing can be imported into it$",
      _l("Scheme %(scheme)s is sealed: nothing can be imported into it.")),
+    (r"^scheme (?P<scheme>\S+) is sealed: no new (?P<table>[a-z_]+) can be added$",
+     _l("Scheme %(scheme)s is sealed: no new %(table)s can be added.")),
     (r"^scheme (?P<scheme>\S+) is sealed: (?P<sealed>.+) can no longer change$",
      _l("Scheme %(scheme)s is sealed: %(sealed)s can no longer change.")),
     (r"^progress reports of scheme (?P<scheme>\S+) closed at the end of (?P<cutoff>\S+) \(its cut-off, "
@@ -94,7 +96,8 @@ SHAPES: tuple[tuple[re.Pattern[str], Any], ...] = tuple((re.compile(p), t) for p
      _l("Unit %(unit)s has no target for indicator %(indicator)s.")),
     (r"^no unit (?P<unit>\S+) in scheme (?P<scheme>\S+)$",
      _l("Scheme %(scheme)s has no unit %(unit)s.")),
-    (r"^no (?P<what>case|appeal|notice|target adjustment|target|run|progress report|event) (?P<id>\S+)$",
+    (r"^no (?P<what>case|appeal|notice|target adjustment|target|run|progress report|event|scheme) "
+     r"(?P<id>\S+)$",
      _l("There is no %(what)s %(id)s.")),
     (r"^(?P<what>.+): (?P<value>'.*') is not a number$", _l("%(what)s: %(value)s is not a number.")),
     (r"^value (?P<value>'.*') is not a number$", _l("%(value)s is not a number.")),
@@ -130,7 +133,7 @@ SEALED_SUBJECTS: tuple[tuple[re.Pattern[str], Any], ...] = tuple((re.compile(p),
     (r"^notice (?P<id>\d+)$", _l("supervision notice %(id)s")),
     (r"^supervision notices from run (?P<id>\d+)$", _l("supervision notices from run %(id)s")),
     (r"^scheme (?P<id>\S+)$", _l("scheme %(id)s")),
-    (r"^(?:a new )?(?P<table>[a-z_]+)(?: (?P<id>\d+)| row)$", _l("a record of %(table)s %(id)s")),
+    (r"^(?P<table>[a-z_]+) (?P<id>\d+)$", _l("a record of %(table)s %(id)s")),
 ))
 TABLES = {
     "run_case": _l("Case"), "case_event": _l("Case"), "appeal": _l("Appeal"), "appeal_firing": _l("Appeal"),
@@ -172,6 +175,8 @@ def _fill(template: Any, groups: Mapping[str, str | None]) -> str:
         values["part"] = str(PARTS.get(values["part"], values["part"]))
     if "sealed" in values:
         values["sealed"] = _sealed_subject(values["sealed"])
+    if "table" in values:
+        values["table"] = str(TABLES.get(values["table"], values["table"]))
     if "what" in values and values["what"] in SUBJECTS:
         values["what"] = str(SUBJECTS[values["what"]])
     return str(template) % values

@@ -138,6 +138,12 @@ def refuse_sealed(scheme: Scheme, what: str) -> None:
         raise Conflict(f"scheme {scheme.code} is sealed: {what} can no longer change")
 
 
+def refuse_new_in_sealed(scheme: Scheme, what: str) -> None:
+    """Nothing is added to a sealed scheme either (a run of another period, a case, a notice)."""
+    if scheme.status == SEALED:
+        raise Conflict(f"scheme {scheme.code} is sealed: no new {what} can be added")
+
+
 # --- 2. publication ------------------------------------------------------------------------------
 
 
@@ -315,10 +321,11 @@ def _scheme_of(session: Session, obj: Any) -> Scheme | None:
     return None
 
 
-def _label(obj: Any) -> str:
+def _refusal(scheme: Scheme, obj: Any, new: bool) -> Conflict:
     name = type(obj).__tablename__
-    ident = getattr(obj, "id", None)
-    return f"{name} {ident}" if ident is not None else f"a new {name} row"
+    if new:
+        return Conflict(f"scheme {scheme.code} is sealed: no new {name} can be added")
+    return Conflict(f"scheme {scheme.code} is sealed: {name} {getattr(obj, 'id', '?')} can no longer change")
 
 
 @event.listens_for(Session, "before_flush")
@@ -343,4 +350,4 @@ def _refuse_sealed_rows(session: Session, _context: UOWTransaction, _instances: 
         for obj in touched:
             scheme = None if isinstance(obj, Scheme) else _scheme_of(session, obj)
             if scheme is not None and scheme.id in sealed:
-                raise Conflict(f"scheme {scheme.code} is sealed: {_label(obj)} can no longer change")
+                raise _refusal(scheme, obj, obj in session.new)

@@ -28,6 +28,7 @@ from workflows.cases import approve_cases, open_cases, publish, review_cases, se
 from workflows.errors import Conflict, IllegalTransition
 from workflows.imports import ImportRejected, import_file
 from workflows.progress import submit_report
+from workflows.runs import create_run
 from workflows.year import approve_adjustment, raise_notices, request_adjustment, verify_event, verify_report
 from workflows.year.common import find_target
 
@@ -270,6 +271,8 @@ def test_after_the_seal_every_write_path_is_refused(ss: Session) -> None:
         with pytest.raises(Conflict) as refused:
             write()
         assert str(refused.value) == f"scheme DEMO-2024 is sealed: {what} can no longer change"
+    with pytest.raises(Conflict, match=r"^scheme DEMO-2024 is sealed: no new run can be added$"):
+        create_run(ss, "DEMO-2024", "2024-Q1", actor="office.li")
 
 
 def test_the_backstop_refuses_a_forgotten_path(ss: Session) -> None:
@@ -292,7 +295,7 @@ def test_the_backstop_refuses_a_forgotten_path(ss: Session) -> None:
     with ss.begin_nested():
         ss.add(ProgressReport(target_id=target.id, period="2024-01", reported_value=Decimal(1), source="x",
                               submitted_at=SEALED_AT))
-        with pytest.raises(Conflict, match="a new progress_report row can no longer change"):
+        with pytest.raises(Conflict, match=r"^scheme DEMO-2024 is sealed: no new progress_report can be"):
             ss.flush()
         ss.rollback()
     with ss.begin_nested():
