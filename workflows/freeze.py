@@ -305,19 +305,27 @@ _PARENTS: tuple[tuple[type[Any], str, str | None, type[Any]], ...] = (
     (Verification, "event_id", "event", Event),
 )
 _GUARDED = tuple({cls for cls, *_ in _PARENTS})
+_BY_CLASS: dict[type[Any], list[tuple[str, str | None, type[Any]]]] = {}
+for _cls, _key, _relation, _parent in _PARENTS:
+    _BY_CLASS.setdefault(_cls, []).append((_key, _relation, _parent))
+
+Memo = dict[tuple[type[Any], int], Scheme | None]
 
 
-def _scheme_of(session: Session, obj: Any) -> Scheme | None:
+def _scheme_of(session: Session, obj: Any, memo: Memo) -> Scheme | None:
+    """The scheme a row belongs to, through its parents (each parent looked up once per flush)."""
     if isinstance(obj, Scheme):
         return obj
-    for cls, key, relation, parent_cls in _PARENTS:
-        if not isinstance(obj, cls):
-            continue
+    for key, relation, parent_cls in _BY_CLASS.get(type(obj), ()):
         fk = getattr(obj, key)
-        parent = session.get(parent_cls, fk) if fk is not None else (
-            getattr(obj, relation) if relation is not None else None)
+        if fk is not None:
+            if (parent_cls, fk) not in memo:
+                parent = session.get(parent_cls, fk)
+                memo[(parent_cls, fk)] = None if parent is None else _scheme_of(session, parent, memo)
+            return memo[(parent_cls, fk)]
+        parent = getattr(obj, relation) if relation is not None else None
         if parent is not None:
-            return _scheme_of(session, parent)
+            return _scheme_of(session, parent, memo)
     return None
 
 
@@ -347,7 +355,8 @@ def _refuse_sealed_rows(session: Session, _context: UOWTransaction, _instances: 
         sealed = set(session.scalars(select(Scheme.id).where(Scheme.status == SEALED)))
         if not sealed:
             return
+        memo: Memo = {}
         for obj in touched:
-            scheme = None if isinstance(obj, Scheme) else _scheme_of(session, obj)
+            scheme = None if isinstance(obj, Scheme) else _scheme_of(session, obj, memo)
             if scheme is not None and scheme.id in sealed:
                 raise _refusal(scheme, obj, obj in session.new)
