@@ -324,8 +324,10 @@ def _scheme_of(session: Session, obj: Any, memo: Memo) -> Scheme | None:
                 memo[(parent_cls, fk)] = None if parent is None else _scheme_of(session, parent, memo)
             return memo[(parent_cls, fk)]
         parent = getattr(obj, relation) if relation is not None else None
-        if parent is not None:
-            return _scheme_of(session, parent, memo)
+        if parent is not None:  # a parent not yet flushed (or not yet given its key), once per flush
+            if (type(parent), -id(parent)) not in memo:
+                memo[(type(parent), -id(parent))] = _scheme_of(session, parent, memo)
+            return memo[(type(parent), -id(parent))]
     return None
 
 
