@@ -28,7 +28,7 @@ from web.errors import domain_status
 from web.extensions import db
 from web.pages.blueprint import bp
 from web.pages.common import listed, require_valid
-from web.security.policy import OFFICE, allow, current, require_report_scope, require_unit
+from web.security.policy import OFFICE, STAFF, allow, current, require_report_scope, require_unit
 from workflows.cases import seal
 from workflows.errors import DomainError, Invalid
 from workflows.freeze import published_runs
@@ -53,7 +53,6 @@ from workflows.year.notices import (
 from workflows.year.verification import verify_event, verify_report
 
 REQUESTERS = frozenset({"office", "reporter"})
-STAFF_READERS = frozenset({"admin", "office", "auditor", "reviewer", "committee"})
 
 
 class AdjustmentForm(FlaskForm):
@@ -378,7 +377,7 @@ class LockForm(FlaskForm):
 
 
 @bp.route("/schemes/<code>", methods=["GET", "POST"])
-@allow(*STAFF_READERS)
+@allow(*STAFF)
 def scheme_lifecycle(code: str) -> Any:
     """方案状态: draft → in force → sealed, its cut-offs, its published runs and its ledger steps; the
     office puts a draft scheme in force here."""
