@@ -19,12 +19,12 @@ from sqlalchemy import Engine, select, update
 from sqlalchemy.orm import Session
 
 import audit
-from store import AuditEvent, Event, ProgressReport, Publication, Scheme, Target, make_engine
+from store import AuditEvent, Event, Firing, ProgressReport, Publication, Scheme, Target, make_engine
 from tests.cases.conftest import RUN_ID, T0, _copy, _drop
 from tests.cases.year_support import account
 from tests.cli_support import cli_runner
 from web.cli.main import main
-from workflows.cases import approve_cases, open_cases, publish, review_cases, seal
+from workflows.cases import approve_cases, file_appeal, open_cases, publish, review_cases, seal
 from workflows.errors import Conflict, IllegalTransition
 from workflows.imports import ImportRejected, import_file
 from workflows.progress import submit_report
@@ -137,6 +137,22 @@ def test_publication_puts_the_scheme_in_force_and_the_year_seal_seals_it(ps: Ses
     with pytest.raises(IllegalTransition, match="scheme 1 is sealed: 'lock' is not allowed from sealed"):
         from workflows.year.lifecycle import lock_scheme
         lock_scheme(ss, "DEMO-2024", actor=OFFICE, reason="again")
+
+
+def test_the_year_is_not_sealed_while_an_appeal_against_any_of_its_runs_is_undecided(ps: Session) -> None:
+    quarter = create_run(ps, "DEMO-2024", "2024-Q3", actor="office.li").run
+    ids = [c.id for c in open_cases(ps, quarter.id, actor=OFFICE).opened]
+    review_cases(ps, ids, actor=AUDITOR)
+    approve_cases(ps, ids, actor=OFFICE)
+    published = publish(ps, quarter.id, actor=OFFICE, now=T0).run
+    firing = ps.scalars(select(Firing).where(Firing.run_id == published.id, Firing.effect == "deduction")
+                        .order_by(Firing.seq)).first()
+    assert firing is not None
+    appeal = file_appeal(ps, published.id, firing.unit.code, [firing.seq], grounds="g", actor="rep", now=T0)
+    with pytest.raises(Conflict) as refused:
+        seal(ps, RUN_ID, actor=COMMITTEE, now=SEALED_AT)
+    assert str(refused.value) == (f"scheme DEMO-2024 has undecided appeals ({appeal.id}): decide them "
+                                  f"before the year run {RUN_ID} is sealed")
 
 
 # --- after publication --------------------------------------------------------------------------
