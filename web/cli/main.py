@@ -7,6 +7,8 @@ Each command owns its transaction: it commits or rolls back.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
 from web.cli.audit import audit_group
@@ -24,12 +26,24 @@ from web.log import configure_logging
 
 
 @click.group()
+@click.option("--token-file", type=click.Path(dir_okay=False, path_type=Path),
+              help="A file holding your API token (`kaohe token issue`): proves who acts.")
+@click.option("--password-stdin", is_flag=True,
+              help="Read your password (the account KAOHE_ACTOR names) from stdin's first line.")
 @click.pass_context
-def main(ctx: click.Context) -> None:
-    """Kaohe (考核): target-responsibility assessment — rules, workflows, audit."""
+def main(ctx: click.Context, token_file: Path | None, password_stdin: bool) -> None:
+    """Kaohe (考核): target-responsibility assessment — rules, workflows, audit.
+
+    \b
+    Who acts: a command that decides or proposes (review, approve, publish, seal, ...) needs your
+    own credential unless KAOHE_ENV=development: your API token (KAOHE_TOKEN, or --token-file),
+    or your password (asked at a terminal, or --password-stdin) for the account KAOHE_ACTOR names.
+    The ledger records how you were authenticated.
+    """
     settings = load_settings()
     configure_logging(production=settings.is_production, level=settings.log_level)
     ctx.obj = AppContext(settings)
+    ctx.obj.token_file, ctx.obj.password_stdin = token_file, password_stdin
     ctx.call_on_close(ctx.obj.close)
 
 
