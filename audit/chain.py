@@ -134,14 +134,16 @@ def record(
     subject_type: str,
     subject_id: str | int,
     payload: Mapping[str, Any],
+    with_auth: bool = True,
 ) -> AuditEvent:
     """Append one event to the ledger inside the caller's transaction (flushed, never committed).
 
     Riding in the caller's transaction means the event commits or rolls back together with the
     change it records; the chain lock is held until then, so keep such transactions short. When
-    the session says how ``actor`` was authenticated (:mod:`audit.who`), the payload gains ``auth``.
+    the session says how ``actor`` was authenticated (:mod:`audit.who`), the payload gains
+    ``auth`` — unless not ``with_auth``: a binding (``run.create``) is exactly what it binds.
     """
-    auth = method_of(session, actor)
+    auth = method_of(session, actor) if with_auth else None
     if auth is not None and "auth" not in payload:
         payload = {**payload, "auth": auth}
     fields = {
