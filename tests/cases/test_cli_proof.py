@@ -11,10 +11,12 @@ import pytest
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
+import web.cli.identity
 from store import Account, AuditEvent, Case, make_engine
 from tests.cases.conftest import RUN_ID
 from tests.cli_support import cli_runner
 from web.cli.main import main
+from web.config import load_settings
 from workflows.accounts import create_account, issue_token, revoke_token
 
 PASSWORD = "wang-secret-2024"
@@ -76,8 +78,8 @@ def test_a_cli_decision_needs_the_deciders_own_credential(
         assert code == 0 and "474 case(s) opened" in out, out
         assert _last_auth(engine, "case.open") == ("office.zhao", f"token:{tokens['office.zhao'][:10]}")
         with Session(engine) as s:
-            first, second = s.scalars(select(Case.id).order_by(Case.id).limit(2))
-        ids = [str(first), str(second)]
+            first, second, third, fourth = s.scalars(select(Case.id).order_by(Case.id).limit(4))
+        ids = [str(first), str(second), str(third), str(fourth)]
         chen = tokens["auditor.chen"]
         assert kaohe({"KAOHE_ACTOR": "auditor.chen", "KAOHE_TOKEN": chen}, "case", "review", *ids)[0] == 0
         reviewed = _state(engine, first)
@@ -114,6 +116,19 @@ def test_a_cli_decision_needs_the_deciders_own_credential(
                           "--reason", "the notice names another county", stdin=f"{PASSWORD}\n")
         assert code == 0 and f"case {ids[1]}: rejected" in out, out
         assert _last_auth(engine, "case.reject") == ("director.wang", "password")
+        kept = tmp_path / "wang.token"
+        kept.write_text("\n", encoding="utf-8")
+        code, out = kaohe({}, "--token-file", str(kept), "case", "approve", ids[2])
+        assert code == 1 and f"--token-file {kept} is empty" in out, out
+        kept.write_text(tokens["director.wang"] + "\n", encoding="utf-8")
+        code, out = kaohe({}, "--token-file", str(kept), "case", "approve", ids[2])
+        assert code == 0 and f"case {ids[2]}: approved" in out, out
+        with monkeypatch.context() as terminal:  # at a terminal the password is asked for
+            terminal.setattr(web.cli.identity, "interactive", lambda: True)
+            code, out = kaohe({"KAOHE_ACTOR": "director.wang"}, "case", "approve", ids[3],
+                              stdin=f"{PASSWORD}\n")
+        assert code == 0 and "Password for director.wang" in out and f"case {ids[3]}: approved" in out
+        assert _last_auth(engine, "case.approve") == ("director.wang", "password")
 
         # The web login's lockout holds for the CLI password too (threshold 2 here).
         for _ in range(2):
@@ -130,7 +145,15 @@ def test_a_cli_decision_needs_the_deciders_own_credential(
 
     # On a development instance the name alone still acts, and the ledger says it was only a name.
     with cli_runner(demo_url, tmp_path, monkeypatch) as runner:
-        result = runner.invoke(main, ["case", "review", str(second + 1)], env={"KAOHE_ACTOR": "auditor.chen"})
+        result = runner.invoke(main, ["case", "review", str(fourth + 1)], env={"KAOHE_ACTOR": "auditor.chen"})
         assert result.exit_code == 0, result.output
         assert _last_auth(engine, "case.review") == ("auditor.chen", "development-name")
     engine.dispose()
+
+
+def test_only_a_development_instance_trusts_a_bare_name_and_the_token_stays_out_of_sight() -> None:
+    assert [load_settings({"KAOHE_ENV": env, "KAOHE_SECRET_KEY": "k" * 64}).trusts_named_actor
+            for env in ("development", "test", "production")] == [True, False, False]
+    settings = load_settings({"KAOHE_TOKEN": " kh_secret ", "KAOHE_ACTOR": "office.li"})
+    assert settings.token == "kh_secret" and "kh_secret" not in repr(settings) and settings.actor_given
+    assert not load_settings({}).actor_given

@@ -14,6 +14,7 @@ import click
 from web.cli.audit import audit_group
 from web.cli.cases import appeal_group, case_group, publish_command, seal_command
 from web.cli.demo import demo
+from web.cli.identity import Credentials
 from web.cli.imports import import_command, template_command
 from web.cli.migrate import migrate
 from web.cli.runs import explain_command, pack_group, replay_command, run_command
@@ -43,7 +44,7 @@ def main(ctx: click.Context, token_file: Path | None, password_stdin: bool) -> N
     settings = load_settings()
     configure_logging(production=settings.is_production, level=settings.log_level)
     ctx.obj = AppContext(settings)
-    ctx.obj.token_file, ctx.obj.password_stdin = token_file, password_stdin
+    ctx.obj.credentials = Credentials(token_file, password_stdin)
     ctx.call_on_close(ctx.obj.close)
 
 

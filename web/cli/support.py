@@ -1,9 +1,9 @@
 """What every ``kaohe`` command shares, so that no command module imports another or the group.
 
 :class:`AppContext` (the settings and a lazily made engine, one transaction per block, and who
-acts, proven by :meth:`AppContext.prove`), a
-transaction whose refusal is printed and exits 1 (:func:`transaction_or_exit`, :func:`fail`),
-:data:`KEY_OPTION` and :func:`run_once` (an action done once per idempotency key), and
+acts, proven by :meth:`AppContext.prove` through :mod:`web.cli.identity`), a transaction whose
+refusal is printed and exits 1 (:func:`transaction_or_exit`, :func:`fail`), :data:`KEY_OPTION`
+and :func:`run_once` (an action done once per idempotency key, by the proven actor), and
 :func:`serve_app` (the web app on the development server, for ``kaohe serve`` and ``kaohe demo``).
 It imports none of the command modules.
 """
@@ -11,10 +11,8 @@ It imports none of the command modules.
 from __future__ import annotations
 
 import dataclasses
-import sys
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any, NoReturn
 
 import click
@@ -23,8 +21,8 @@ from sqlalchemy.orm import Session
 
 from audit.who import authenticated
 from store import make_engine, make_session_factory
+from web.cli import identity
 from web.config import Settings
-from workflows.credentials import Proof, Unauthenticated, prove_by_password, prove_by_token
 from workflows.errors import BatchRefused, DomainError
 from workflows.idempotency import once
 
@@ -35,8 +33,7 @@ class AppContext:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self._engine: Engine | None = None
-        self.token_file: Path | None = None  # `kaohe --token-file FILE`
-        self.password_stdin = False  # `kaohe --password-stdin`
+        self.credentials = identity.Credentials()  # `kaohe --token-file FILE`, `--password-stdin`
         self.auth: str | None = None  # how settings.actor was proven, once it was
 
     def close(self) -> None:
@@ -58,91 +55,25 @@ class AppContext:
         """One unit of work: commit when the block ends normally, roll back on any exception."""
         factory = make_session_factory(self.engine)
         with factory() as session, session.begin():
-            authenticated(session, self.settings.actor, self.auth or self._unproven())
+            authenticated(session, self.settings.actor, self.auth or identity.unproven(self.settings))
             yield session
 
-    def _unproven(self) -> str:
-        return "development-name" if self.settings.trusts_named_actor else "name"
-
     def prove(self, action: str, *, required: bool = True) -> None:
-        """Who acts, proven once per invocation: by an API token (``KAOHE_TOKEN`` or
-        ``--token-file``), or by the account's password (``--password-stdin``, or asked at a
-        terminal), under the web login's lockout. ``KAOHE_ACTOR`` alone is enough only on a
-        development instance, or when not ``required`` (account administration: the first admin
-        has nobody to prove). A refusal is printed and exits 1 with nothing done; afterwards
-        ``settings.actor`` is the proven account and every event it records says how (``auth``)."""
+        """Who acts, proven once per invocation (:func:`web.cli.identity.prove`): afterwards
+        ``settings.actor`` is the proven account and every event it records says how (``auth``);
+        a refusal is printed and exits 1 with nothing done."""
         if self.auth is not None:
             return
-        secret = self._token()
-        if secret and self.password_stdin:
-            fail("give an API token or --password-stdin, not both: nothing was done")
-        if secret:
-            proof = self._proven(lambda s: prove_by_token(s, secret))
-            if self.settings.actor_given and self.settings.actor != proof.username:
-                fail(f"KAOHE_ACTOR is {self.settings.actor} but the API token is {proof.username}'s: "
-                     f"unset KAOHE_ACTOR, or use {self.settings.actor}'s own token; nothing was done")
-        elif self.password_stdin or (required and not self.settings.trusts_named_actor
-                                     and interactive()):
-            proof = self._proven(self._password_check())
-        elif self.settings.trusts_named_actor or not required:
-            self.auth = self._unproven()
-            return
-        else:
-            fail(f"{action} needs proof of who you are: this is a {self.settings.env} instance, where "
-                 f"KAOHE_ACTOR ({self.settings.actor}) alone is not enough (only with "
-                 "KAOHE_ENV=development). Give your own API token (KAOHE_TOKEN=… or "
-                 "`kaohe --token-file FILE …`), or your password (asked at a terminal, or "
-                 "`kaohe --password-stdin …` in a script) with KAOHE_ACTOR set to your username. "
-                 "Nothing was done.")
+        try:
+            proof = identity.prove(self.settings, self.credentials, self.engine, action,
+                                   required=required)
+        except identity.NotProven as exc:
+            fail(str(exc))
         self.settings = dataclasses.replace(self.settings, actor=proof.username)
         self.auth = proof.method
 
-    def _token(self) -> str:
-        if self.token_file is None:
-            return self.settings.token
-        try:
-            lines = self.token_file.read_text(encoding="utf-8").split()
-        except (OSError, UnicodeDecodeError) as exc:
-            fail(f"--token-file {self.token_file}: cannot read it ({exc}); nothing was done")
-        if not lines:
-            fail(f"--token-file {self.token_file} is empty: put the token printed by "
-                 "`kaohe token issue` in it; nothing was done")
-        return lines[0]
-
-    def _password_check(self) -> Callable[[Session], Proof]:
-        """The password read (before any transaction is open), then checked as the web login does."""
-        if not self.settings.actor_given:
-            fail("a password proves an account: set KAOHE_ACTOR to your username (or give your API "
-                 "token instead); nothing was done")
-        username = self.settings.actor
-        if self.password_stdin:
-            password = sys.stdin.readline().rstrip("\r\n")
-        else:
-            password = str(click.prompt(f"Password for {username}", hide_input=True, err=True))
-        return lambda session: prove_by_password(session, username, password,
-                                                 threshold=self.settings.lockout_threshold,
-                                                 lock_minutes=self.settings.lockout_minutes)
-
-    def _proven(self, check: Callable[[Session], Proof]) -> Proof:
-        """``check`` in a transaction of its own, committed whatever it says: a wrong password's
-        failure count and lock are kept, as the web login keeps them."""
-        outcome: Proof | Unauthenticated
-        with make_session_factory(self.engine)() as session, session.begin():
-            try:
-                outcome = check(session)
-            except Unauthenticated as exc:
-                outcome = exc
-        if isinstance(outcome, Unauthenticated):
-            fail(f"{outcome}; nothing was done")
-        return outcome
-
 
 pass_app = click.make_pass_decorator(AppContext)
-
-
-def interactive() -> bool:
-    """Whether a password can be asked for: stdin is a terminal."""
-    return sys.stdin.isatty()
 
 
 def fail(message: str) -> NoReturn:
