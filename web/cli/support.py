@@ -31,10 +31,10 @@ class AppContext:
     """Settings and a lazily made engine, shared by the commands of one invocation."""
 
     def __init__(self, settings: Settings) -> None:
-        self.settings = settings
-        self._engine: Engine | None = None
         self.credentials = identity.Credentials()  # `kaohe --token-file FILE`, `--password-stdin`
         self.auth: str | None = None  # how settings.actor was proven, once it was
+        self.settings = settings
+        self._engine: Engine | None = None
 
     def close(self) -> None:
         """Dispose of the engine's pool when the command ends (no connection outlives it)."""
