@@ -47,8 +47,10 @@ def derive(snapshot: Snapshot, period: Period, pack: RulePack) -> Derived:
     ]
     for t in live:
         end = reports.get((t.unit, t.indicator, f"{period.year:04d}-12"))
-        done = None if end is None else better_way.completion(
-            indicators[t.indicator].direction, end, t.annual_value
+        done = (
+            None
+            if end is None
+            else better_way.completion(indicators[t.indicator].direction, end, t.annual_value)
         )
         if done is not None:
             d.year_end_completion[t.id] = done
