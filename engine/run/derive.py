@@ -22,6 +22,7 @@ from engine.values import direction as better_way
 from engine.values.decimals import div
 from engine.values.periods import Period
 
+_HUNDRED = Decimal(100)
 _TWELVE = Decimal(12)
 
 
@@ -195,6 +196,7 @@ def _checkpoints(
     base = _common(units[t.unit])  # what the target's checkpoints share
     base.update(indicator=t.indicator, section=ind.section, direction=ind.direction)
     annual, pro_rata = t.annual_value, t.schedule_kind != "milestones"
+    way, higher = ind.direction, ind.direction == "higher"
     for month, when, fields in months:
         # expected_at(t, month, year), the pro-rata case written out (800,000 checkpoints)
         expected = div(annual * month, _TWELVE) if pro_rata else expected_at(t, month, period.year)
@@ -203,10 +205,14 @@ def _checkpoints(
         v["has_report"] = actual is not None
         if actual is not None:
             v["actual"] = actual
-            pct = better_way.completion(ind.direction, actual, expected)
-            if pct is not None:
-                v["schedule_pct"] = pct
-            v["lagging"] = better_way.lagging(ind.direction, actual, expected)
+            if higher and expected > 0:  # better_way's higher case written out (800,000 checkpoints)
+                v["schedule_pct"] = div(actual * _HUNDRED, expected)
+                v["lagging"] = actual < expected
+            else:
+                pct = better_way.completion(way, actual, expected)
+                if pct is not None:
+                    v["schedule_pct"] = pct
+                v["lagging"] = better_way.lagging(way, actual, expected)
         out.append(DerivedFact("checkpoint", f"{t.id}@{when}", t.unit, t.indicator, v))
     return out
 
