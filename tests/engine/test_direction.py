@@ -141,7 +141,7 @@ def cases(draw: st.DrawFn) -> Case:
     params = dict(draw(st.sampled_from(PARAMS[method])))
     if draw(st.booleans()):
         params["over_bonus_cap"] = "2"
-    annual = tuple(draw(st.integers(1, 120)) for _ in range(3))
+    annual = tuple(draw(st.integers(0, 120)) for _ in range(3))  # 0: no percentages
     values = tuple(tuple(draw(st.integers(-10, 200)) for _ in CHECKPOINTS) for _ in range(3))
     gains = tuple(draw(st.sampled_from((0, 0, 1, 5, 30, 150))) for _ in CHECKPOINTS)
     return Case(method, direction, params, annual, values, draw(st.booleans()), gains)
