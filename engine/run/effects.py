@@ -121,10 +121,16 @@ def _not_this_year(timing: object, work_year: object, year: int, d: Derived) -> 
             f"{work_year}年度工作，{year}年度截止日（{cutoff}）后才取得，已过结转期限，不计分",
             f"work of {work_year} documented after {year}'s cut-off ({cutoff}): too late to carry over",
         )
+    if timing == "earlier" and work_year == year - 1 and prior is None:  # undated: else refused
+        return (
+            f"{work_year}年度工作，无文件日期，计入{work_year}年度",
+            f"work of {work_year} with no document date: it counts in {work_year}'s run",
+        )
     if timing == "earlier" and work_year == year - 1:
         return (
-            f"{work_year}年度截止日（{prior}）前取得，计入{work_year}年度",
-            f"documented by {work_year}'s cut-off ({prior}): it counts in {work_year}'s run",
+            f"{work_year}年度工作，未在{work_year}年度截止日（{prior}）后取得，计入{work_year}年度",
+            f"work of {work_year}, not documented after {work_year}'s cut-off ({prior}): "
+            f"it counts in {work_year}'s run",
         )
     return f"不属于{year}年度", f"not {year}'s business ({timing})"
 
