@@ -8,6 +8,7 @@ and the year of the scheme the office registered the honour in.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from dataclasses import dataclass
 
@@ -18,6 +19,7 @@ from hypothesis import strategies as st
 from engine import evaluate
 from engine.facts import EventFact
 from engine.result import RunResult
+from engine.run.snapshot_check import SnapshotError
 from engine.values.crediting import (
     CARRIED_OVER,
     EARLIER,
@@ -57,7 +59,9 @@ def _cutoffs() -> st.SearchStrategy[dict[int, dt.date]]:
     """A cut-off per year, from two months before its year's end to half a year after it."""
     offsets = st.lists(st.integers(-60, 181), min_size=len(RUN_YEARS) + 1, max_size=len(RUN_YEARS) + 1)
     years = [RUN_YEARS[0] - 1, *RUN_YEARS]
-    return offsets.map(lambda o: {y: dt.date(y, 12, 31) + dt.timedelta(days=d) for y, d in zip(years, o)})
+    return offsets.map(
+        lambda o: {y: dt.date(y, 12, 31) + dt.timedelta(days=d) for y, d in zip(years, o, strict=True)}
+    )
 
 
 @st.composite
@@ -80,9 +84,9 @@ def _year_run(year: int, cutoffs: dict[int, dt.date], honours: list[Honour]) -> 
             and read_from_previous_year(year, cutoffs[year], cutoffs[year - 1], h.work_year, h.document_date))
     ]
     facts = tuple(_fact(h) for h in read)
-    snap = snapshot(events=facts, units=(unit("A", None),), cutoff=cutoffs[year], prior_cutoff=cutoffs[year - 1])
-    snap = snap.__class__(**{**{f: getattr(snap, f) for f in snap.__dataclass_fields__},
-                             "year": year, "period": str(year), "scheme_code": f"T{year}"})
+    snap = snapshot(events=facts, units=(unit("A", None),), cutoff=cutoffs[year],
+                    prior_cutoff=cutoffs[year - 1])
+    snap = dataclasses.replace(snap, year=year, period=str(year), scheme_code=f"T{year}")
     return {h.id for h in read}, evaluate(PACK, snap)
 
 
@@ -159,11 +163,13 @@ def test_last_years_cutoff_is_never_guessed() -> None:
 
 
 def test_a_snapshot_without_last_years_cutoff_is_refused_when_it_decides() -> None:
-    from engine.run.snapshot_check import SnapshotError
-
-    late = event("L", "A", "honour", "honour", "provincial", work_year=2023, document_date=dt.date(2024, 1, 18))
-    with pytest.raises(SnapshotError, match="event L: work year 2023, documented 2024-01-18: .* 2023's cut-off"):
+    late = event("L", "A", "honour", "honour", "provincial", work_year=2023,
+                 document_date=dt.date(2024, 1, 18))
+    refused = r"event L: work year 2023, documented 2024-01-18: .* 2023's cut-off"
+    with pytest.raises(SnapshotError, match=refused):
         evaluate(PACK, snapshot(events=(late,), units=(unit("A", None),), prior_cutoff=None))
     undated = event("U", "A", "honour", "honour", "provincial", work_year=2023, document_date=None)
     result = evaluate(PACK, snapshot(events=(undated,), units=(unit("A", None),), prior_cutoff=None))
-    assert [w.text_en for w in result.why_not] == ["work of 2023 with no document date: it counts in 2023's run"]
+    assert [w.text_en for w in result.why_not] == [
+        "work of 2023 with no document date: it counts in 2023's run"
+    ]
