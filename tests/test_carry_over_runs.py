@@ -5,13 +5,17 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine.result import RunResult
 from store import Category, Event, Scheme, Section, Unit
+from tests.import_files import SCHEME, write_csv
 from workflows.errors import Invalid
+from workflows.imports import ImportRejected, import_file
 from workflows.packs import approve_pack, store_pack
 from workflows.runs import create_run, replay
 
@@ -108,3 +112,17 @@ def test_last_years_cutoff_comes_from_its_scheme_or_the_setting_never_a_guess(se
         create_run(session, "T2013", "2013", actor="office.li")
     s2013.previous_cutoff_date = None
     assert "H-OLD" in _refused(_year(session, "T2013", 2013))  # 2012's, by 2012's own cut-off
+
+
+def test_the_scheme_sheet_sets_previous_cutoff_date_and_refuses_one_not_before_the_cutoff(
+    session: Session, tmp_path: Path
+) -> None:
+    bad = [{**SCHEME[0], "previous_cutoff_date": "2024-12-31"}]
+    with pytest.raises(ImportRejected) as info:
+        import_file(session, write_csv(tmp_path / "scheme.csv", "scheme", bad))
+    assert [str(e) for e in info.value.errors] == [
+        "scheme.csv: sheet scheme, row 2, column previous_cutoff_date: the previous year's cut-off "
+        "2024-12-31 is not before this scheme's cut-off 2024-12-31"]
+    good = [{**SCHEME[0], "previous_cutoff_date": "2023-12-31"}]
+    assert import_file(session, write_csv(tmp_path / "scheme.csv", "scheme", good))["scheme"].created == 1
+    assert session.scalars(select(Scheme.previous_cutoff_date)).one() == dt.date(2023, 12, 31)
