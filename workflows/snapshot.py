@@ -153,7 +153,7 @@ def _read(session: Session, scheme: Scheme, period: Period, with_facts: bool) ->
     event_facts = [_event_fact(e, code_of, indicator_by_id) for e in events if _due(e, period, end_date)]
     if prior_cutoff is not None:
         event_facts += _carried_in(session, scheme, period, end_date, prior_cutoff, event_facts,
-                                   indicator_by_id)
+                                   set(code_of.values()), indicator_by_id)
     else:
         _prior_cutoff_needed(scheme, event_facts)
 
@@ -328,6 +328,7 @@ def _carried_in(
     end: dt.date,
     prior_cutoff: dt.date,
     own: Sequence[EventFact],
+    units: set[str],
     indicator_by_id: dict[int, Indicator],
 ) -> list[EventFact]:
     """The events registered in the previous year's schemes that this year's run must credit or
@@ -335,7 +336,6 @@ def _carried_in(
     year's cut-off, for the units and indicators this scheme has (by code). Their ids are
     ``SCHEME/CODE``; one this scheme registered too (same code, or same unit and document
     number) is read once, as this scheme's."""
-    units = dict(session.execute(select(Unit.code, Unit.id).where(Unit.scheme_id == scheme.id)).all())
     indicators = {i.code for i in indicator_by_id.values()}
     own_codes = {e.id for e in own}
     own_documents = {(e.unit, e.document_no) for e in own if e.document_no}
