@@ -375,13 +375,13 @@ def _prior_cutoff_needed(scheme: Scheme, events: Sequence[EventFact]) -> None:
                      key=lambda e: e.id)
     if not needing:
         return
-    named = ", ".join(f"{e.id} ({e.unit}, documented {e.document_date})" for e in needing[:5])
-    more = f" and {len(needing) - 5} more" if len(needing) > 5 else ""
+    named = ", ".join(f"{e.id} ({e.unit}, {e.document_date})" for e in needing[:5])
+    more = ", …" if len(needing) > 5 else ""
     raise Invalid(
-        f"scheme {scheme.code}: events of work year {scheme.year - 1}, {named}{more}, count in "
-        f"{scheme.year - 1} or carry over to {scheme.year} depending on {scheme.year - 1}'s cut-off, and "
-        f"no scheme of {scheme.year - 1} is in the database: set the scheme's previous_cutoff_date "
-        "(上年度截止日期) in its scheme sheet and import it again"
+        f"scheme {scheme.code}: {len(needing)} event(s) of work year {scheme.year - 1} with a document date "
+        f"({named}{more}) count in {scheme.year - 1} or carry over to {scheme.year} depending on "
+        f"{scheme.year - 1}'s cut-off, and no scheme of {scheme.year - 1} is in the database: set the "
+        "scheme's previous_cutoff_date (上年度截止日期) in its scheme sheet and import it again"
     )
 
 
