@@ -23,5 +23,6 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("scheme", schema=None) as batch_op:
-        batch_op.drop_column("previous_cutoff_date")
+    # A plain DROP COLUMN (SQLite 3.35+ and PostgreSQL): a batch rebuild of ``scheme`` would have to
+    # drop a table that every fact references.
+    op.execute("ALTER TABLE scheme DROP COLUMN previous_cutoff_date")
