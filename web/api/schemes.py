@@ -22,6 +22,7 @@ class SchemeSchema(ma.Schema):
     status = ma.fields.String(metadata={"description": "draft → locked (in force) → sealed (定案)"})
     cutoff_date = ma.fields.Date()
     adjustment_cutoff_date = ma.fields.Date(allow_none=True)
+    previous_cutoff_date = ma.fields.Date(allow_none=True)
     publication_days = ma.fields.Integer()
     appeal_days = ma.fields.Integer()
 

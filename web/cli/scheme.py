@@ -80,6 +80,7 @@ def report_command(app: AppContext, unit: str, indicator: str, period: str, valu
                    source: str | None, evidence: str | None, scheme: str | None) -> None:
     """Report UNIT's cumulative VALUE of INDICATOR for PERIOD (YYYY-MM) (进度报送)."""
     number = _value(value)
+    app.prove("progress.report")
     with transaction_or_exit(app) as session:
         target = find_target(session, unit, indicator, scheme)
         sub = submit_report(session, target, period, number, source=source or target.unit.code,
