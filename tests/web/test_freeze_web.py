@@ -117,6 +117,9 @@ def test_a_report_after_the_cut_off_is_refused_on_the_page_and_the_api(cut_off: 
     target = _target(url)
     before = _value(url, target, "2024-11")
     reporter = _client(app, "reporter")
+    form = reporter.get("/progress").get_data(as_text=True)  # said before anything is typed
+    assert "考核方案 DEMO-2024 的进度报送已于 2024-12-31 日终截止（北京时间）：如需更正，请考核办核定。" \
+        in form
     status, page = _post_progress(reporter, target, "2024-11", "99")
     assert status == 409 or status == 422
     today = (NOW + dt.timedelta(hours=8)).date().isoformat()
@@ -207,6 +210,8 @@ def test_after_the_seal_pages_and_api_refuse_every_write(sealed: tuple[Flask, st
     status, page = _post_progress(reporter, target, "2024-11", "99")
     assert status in (409, 422)
     assert "考核方案 DEMO-2024 已定案：C01 × CQ05 2024-11 的报送 不能再变更。" in page
+    form = reporter.get("/progress").get_data(as_text=True)
+    assert "考核方案 DEMO-2024 已定案：其进度报送不能再变更。" in form
     status, body = _api_progress(reporter, target, "2024-11", "99")
     assert status == 409
     assert body["message"] == ("scheme DEMO-2024 is sealed: the 2024-11 report of C01 × CQ05 can no longer "

@@ -3,6 +3,7 @@ office's import of a workbook or CSV file (refused as a whole, each row's proble
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import replace
 from decimal import Decimal
 from typing import Any
@@ -21,6 +22,7 @@ from web.files.imports import import_upload
 from web.pages.blueprint import bp, lang
 from web.security.policy import OFFICE, REPORTERS, allow, current, require_report_scope
 from workflows.errors import DomainError
+from workflows.freeze import cutoff_passed
 from workflows.imports import ImportRejected
 from workflows.imports.sheets import KIND_ORDER
 from workflows.progress import get_target, parse_value, submit_report, targets_of_units
@@ -78,7 +80,9 @@ def progress() -> Any:
             return redirect(url_for("pages.progress"))
     elif request.method == "POST":
         status = 422
-    return render_template("progress.html", form=form, targets=targets), status
+    schemes = {t.scheme.id: t.scheme for t in targets}.values()
+    closed = [s for s in schemes if s.status == "sealed" or cutoff_passed(s, dt.datetime.now(dt.UTC))]
+    return render_template("progress.html", form=form, targets=targets, closed=closed), status
 
 
 def _plain(value: Decimal) -> str:
