@@ -153,8 +153,9 @@ SEALED_SUBJECTS: tuple[tuple[re.Pattern[str], Any], ...] = tuple((re.compile(p),
     (r"^(?P<table>[a-z_]+) (?P<id>\d+)$", _l("a record of %(table)s %(id)s")),
 ))
 TABLES = {
-    "run_case": _l("Case"), "case_event": _l("Case"), "appeal": _l("Appeal"), "appeal_firing": _l("Appeal"),
-    "publication": _l("Publication"), "run": _l("Run"), "target": _l("Target"),
+    "run_case": _l("deduction matter"), "case_event": _l("deduction matter"), "appeal": _l("Appeal"),
+    "appeal_firing": _l("Appeal"), "publication": _l("Publication"), "run": _l("assessment run"),
+    "target": _l("Target"),
     "target_co_unit": _l("Target"), "progress_report": _l("Progress report"), "event": _l("Event"),
     "verification": _l("Verification"), "target_adjustment": _l("Adjustment request"),
     "target_adjustment_event": _l("Adjustment request"), "supervision_notice": _l("Supervision notice"),

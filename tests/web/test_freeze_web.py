@@ -239,3 +239,14 @@ def test_after_the_seal_pages_and_api_refuse_every_write(sealed: tuple[Flask, st
     assert 'id="status">已定案<' in page
     life = office.get("/api/v1/schemes/DEMO-2024/lifecycle").get_json()
     assert [t["action"] for t in life["transitions"]] == ["scheme.lock", "scheme.seal"]
+
+
+def test_the_backstops_refusal_reads_in_the_offices_words(sealed: tuple[Flask, str]) -> None:
+    from web.domain_text import translated
+
+    app, _url = sealed
+    with app.test_request_context("/", headers={"Accept-Language": "zh-CN"}):
+        assert translated("scheme DEMO-2024 is sealed: no new run can be added") == \
+            "考核方案 DEMO-2024 已定案：不能再新增考核计分。"
+        assert translated("scheme DEMO-2024 is sealed: run_case 12 can no longer change") == \
+            "考核方案 DEMO-2024 已定案：扣分事项 12 的记录 不能再变更。"
