@@ -126,16 +126,16 @@ def latest(session: Session) -> LedgerCheckpoint | None:
 
 
 def sign_ledger(session: Session, key: SignerKey, *, reason: str, actor: str, run_id: int | None = None,
-                now: dt.datetime | None = None) -> LedgerCheckpoint:
+                now: dt.datetime | None = None, leaves: Sequence[bytes] | None = None) -> LedgerCheckpoint:
     """Sign and store a checkpoint of the ledger as it stands in this transaction (flushed, never
     committed); the last one stored is returned instead when the ledger has not grown since and
-    the key is the same.
+    the key is the same. ``leaves``: the ledger's leaf hashes, when the caller has just read them.
 
     Refused when the ledger no longer extends the last checkpoint stored: a log never signs a tree
     inconsistent with one it signed before (C2SP tlog-checkpoint).
     """
     session.flush()
-    leaves = ledger_leaf_hashes(session)
+    leaves = ledger_leaf_hashes(session) if leaves is None else leaves
     head = TreeHead(key.name, len(leaves), tlog.root(leaves))
     last = latest(session)
     if last is not None:

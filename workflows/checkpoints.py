@@ -5,11 +5,23 @@ the ledger no longer extends the last checkpoint signed (``audit.checkpoint``)."
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
 
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from audit.checkpoint import CheckpointError, sign_ledger, sign_milestone
-from audit.note import SignerKey
+from audit.checkpoint import (
+    CheckpointError,
+    check_extends,
+    check_stored,
+    ledger_leaf_hashes,
+    open_checkpoint,
+    sign_ledger,
+    sign_milestone,
+)
+from audit.note import SignerKey, VerifierKey
 from store import LedgerCheckpoint
 from workflows.errors import Conflict
 
@@ -29,3 +41,43 @@ def on_demand(session: Session, key: SignerKey, *, actor: str, reason: str = "de
         return sign_ledger(session, key, reason=reason, actor=actor)
     except CheckpointError as exc:
         raise Conflict(f"no checkpoint signed: {exc}") from exc
+
+
+@dataclass(frozen=True)
+class AnchoringReport:
+    """Checkpoints checked against the ledger: what held (``lines``) and what did not."""
+
+    lines: list[str]
+    problems: list[str]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"checkpoints": {"ok": not self.problems, "checked": self.lines, "problems": self.problems}}
+
+
+def anchoring_report(session: Session, trusted: Sequence[VerifierKey],
+                     held: Sequence[tuple[str, str]]) -> AnchoringReport:
+    """Every stored checkpoint, and each ``(label, note)`` held elsewhere, against today's ledger:
+    signed by a trusted key and extended by the ledger (its first N events hash to the root)."""
+    lines: list[str] = []
+    problems: list[str] = []
+    try:
+        leaves = ledger_leaf_hashes(session)
+    except CheckpointError as exc:
+        return AnchoringReport(lines, [str(exc)])
+    for label, note in held:
+        try:
+            checkpoint = open_checkpoint(note, trusted)
+            check_extends(checkpoint.head, leaves, f"checkpoint {label}")
+        except CheckpointError as exc:
+            problems.append(f"{label}: {exc}")
+            continue
+        key = checkpoint.key
+        lines.append(f"checkpoint {label}: OK, the ledger's {len(leaves)} events extend its "
+                     f"{checkpoint.head.size} (signed by {key.name} {key.key_id.hex()})")
+    stored = session.scalar(select(func.count()).select_from(LedgerCheckpoint)) or 0
+    found = check_stored(session, trusted, leaves)
+    problems += [f"stored checkpoint {p.checkpoint_id}: {p.detail}" for p in found]
+    if stored and not found:
+        lines.append(f"{stored} stored checkpoint(s): OK, each signed by a trusted key and extended "
+                     "by the ledger")
+    return AnchoringReport(lines, problems)
