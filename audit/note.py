@@ -104,7 +104,8 @@ def generate(name: str) -> SignerKey:
 
 
 def _split_key(text: str, parts: int, what: str) -> list[str]:
-    fields = text.strip().split("+")
+    """The fields before the key data (which is base64, so may hold '+' itself)."""
+    fields = text.strip().split("+", parts - 1)
     if len(fields) != parts:
         raise NoteError(f"{what} must have {parts} parts joined by '+', not {len(fields)}")
     return fields
