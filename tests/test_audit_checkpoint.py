@@ -18,7 +18,14 @@ from sqlalchemy.orm import Session
 import audit
 from audit import tlog
 from audit.chain import hash_input
-from audit.checkpoint import CheckpointError, TreeHead, check_extends, ledger_leaf_hashes, open_checkpoint, sign_ledger
+from audit.checkpoint import (
+    CheckpointError,
+    TreeHead,
+    check_extends,
+    ledger_leaf_hashes,
+    open_checkpoint,
+    sign_ledger,
+)
 from audit.merkle import leaf_hash
 from audit.note import NoteError, SignerKey, generate, open_note, parse_signer, parse_verifier, sign
 from store import AuditEvent, LedgerCheckpoint
@@ -80,7 +87,8 @@ def test_rfc6962_roots_and_proofs_are_certificate_transparencys() -> None:
                                 bytes.fromhex(CT_ROOTS[n - 1]))
     for (i, n), proof in CT_INCLUSION.items():
         assert _hex(tlog.inclusion_proof(i, leaves[:n])) == proof
-        tlog.verify_inclusion(leaves[i], i, n, [bytes.fromhex(p) for p in proof], bytes.fromhex(CT_ROOTS[n - 1]))
+        tlog.verify_inclusion(leaves[i], i, n, [bytes.fromhex(p) for p in proof],
+                              bytes.fromhex(CT_ROOTS[n - 1]))
 
 
 def test_every_proof_of_small_trees_verifies_and_any_changed_hash_fails() -> None:
@@ -184,7 +192,7 @@ def test_a_cut_tail_and_a_rewritten_chain_fail_against_a_checkpoint_kept_elsewhe
         assert report.problems[0].startswith(
             "kept: checkpoint kept: the ledger's first 6 events do not hash to its root")
         assert "the history it covers was rewritten" in report.problems[0]
-        with pytest.raises(Conflict, match="no checkpoint signed: checkpoint 1 .* was rewritten"):
+        with pytest.raises(Conflict, match=r"no checkpoint signed: checkpoint 1 .* was rewritten"):
             on_demand(session, KEY, actor="auditor")  # never signs a tree that forks the last one
         rewrite.rollback()
 
@@ -221,7 +229,8 @@ def test_a_checkpoint_is_stored_once_per_tree_and_extends_the_last(session: Sess
     assert (second.tree_size, second.reason) == (5, "demand")
     leaves = ledger_leaf_hashes(session)
     check_extends(TreeHead(KEY.name, 3, bytes.fromhex(first.root_hash)), leaves, "first")
-    assert session.scalar(select(LedgerCheckpoint.note).where(LedgerCheckpoint.id == second.id)) == second.note
+    stored = session.scalar(select(LedgerCheckpoint.note).where(LedgerCheckpoint.id == second.id))
+    assert stored == second.note
 
 
 @pytest.mark.skipif(not os.environ.get("KAOHE_TEST_DATABASE_URL", "").startswith("postgresql"),
@@ -252,7 +261,8 @@ def test_cli_keygen_checkpoint_and_verify_against_it(fresh_url: str, tmp_path: P
     key_file, cp = tmp_path / "keys" / "ledger.key", tmp_path / "cp.txt"
     key_file.parent.mkdir()
     with cli_runner(fresh_url, tmp_path, monkeypatch) as runner:
-        made = runner.invoke(main, ["audit", "keygen", "--output", str(key_file), "--name", "kaohe.test/ledger"])
+        made = runner.invoke(main, ["audit", "keygen", "--output", str(key_file),
+                                    "--name", "kaohe.test/ledger"])
         assert made.exit_code == 0, made.output
         assert key_file.stat().st_mode & 0o777 == 0o600
         verifier = made.output.strip().splitlines()[-1]
