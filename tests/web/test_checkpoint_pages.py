@@ -1,0 +1,34 @@
+"""The ledger's checkpoint where the public reads it: the 公示 page, /audit/key and the API."""
+
+from __future__ import annotations
+
+import html
+
+from flask import Flask
+from sqlalchemy.orm import Session
+
+from audit.checkpoint import open_checkpoint, sign_ledger
+from audit.note import parse_verifier
+from web.extensions import db
+from web.signing import signing_key
+
+
+def test_the_public_page_and_the_api_publish_the_latest_checkpoint_and_the_key(app: Flask) -> None:
+    reader = app.test_client()
+    key = signing_key(app.config["KAOHE_SETTINGS"])  # the test instance's, made in its folder
+    page = reader.get("/public").get_data(as_text=True)
+    assert "账本检查点" in page and "账本尚未签署检查点。" in page and key.verifier.text in page
+    keys = reader.get("/audit/key")
+    assert keys.mimetype == "text/plain" and keys.get_data(as_text=True) == key.verifier.text + "\n"
+    assert reader.get("/api/v1/audit/checkpoint").get_json() == {
+        "note": None, "tree_size": None, "signed_at": None, "verifier_keys": [key.verifier.text]}
+
+    with Session(db.engine(app)) as s, s.begin():
+        note = sign_ledger(s, key, reason="demand", actor="auditor").note
+    page = reader.get("/public").get_data(as_text=True)
+    assert f'<pre class="checkpoint">{html.escape(note)}</pre>' in page
+    assert "审计账本的签名检查点：共" in page and "账本尚未签署检查点" not in page
+    published = reader.get("/api/v1/audit/checkpoint").get_json()
+    assert published["note"] == note
+    trusted = [parse_verifier(text) for text in published["verifier_keys"]]
+    assert open_checkpoint(published["note"], trusted).head.size == published["tree_size"]
