@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import html
+from pathlib import Path
 
+import pytest
 from flask import Flask
 from sqlalchemy.orm import Session
 
 from audit.checkpoint import open_checkpoint, sign_ledger
 from audit.note import parse_verifier
+from tests.web.conftest import settings_for
+from web.app import create_app
+from web.config import ConfigError
 from web.extensions import db
 from web.signing import signing_key
 
@@ -32,3 +37,13 @@ def test_the_public_page_and_the_api_publish_the_latest_checkpoint_and_the_key(a
     assert published["note"] == note
     trusted = [parse_verifier(text) for text in published["verifier_keys"]]
     assert open_checkpoint(published["note"], trusted).head.size == published["tree_size"]
+
+
+def test_the_app_refuses_to_start_in_production_without_its_signing_key(module_demo_url: str,
+                                                                      tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="KAOHE_SIGNING_KEY is required in production"):
+        create_app(settings_for(module_demo_url, tmp_path, env="production"))
+    bad = tmp_path / "bad.key"
+    bad.write_text("PRIVATE+KEY+x\n")
+    with pytest.raises(ConfigError, match=f"the ledger signing key {bad} cannot be used: a signer key must"):
+        create_app(settings_for(module_demo_url, tmp_path, env="production", signing_key_path=bad))
