@@ -236,13 +236,19 @@ def test_cli_export_and_verify_bundle(fresh_url: str, tmp_path: Path,
     with cli_runner(fresh_url, tmp_path, monkeypatch) as runner:
         assert runner.invoke(main, ["demo", "--no-serve"]).exit_code == 0  # approves the pack
         run_id = json.loads(runner.invoke(main, ["run", "DEMO-2024", "2024", "--json"]).output)["run_id"]
-        out = tmp_path / "run.zip"
+        out, kept = tmp_path / "run.zip", tmp_path / "kept.txt"
+        assert runner.invoke(main, ["audit", "checkpoint", "--output", str(kept)]).exit_code == 0
         exported = runner.invoke(main, ["audit", "export", str(run_id), "--out", str(out)])
         assert exported.exit_code == 0, exported.output
-        checked = runner.invoke(main, ["audit", "verify-bundle", str(out), "--replay"],
+        checked = runner.invoke(main, ["audit", "verify-bundle", str(out), "--replay",
+                                       "--checkpoint", str(kept)],
                                 env={"KAOHE_DATABASE_URL": "sqlite:////nonexistent/none.db"})
         assert checked.exit_code == 0, checked.output
         assert "OK: run" in checked.output and "replay identical" in checked.output
+        stranger = runner.invoke(main, ["audit", "verify-bundle", str(out), "--key", KEY.verifier.text])
+        assert stranger.exit_code == 1
+        assert "BROKEN: checkpoint_refused in checkpoint.txt: checkpoint refused: signed by no trusted key" \
+            in stranger.output
         folder = tmp_path / "dir"
         to_dir = ["audit", "export", str(run_id), "--out", str(folder), "--dir"]
         assert runner.invoke(main, to_dir).exit_code == 0
