@@ -126,30 +126,38 @@ def latest(session: Session) -> LedgerCheckpoint | None:
 
 
 def sign_ledger(session: Session, key: SignerKey, *, reason: str, actor: str, run_id: int | None = None,
-                now: dt.datetime | None = None, leaves: Sequence[bytes] | None = None) -> LedgerCheckpoint:
+                now: dt.datetime | None = None) -> LedgerCheckpoint:
     """Sign and store a checkpoint of the ledger as it stands in this transaction (flushed, never
     committed); the last one stored is returned instead when the ledger has not grown since and
-    the key is the same. ``leaves``: the ledger's leaf hashes, when the caller has just read them.
+    the key is the same.
 
     Refused when the ledger no longer extends the last checkpoint stored: a log never signs a tree
     inconsistent with one it signed before (C2SP tlog-checkpoint).
     """
+    return signed_tree(session, key, reason=reason, actor=actor, run_id=run_id, now=now)[0]
+
+
+def signed_tree(session: Session, key: SignerKey, *, reason: str, actor: str, run_id: int | None = None,
+                now: dt.datetime | None = None) -> tuple[LedgerCheckpoint, list[bytes]]:
+    """:func:`sign_ledger`, and the leaf hashes of the tree it signed (for proofs)."""
     session.flush()
-    leaves = ledger_leaf_hashes(session) if leaves is None else leaves
-    head = TreeHead(key.name, len(leaves), tlog.root(leaves))
+    # The last checkpoint before the leaves: one committed in between (PostgreSQL reads each
+    # statement's latest commit) then covers events the leaves hold too, never more.
     last = latest(session)
+    leaves = ledger_leaf_hashes(session)
+    head = TreeHead(key.name, len(leaves), tlog.root(leaves))
     if last is not None:
         check_extends(TreeHead(last.key_name, last.tree_size, bytes.fromhex(last.root_hash)), leaves,
                       f"checkpoint {last.id} (signed {last.made_at:%Y-%m-%d %H:%M} UTC)")
         if last.tree_size == head.size and last.key_id == key.verifier.key_id.hex():
-            return last
+            return last, leaves
     row = LedgerCheckpoint(
         tree_size=head.size, root_hash=head.root.hex(), note=sign(head.text, key), key_name=key.name,
         key_id=key.verifier.key_id.hex(), reason=reason, run_id=run_id,
         made_at=now or dt.datetime.now(dt.UTC), made_by=actor)
     session.add(row)
     session.flush()
-    return row
+    return row, leaves
 
 
 def bind_signer(session: Session, key: SignerKey) -> None:
@@ -184,15 +192,13 @@ class StoredProblem:
     detail: str
 
 
-def check_stored(session: Session, trusted: Sequence[VerifierKey],
-                 leaves: Sequence[bytes] | None = None) -> list[StoredProblem]:
+def check_stored(session: Session, trusted: Sequence[VerifierKey]) -> tuple[list[StoredProblem], list[bytes]]:
     """Every stored checkpoint: signed by a trusted key, its columns what its note says, and the
     ledger still extending it. A rewritten ledger fails here unless its checkpoints were deleted
-    too — which only a checkpoint kept outside the database shows."""
+    too — which only a checkpoint kept outside the database shows. Also the ledger's leaf hashes,
+    read after the checkpoints (so none of them can be newer than the leaves)."""
     rows = session.scalars(select(LedgerCheckpoint).order_by(LedgerCheckpoint.id)).all()
-    if not rows:
-        return []
-    leaves = ledger_leaf_hashes(session) if leaves is None else leaves
+    leaves = ledger_leaf_hashes(session)
     problems = []
     for row in rows:
         try:
@@ -203,4 +209,4 @@ def check_stored(session: Session, trusted: Sequence[VerifierKey],
             check_extends(cp.head, leaves, f"checkpoint {row.id}")
         except CheckpointError as exc:
             problems.append(StoredProblem(row.id, str(exc)))
-    return problems
+    return problems, leaves

@@ -37,7 +37,7 @@ from audit.bundle import (
     jsonl,
 )
 from audit.chain import FORMAT, format_time
-from audit.checkpoint import CheckpointError, ledger_leaf_hashes, sign_ledger
+from audit.checkpoint import CheckpointError, signed_tree
 from audit.merkle import FIRING_FIELDS, SCORE_SHEET_FIELDS, stored_leaves, stored_run
 from audit.note import SignerKey
 from engine.values.canonical import canonical_json
@@ -121,9 +121,7 @@ def export_run(
     document = pack_document(pack.yaml_text, f"{pack.name}@{pack.version}")
     seqs = run_event_seqs(session, run_id)
     try:
-        leaves = ledger_leaf_hashes(session)
-        checkpoint = sign_ledger(session, signer, reason="export", actor=actor, run_id=run_id,
-                                 leaves=leaves)
+        checkpoint, leaves = signed_tree(session, signer, reason="export", actor=actor, run_id=run_id)
     except CheckpointError as exc:
         raise ExportError(f"run {run_id} not exported: {exc}") from exc
     # The segment ends where the checkpoint does, should the ledger have grown since it was read.

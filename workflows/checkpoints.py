@@ -16,7 +16,6 @@ from audit.checkpoint import (
     CheckpointError,
     check_extends,
     check_stored,
-    ledger_leaf_hashes,
     open_checkpoint,
     sign_ledger,
     sign_milestone,
@@ -59,11 +58,11 @@ def anchoring_report(session: Session, trusted: Sequence[VerifierKey],
     """Every stored checkpoint, and each ``(label, note)`` held elsewhere, against today's ledger:
     signed by a trusted key and extended by the ledger (its first N events hash to the root)."""
     lines: list[str] = []
-    problems: list[str] = []
     try:
-        leaves = ledger_leaf_hashes(session)
+        stored, leaves = check_stored(session, trusted)
     except CheckpointError as exc:
         return AnchoringReport(lines, [str(exc)])
+    problems: list[str] = []
     for label, note in held:
         try:
             checkpoint = open_checkpoint(note, trusted)
@@ -74,10 +73,9 @@ def anchoring_report(session: Session, trusted: Sequence[VerifierKey],
         key = checkpoint.key
         lines.append(f"checkpoint {label}: OK, the ledger's {len(leaves)} events extend its "
                      f"{checkpoint.head.size} (signed by {key.name} {key.key_id.hex()})")
-    stored = session.scalar(select(func.count()).select_from(LedgerCheckpoint)) or 0
-    found = check_stored(session, trusted, leaves)
-    problems += [f"stored checkpoint {p.checkpoint_id}: {p.detail}" for p in found]
-    if stored and not found:
-        lines.append(f"{stored} stored checkpoint(s): OK, each signed by a trusted key and extended "
+    problems += [f"stored checkpoint {p.checkpoint_id}: {p.detail}" for p in stored]
+    count = session.scalar(select(func.count()).select_from(LedgerCheckpoint)) or 0
+    if count and not stored:
+        lines.append(f"{count} stored checkpoint(s): OK, each signed by a trusted key and extended "
                      "by the ledger")
     return AnchoringReport(lines, problems)
