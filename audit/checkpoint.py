@@ -107,13 +107,18 @@ def ledger_leaf_hashes(session: Session) -> list[bytes]:
         raise CheckpointError(f"an event's stored hash is not hex: {exc}") from exc
 
 
-def check_extends(head: TreeHead, leaves: Sequence[bytes], what: str) -> None:
-    """Refuse unless the ledger's tree (``leaves``) starts with the tree ``head`` describes."""
-    if len(leaves) < head.size:
+def ledger_tree(session: Session) -> tlog.Tree:
+    """The ledger's tree as stored (:func:`ledger_leaf_hashes`)."""
+    return tlog.Tree(ledger_leaf_hashes(session))
+
+
+def check_extends(head: TreeHead, tree: tlog.Tree, what: str) -> None:
+    """Refuse unless the ledger's tree starts with the tree ``head`` describes."""
+    if tree.size < head.size:
         raise CheckpointError(
-            f"{what} covers {head.size} events but the ledger has only {len(leaves)}: events "
-            f"{len(leaves) + 1}–{head.size} were deleted from its end")
-    if tlog.root(leaves[:head.size]) != head.root:
+            f"{what} covers {head.size} events but the ledger has only {tree.size}: events "
+            f"{tree.size + 1}–{head.size} were deleted from its end")
+    if tree.root(head.size) != head.root:
         raise CheckpointError(
             f"{what}: the ledger's first {head.size} events do not hash to its root "
             f"{base64.b64encode(head.root).decode('ascii')}: the history it covers was rewritten")
@@ -138,26 +143,26 @@ def sign_ledger(session: Session, key: SignerKey, *, reason: str, actor: str, ru
 
 
 def signed_tree(session: Session, key: SignerKey, *, reason: str, actor: str, run_id: int | None = None,
-                now: dt.datetime | None = None) -> tuple[LedgerCheckpoint, list[bytes]]:
-    """:func:`sign_ledger`, and the leaf hashes of the tree it signed (for proofs)."""
+                now: dt.datetime | None = None) -> tuple[LedgerCheckpoint, tlog.Tree]:
+    """:func:`sign_ledger`, and the tree it signed (for proofs)."""
     session.flush()
     # The last checkpoint before the leaves: one committed in between (PostgreSQL reads each
     # statement's latest commit) then covers events the leaves hold too, never more.
     last = latest(session)
-    leaves = ledger_leaf_hashes(session)
-    head = TreeHead(key.name, len(leaves), tlog.root(leaves))
+    tree = ledger_tree(session)
+    head = TreeHead(key.name, tree.size, tree.root())
     if last is not None:
-        check_extends(TreeHead(last.key_name, last.tree_size, bytes.fromhex(last.root_hash)), leaves,
+        check_extends(TreeHead(last.key_name, last.tree_size, bytes.fromhex(last.root_hash)), tree,
                       f"checkpoint {last.id} (signed {last.made_at:%Y-%m-%d %H:%M} UTC)")
         if last.tree_size == head.size and last.key_id == key.verifier.key_id.hex():
-            return last, leaves
+            return last, tree
     row = LedgerCheckpoint(
         tree_size=head.size, root_hash=head.root.hex(), note=sign(head.text, key), key_name=key.name,
         key_id=key.verifier.key_id.hex(), reason=reason, run_id=run_id,
         made_at=now or dt.datetime.now(dt.UTC), made_by=actor)
     session.add(row)
     session.flush()
-    return row, leaves
+    return row, tree
 
 
 def bind_signer(session: Session, key: SignerKey) -> None:
@@ -192,13 +197,13 @@ class StoredProblem:
     detail: str
 
 
-def check_stored(session: Session, trusted: Sequence[VerifierKey]) -> tuple[list[StoredProblem], list[bytes]]:
+def check_stored(session: Session, trusted: Sequence[VerifierKey]) -> tuple[list[StoredProblem], tlog.Tree]:
     """Every stored checkpoint: signed by a trusted key, its columns what its note says, and the
     ledger still extending it. A rewritten ledger fails here unless its checkpoints were deleted
-    too — which only a checkpoint kept outside the database shows. Also the ledger's leaf hashes,
-    read after the checkpoints (so none of them can be newer than the leaves)."""
+    too — which only a checkpoint kept outside the database shows. Also the ledger's tree, read
+    after the checkpoints (so none of them can be newer than the tree)."""
     rows = session.scalars(select(LedgerCheckpoint).order_by(LedgerCheckpoint.id)).all()
-    leaves = ledger_leaf_hashes(session)
+    tree = ledger_tree(session)
     problems = []
     for row in rows:
         try:
@@ -206,7 +211,7 @@ def check_stored(session: Session, trusted: Sequence[VerifierKey]) -> tuple[list
             if (cp.head.size, cp.head.root.hex(), cp.key.name, cp.key.key_id.hex()) != (
                     row.tree_size, row.root_hash, row.key_name, row.key_id):
                 raise CheckpointError("its columns differ from what its note says")
-            check_extends(cp.head, leaves, f"checkpoint {row.id}")
+            check_extends(cp.head, tree, f"checkpoint {row.id}")
         except CheckpointError as exc:
             problems.append(StoredProblem(row.id, str(exc)))
-    return problems, leaves
+    return problems, tree

@@ -79,16 +79,16 @@ def _event_row(e: AuditEvent) -> dict[str, Any]:
             "payload": e.payload, "prev_hash": e.prev_hash, "hash": e.hash}
 
 
-def _anchoring(session: Session, leaves: list[bytes], tree_size: int) -> dict[str, Any]:
+def _anchoring(session: Session, tree: tlog.Tree) -> dict[str, Any]:
     """The proofs a reader needs to tie the bundle to checkpoints: the last event's inclusion in
     the bundle's checkpoint, and the bundle's tree extending every earlier checkpoint signed."""
     sizes = session.scalars(select(LedgerCheckpoint.tree_size).distinct()
-                            .where(LedgerCheckpoint.tree_size.between(1, tree_size - 1))
+                            .where(LedgerCheckpoint.tree_size.between(1, tree.size - 1))
                             .order_by(LedgerCheckpoint.tree_size)).all()
     return {
-        "tree_size": tree_size,
-        "inclusion_proof": [h.hex() for h in tlog.inclusion_proof(tree_size - 1, leaves)],
-        "consistency": [{"tree_size": m, "proof": [h.hex() for h in tlog.consistency_proof(m, leaves)]}
+        "tree_size": tree.size,
+        "inclusion_proof": [h.hex() for h in tree.inclusion_proof(tree.size - 1)],
+        "consistency": [{"tree_size": m, "proof": [h.hex() for h in tree.consistency_proof(m)]}
                         for m in sizes],
     }
 
@@ -121,7 +121,7 @@ def export_run(
     document = pack_document(pack.yaml_text, f"{pack.name}@{pack.version}")
     seqs = run_event_seqs(session, run_id)
     try:
-        checkpoint, leaves = signed_tree(session, signer, reason="export", actor=actor, run_id=run_id)
+        checkpoint, tree = signed_tree(session, signer, reason="export", actor=actor, run_id=run_id)
     except CheckpointError as exc:
         raise ExportError(f"run {run_id} not exported: {exc}") from exc
     # The segment ends where the checkpoint does, should the ledger have grown since it was read.
@@ -156,7 +156,7 @@ def export_run(
         "chain": {"first_seq": seqs[0], "last_seq": head_seq, "prev_hash": events[0].prev_hash,
                   "run_create_seq": create.seq, "run_event_seqs": seqs},
         "ledger_head": {"seq": head_seq, "hash": head_hash},
-        "checkpoint": _anchoring(session, leaves, checkpoint.tree_size),
+        "checkpoint": _anchoring(session, tree),
         "exported_at": (now or dt.datetime.now(dt.UTC)),
         "exported_by": actor,
         "files": {name: file_entry(files[name]) for name in FILES},

@@ -30,50 +30,100 @@ def _split(n: int) -> int:
     return 1 << ((n - 1).bit_length() - 1)
 
 
+CACHED_FROM_LEVEL = 8
+"""Subtrees of 2^8 leaves and more are kept once computed: proofs and prefix roots then cost a
+few hundred hashes, not the whole ledger's (a province's has over a million events)."""
+
+
+class Tree:
+    """The tree over the given leaf hashes, for its root, the roots of its prefixes and proofs.
+
+    Every subtree RFC 6962 builds starts at a multiple of its own size rounded up to a power of
+    two, so a complete subtree of 2^k leaves is node ``lo >> k`` of level k; the levels from
+    :data:`CACHED_FROM_LEVEL` up are made once (one pass of hashing, as for the root alone).
+    """
+
+    def __init__(self, leaf_hashes: Sequence[bytes]) -> None:
+        self.leaves = leaf_hashes
+        self.size = len(leaf_hashes)
+        self._levels: dict[int, list[bytes]] = {}
+        level: Sequence[bytes] = leaf_hashes
+        k = 0
+        while len(level) > 1:
+            level = [node(level[i], level[i + 1]) for i in range(0, len(level) - 1, 2)]
+            k += 1
+            if k >= CACHED_FROM_LEVEL:
+                self._levels[k] = level
+
+    def mth(self, lo: int, hi: int) -> bytes:
+        """MTH of leaves [lo, hi): a subtree's root."""
+        n = hi - lo
+        if n == 0:
+            return EMPTY_ROOT_BYTES
+        if n == 1:
+            return self.leaves[lo]
+        if n & (n - 1) == 0:
+            cached = self._levels.get(n.bit_length() - 1)
+            if cached is not None and lo % n == 0:
+                return cached[lo // n]
+        k = _split(n)
+        return node(self.mth(lo, lo + k), self.mth(lo + k, hi))
+
+    def root(self, size: int | None = None) -> bytes:
+        """The root of the tree of the first ``size`` leaves (all of them by default)."""
+        return self.mth(0, self.size if size is None else size)
+
+    def inclusion_proof(self, index: int) -> list[bytes]:
+        """RFC 6962 PATH(index, D[n]): the sibling subtree roots from the leaf up to the root."""
+        if not 0 <= index < self.size:
+            raise ValueError(f"leaf {index} is not in a tree of {self.size} leaves")
+        path: list[bytes] = []
+        lo, hi = 0, self.size
+        while hi - lo > 1:
+            k = _split(hi - lo)
+            if index < lo + k:
+                path.append(self.mth(lo + k, hi))
+                hi = lo + k
+            else:
+                path.append(self.mth(lo, lo + k))
+                lo += k
+        path.reverse()
+        return path
+
+    def consistency_proof(self, old_size: int) -> list[bytes]:
+        """RFC 6962 PROOF(m, D[n]): the nodes that show the tree of ``old_size`` leaves is a prefix."""
+        n = self.size
+        if not 0 <= old_size <= n:
+            raise ValueError(f"a tree of {n} leaves has no prefix of {old_size}")
+        if old_size in (0, n):
+            return []
+        proof: list[bytes] = []
+        lo, hi, m, whole = 0, n, old_size, True
+        while m != hi - lo:  # SUBPROOF(m, D[lo:hi], whole), unrolled
+            k = _split(hi - lo)
+            if m <= k:
+                proof.append(self.mth(lo + k, hi))
+                hi = lo + k
+            else:
+                proof.append(self.mth(lo, lo + k))
+                lo, m, whole = lo + k, m - k, False
+        if not whole:
+            proof.append(self.mth(lo, hi))
+        proof.reverse()
+        return proof
+
+
 def root(leaf_hashes: Sequence[bytes]) -> bytes:
     """MTH over the leaves whose hashes are given (the empty tree hashes no bytes)."""
     return subtree_root(list(leaf_hashes)) if leaf_hashes else EMPTY_ROOT_BYTES
 
 
 def inclusion_proof(index: int, leaf_hashes: Sequence[bytes]) -> list[bytes]:
-    """RFC 6962 PATH(index, D[n]): the sibling subtree roots from the leaf up to the root."""
-    if not 0 <= index < len(leaf_hashes):
-        raise ValueError(f"leaf {index} is not in a tree of {len(leaf_hashes)} leaves")
-    path: list[bytes] = []
-    lo, hi = 0, len(leaf_hashes)
-    while hi - lo > 1:
-        k = _split(hi - lo)
-        if index < lo + k:
-            path.append(root(leaf_hashes[lo + k:hi]))
-            hi = lo + k
-        else:
-            path.append(root(leaf_hashes[lo:lo + k]))
-            lo += k
-    path.reverse()
-    return path
+    return Tree(leaf_hashes).inclusion_proof(index)
 
 
 def consistency_proof(old_size: int, leaf_hashes: Sequence[bytes]) -> list[bytes]:
-    """RFC 6962 PROOF(m, D[n]): the nodes that show the tree of ``old_size`` leaves is a prefix."""
-    n = len(leaf_hashes)
-    if not 0 <= old_size <= n:
-        raise ValueError(f"a tree of {n} leaves has no prefix of {old_size}")
-    if old_size in (0, n):
-        return []
-    proof: list[bytes] = []
-    lo, hi, m, whole = 0, n, old_size, True
-    while m != hi - lo:  # SUBPROOF(m, D[lo:hi], whole), unrolled
-        k = _split(hi - lo)
-        if m <= k:
-            proof.append(root(leaf_hashes[lo + k:hi]))
-            hi = lo + k
-        else:
-            proof.append(root(leaf_hashes[lo:lo + k]))
-            lo, m, whole = lo + k, m - k, False
-    if not whole:
-        proof.append(root(leaf_hashes[lo:hi]))
-    proof.reverse()
-    return proof
+    return Tree(leaf_hashes).consistency_proof(old_size)
 
 
 def verify_inclusion(leaf_hash: bytes, index: int, size: int, proof: Sequence[bytes],

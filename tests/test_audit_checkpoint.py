@@ -22,7 +22,7 @@ from audit.checkpoint import (
     CheckpointError,
     TreeHead,
     check_extends,
-    ledger_leaf_hashes,
+    ledger_tree,
     open_checkpoint,
     sign_ledger,
 )
@@ -110,6 +110,18 @@ def test_every_proof_of_small_trees_verifies_and_any_changed_hash_fails() -> Non
             tlog.verify_inclusion(leaves[i], i, n, proof, new_root)
             with pytest.raises(tlog.ProofError):
                 tlog.verify_inclusion(leaf_hash(b"other"), i, n, proof, new_root)
+
+
+def test_a_large_trees_kept_subtrees_give_the_same_roots_and_proofs() -> None:
+    """Past 2^8 leaves :class:`tlog.Tree` reuses the subtrees it made: the same bytes as computing
+    every one afresh (:func:`tlog.root`), at the sizes around the levels it keeps."""
+    leaves = [leaf_hash(i.to_bytes(2, "big")) for i in range(1100)]
+    tree = tlog.Tree(leaves)
+    for m in (0, 1, 255, 256, 257, 511, 512, 513, 768, 1023, 1024, 1025, 1099, 1100):
+        assert tree.root(m) == tlog.root(leaves[:m])
+        tlog.verify_consistency(m, 1100, tree.consistency_proof(m), tlog.root(leaves[:m]), tree.root())
+    for i in (0, 255, 256, 700, 1099):
+        tlog.verify_inclusion(leaves[i], i, 1100, tree.inclusion_proof(i), tlog.root(leaves))
 
 
 def test_a_signed_note_opens_only_with_its_key_and_unchanged() -> None:
@@ -227,8 +239,7 @@ def test_a_checkpoint_is_stored_once_per_tree_and_extends_the_last(session: Sess
     record_events(session, 2, start=4)
     second = sign_ledger(session, KEY, reason="demand", actor="a", now=dt.datetime(2025, 1, 1, tzinfo=dt.UTC))
     assert (second.tree_size, second.reason) == (5, "demand")
-    leaves = ledger_leaf_hashes(session)
-    check_extends(TreeHead(KEY.name, 3, bytes.fromhex(first.root_hash)), leaves, "first")
+    check_extends(TreeHead(KEY.name, 3, bytes.fromhex(first.root_hash)), ledger_tree(session), "first")
     stored = session.scalar(select(LedgerCheckpoint.note).where(LedgerCheckpoint.id == second.id))
     assert stored == second.note
 

@@ -59,19 +59,19 @@ def anchoring_report(session: Session, trusted: Sequence[VerifierKey],
     signed by a trusted key and extended by the ledger (its first N events hash to the root)."""
     lines: list[str] = []
     try:
-        stored, leaves = check_stored(session, trusted)
+        stored, tree = check_stored(session, trusted)
     except CheckpointError as exc:
         return AnchoringReport(lines, [str(exc)])
     problems: list[str] = []
     for label, note in held:
         try:
             checkpoint = open_checkpoint(note, trusted)
-            check_extends(checkpoint.head, leaves, f"checkpoint {label}")
+            check_extends(checkpoint.head, tree, f"checkpoint {label}")
         except CheckpointError as exc:
             problems.append(f"{label}: {exc}")
             continue
         key = checkpoint.key
-        lines.append(f"checkpoint {label}: OK, the ledger's {len(leaves)} events extend its "
+        lines.append(f"checkpoint {label}: OK, the ledger's {tree.size} events extend its "
                      f"{checkpoint.head.size} (signed by {key.name} {key.key_id.hex()})")
     problems += [f"stored checkpoint {p.checkpoint_id}: {p.detail}" for p in stored]
     count = session.scalar(select(func.count()).select_from(LedgerCheckpoint)) or 0
