@@ -83,6 +83,25 @@ SHAPES: tuple[tuple[re.Pattern[str], Any], ...] = tuple((re.compile(p), t) for p
         "%(points)s, below 0); %(value)s does not.")),
     (r"^(?P<who>\S+) may appeal only for their own units, not (?P<unit>\S+)$",
      _l("%(who)s may appeal only for their own units, not %(unit)s.")),
+    *((rf"^run (?P<run>\d+): {action} refused, the ledger cannot be checkpointed: checkpoint (?P<id>\d+) "
+       r"\(signed (?P<at>[^)]*)\) covers (?P<size>\d+) events but the ledger has only (?P<now>\d+): .*$", cut)
+      for action, cut in (
+          ("publish", _l("Run %(run)s cannot be published: checkpoint %(id)s (signed %(at)s) covers %(size)s "
+                         "events but the ledger now has only %(now)s, so events were deleted from its end. "
+                         "Run kaohe audit verify and find out why first.")),
+          ("seal", _l("Run %(run)s cannot be sealed: checkpoint %(id)s (signed %(at)s) covers %(size)s "
+                      "events but the ledger now has only %(now)s, so events were deleted from its end. "
+                      "Run kaohe audit verify and find out why first.")))),
+    *((rf"^run (?P<run>\d+): {action} refused, the ledger cannot be checkpointed: checkpoint (?P<id>\d+) "
+       r"\(signed (?P<at>[^)]*)\): the ledger's first (?P<size>\d+) events do not hash to its root .*$",
+       rewritten)
+      for action, rewritten in (
+          ("publish", _l("Run %(run)s cannot be published: the ledger's first %(size)s events do not match "
+                         "checkpoint %(id)s (signed %(at)s), so the history it covers was rewritten. "
+                         "Run kaohe audit verify and find out why first.")),
+          ("seal", _l("Run %(run)s cannot be sealed: the ledger's first %(size)s events do not match "
+                      "checkpoint %(id)s (signed %(at)s), so the history it covers was rewritten. "
+                      "Run kaohe audit verify and find out why first.")))),
 ))
 
 SUBJECTS = {
