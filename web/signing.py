@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import tempfile
 from pathlib import Path
 
 from audit.note import NoteError, SignerKey, VerifierKey, generate, parse_signer, parse_verifier
@@ -20,10 +21,15 @@ DEVELOPMENT_NAME = "kaohe.development/ledger"
 
 
 def write_key(path: Path, key: SignerKey) -> None:
-    """Write a signer key file readable by its owner only; never over an existing file."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w", encoding="ascii") as f:
-        f.write(key.text + "\n")
+    """Write a signer key file readable by its owner only; never over an existing file. Written
+    beside it first and linked into place whole, so no reader ever sees half a key."""
+    fd, tmp = tempfile.mkstemp(prefix=".ledger-key-", dir=path.parent)  # mode 600
+    try:
+        with os.fdopen(fd, "w", encoding="ascii") as f:
+            f.write(key.text + "\n")
+        os.link(tmp, path)  # FileExistsError if there is one
+    finally:
+        os.unlink(tmp)
 
 
 def signing_key(settings: Settings) -> SignerKey:

@@ -98,6 +98,8 @@ def keygen_command(output: Path, name: str) -> None:
         fail(str(exc))
     except FileExistsError:
         fail(f"{output} exists: a signing key is never overwritten; choose another path")
+    except OSError as exc:
+        fail(f"{output} cannot be written: {exc}")
     click.echo(f"signing key written to {output} (mode 600); set KAOHE_SIGNING_KEY={output}")
     click.echo("verifier key (publish it; keep the old ones in KAOHE_VERIFIER_KEYS after a rotation):")
     click.echo(key.verifier.text)
