@@ -9,10 +9,11 @@ from __future__ import annotations
 from decimal import Decimal
 
 from engine.pack.model import Points, Rule, RulePack
-from engine.pack.scoring import ScoreInput, check_params, needs_rank, score
+from engine.pack.scoring import ScoreInput, check_params, direction_problem, needs_rank, score
 from engine.run.derived import Derived, DerivedFact
 from engine.run.drafts import Draft, Ledger
 from engine.values.decimals import fmt, mul, q
+from engine.values.vocab import DIRECTION_NAMES_ZH
 
 _COUNTING = ("in_year", "after_cutoff")  # incidents count in their work year
 
@@ -198,6 +199,17 @@ def _score(rule: Rule, fact: DerivedFact, pack: RulePack, d: Derived, led: Ledge
             [fact],
             f"{ind.name_zh}无法排名（缺少完成率）",
             f"{ind.name_en} cannot be ranked (no completion ratio)",
+        )
+        return
+    problem = direction_problem(method, ind.direction)
+    if problem is not None:  # a score rule naming its own method (the indicators' are checked earlier)
+        led.gap(
+            fact.unit,
+            fact.indicator,
+            "gap.method_direction",
+            [fact],
+            f"{ind.name_zh}的计分方法 {method} 与指标方向 {DIRECTION_NAMES_ZH[ind.direction]}不符，无法计分",
+            f"{ind.name_en}: {problem}",
         )
         return
     inp = ScoreInput(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 UNIT_LEVELS = ("county", "district", "township", "street", "department", "stationed")
 DIRECTIONS = ("higher", "lower", "control_line")
+DIRECTION_NAMES_ZH = {"higher": "越高越好", "lower": "越低越好", "control_line": "控制线"}
 SCORING_METHODS = (
     "pass_fail",
     "proportional",
