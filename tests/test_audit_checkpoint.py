@@ -232,6 +232,14 @@ def test_a_checkpoint_with_a_bad_signature_or_another_key_is_refused(session: Se
         open_checkpoint(foreign, [KEY.verifier])
 
 
+def test_a_stored_checkpoints_columns_must_say_what_its_note_says(session: Session) -> None:
+    record_events(session, 3)
+    sign_ledger(session, KEY, reason="demand", actor="a")
+    tamper(session, "ledger_checkpoint", "UPDATE ledger_checkpoint SET tree_size = 2")
+    assert anchoring_report(session, [KEY.verifier], []).problems == [
+        "stored checkpoint 1: its columns differ from what its note says"]
+
+
 def test_a_checkpoint_is_stored_once_per_tree_and_extends_the_last(session: Session) -> None:
     record_events(session, 3)
     first = sign_ledger(session, KEY, reason="demand", actor="a")
