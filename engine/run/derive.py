@@ -8,7 +8,6 @@ independent reference — sees the same value.
 from __future__ import annotations
 
 import bisect
-import datetime as dt
 import functools
 from collections.abc import Mapping
 from decimal import Decimal
@@ -19,6 +18,7 @@ from engine.pack.model import NotApplicable, RulePack
 from engine.run.compose import enrich
 from engine.run.derived import Derived, DerivedFact, expected_at
 from engine.values import direction as better_way
+from engine.values.crediting import crediting
 from engine.values.decimals import div
 from engine.values.periods import Period
 
@@ -226,23 +226,10 @@ def _month_text(year: int, month: int) -> str:
     return f"{year:04d}-{month:02d}"
 
 
-def prior_cutoff(s: Snapshot) -> dt.date:
-    if s.prior_cutoff_date is not None:
-        return s.prior_cutoff_date
-    c = s.cutoff_date
-    return c.replace(year=c.year - 1, day=28) if (c.month, c.day) == (2, 29) else c.replace(year=c.year - 1)
-
-
 def event_timing(e: EventFact, s: Snapshot) -> str:
-    """in_year: counts this year; after_cutoff: this year's work, documented after the cut-off
-    (it carries over to next year); carried_over: last year's work documented after last year's
-    cut-off; earlier / later: another year's business."""
-    doc = e.document_date
-    if e.work_year == s.year:
-        return "after_cutoff" if doc is not None and doc > s.cutoff_date else "in_year"
-    if e.work_year == s.year - 1 and doc is not None and prior_cutoff(s) < doc <= s.cutoff_date:
-        return "carried_over"
-    return "earlier" if e.work_year < s.year else "later"
+    """Where the event stands for this run (``engine.values.crediting``, the rule the snapshot's
+    reading follows too): in_year, after_cutoff, carried_over, too_late, earlier or later."""
+    return crediting(s.year, s.cutoff_date, s.prior_cutoff_date, e.work_year, e.document_date).timing
 
 
 def _event(e: EventFact, unit: UnitFact, s: Snapshot) -> DerivedFact:

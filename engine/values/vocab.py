@@ -25,8 +25,8 @@ EVENT_LEVELS = ("national", "provincial", "municipal", "county")
 # Best first: the order grade rules must follow.
 GRADES = ("excellent", "good", "fair", "poor")
 GRADE_NAMES_ZH = {"excellent": "优秀", "good": "良好", "fair": "一般", "poor": "较差"}
-# Where an event stands relative to the run's year and cut-off (see derive.event_timing).
-TIMINGS = ("in_year", "after_cutoff", "carried_over", "earlier", "later")
+# Where an event stands relative to the run's year and cut-off (see crediting.crediting).
+TIMINGS = ("in_year", "after_cutoff", "carried_over", "too_late", "earlier", "later")
 RULE_KINDS = ("score", "veto", "deduction", "bonus", "warning", "flag")
 FACT_TYPES = ("target", "checkpoint", "event", "sheet")
 PERIOD_KINDS = ("year", "half", "quarter", "month")

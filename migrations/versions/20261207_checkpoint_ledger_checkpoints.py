@@ -2,7 +2,7 @@
 PostgreSQL like the ledger itself (the trigger function of migration 0002).
 
 Revision ID: 0012_checkpoint
-Revises: 0011
+Revises: 0012_oneyear (linearised after main merged oneyear)
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from alembic import op
 import store.types
 
 revision: str = "0012_checkpoint"
-down_revision: str | None = "0011"
+down_revision: str | None = "0012_oneyear"
 branch_labels = None
 depends_on = None
 

@@ -155,6 +155,7 @@ def build_snapshot() -> Snapshot:
         tuple(targets),
         tuple(reports.values()),
         tuple(events),
+        prior_cutoff_date=dt.date(2023, 12, 31),  # the demo scheme's previous_cutoff_date
     )
 
 
