@@ -26,6 +26,7 @@ from workflows.cases.duties import require, resolve_actor, role_problem
 from workflows.cases.machine import CASE
 from workflows.cases.review import CASE_EFFECTS, flush_or_conflict, record_case_event, utcnow
 from workflows.cases.supersede import current_run, override_for, supersede
+from workflows.checkpoints import milestone
 from workflows.errors import Conflict
 from workflows.runs import get_run, lock_current
 
@@ -109,6 +110,7 @@ def publish(session: Session, run_id: int, *, actor: str, now: dt.datetime | Non
                  payload={"cases": len(cases),
                           "overrides": [o.reference for o in overrides],
                           **Published(pub, published, superseded).as_json()})
+    milestone(session, reason="publish", actor=actor, run_id=published.id, now=at)  # covers run.publish
     return Published(pub, published, superseded)
 
 
@@ -162,4 +164,5 @@ def seal(session: Session, run_id: int, *, actor: str, now: dt.datetime | None =
     session.flush()
     audit.record(session, actor=actor, action="run.seal", subject_type="run", subject_id=run.id,
                  payload={"publication": pub.id, "sealed_at": stamp(at), "run_hash": run.run_hash})
+    milestone(session, reason="seal", actor=actor, run_id=run.id, now=at)  # covers run.seal
     return run
