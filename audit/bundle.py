@@ -20,7 +20,9 @@ from typing import Any
 
 from engine.values.canonical import canonical_json
 
-BUNDLE_FORMAT = "kaohe-bundle-1"
+BUNDLE_FORMAT = "kaohe-bundle-2"
+"""2: the segment runs to the ledger's head, with a signed checkpoint of it (``checkpoint.txt``)
+and the run's events chosen by :func:`about_run`; 1 had neither."""
 MANIFEST = "manifest.json"
 EVENTS = "events.jsonl"
 FIRINGS = "firings.jsonl"
@@ -30,7 +32,9 @@ UNITS = "units.jsonl"
 SNAPSHOT = "snapshot.json"
 PACK_YAML = "pack.yaml"
 PACK_JSON = "pack.json"
-FILES: tuple[str, ...] = (EVENTS, FIRINGS, SCORE_SHEETS, CUTS, UNITS, SNAPSHOT, PACK_YAML, PACK_JSON)
+CHECKPOINT = "checkpoint.txt"
+FILES: tuple[str, ...] = (EVENTS, FIRINGS, SCORE_SHEETS, CUTS, UNITS, SNAPSHOT, PACK_YAML, PACK_JSON,
+                          CHECKPOINT)
 """Every file a bundle holds besides the manifest, in the order they are written."""
 
 EVENT_FIELDS: tuple[str, ...] = (
@@ -44,6 +48,37 @@ UNIT_FIELDS: tuple[str, ...] = ("id", "code", "name", "category_code")
 
 _ZIP_TIME = (1980, 1, 1, 0, 0, 0)
 """Every archive member's timestamp: exporting the same content twice gives the same bytes."""
+
+
+def _is_run(value: Any, run_id: int) -> bool:
+    return type(value) is int and value == run_id
+
+
+def _names_run_id(value: Any, run_id: int) -> bool:
+    if isinstance(value, dict):
+        return _is_run(value.get("run_id"), run_id) or any(_names_run_id(v, run_id) for v in value.values())
+    if isinstance(value, list):
+        return any(_names_run_id(v, run_id) for v in value)
+    return False
+
+
+def about_run(action: str, subject_type: str, subject_id: str, payload: Mapping[str, Any],
+              run_id: int) -> bool:
+    """Whether an event is about run ``run_id`` (docs/audit-format.md §5.3): its subject is the run;
+    it is an event of one of the run's cases or appeals (their payloads name the run as ``run``);
+    it made the run that supersedes this one (``run.create`` naming it as ``supersedes_id``,
+    ``run.publish`` as ``superseded``); or its payload has a member ``run_id`` equal to the run's
+    id at any depth."""
+    if (subject_type, subject_id) == ("run", str(run_id)):
+        return True
+    if subject_type in ("case", "appeal") and _is_run(payload.get("run"), run_id):
+        return True
+    run = payload.get("run")
+    if action == "run.create" and isinstance(run, dict) and _is_run(run.get("supersedes_id"), run_id):
+        return True
+    if action == "run.publish" and _is_run(payload.get("superseded"), run_id):
+        return True
+    return _names_run_id(payload, run_id)
 
 
 def jsonl(rows: Iterable[Mapping[str, Any]]) -> bytes:

@@ -1,4 +1,5 @@
-"""Checking an export bundle with no database: files, chain segment, Merkle roots, run hash.
+"""Checking an export bundle with no database: files, chain segment, the signed checkpoint and the
+run's events, Merkle roots, run hash.
 
 Every check reads only the bundle's bytes, exactly as ``docs/audit-format.md`` section 5 says a
 third party would. The replay check needs the engine, which ``audit`` does not import: the caller
@@ -13,8 +14,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from audit import tlog
 from audit.bundle import (
     BUNDLE_FORMAT,
+    CHECKPOINT,
     CUTS,
     EVENT_FIELDS,
     EVENTS,
@@ -27,6 +30,7 @@ from audit.bundle import (
     SNAPSHOT,
     UNITS,
     BundleFiles,
+    about_run,
     engine_cut,
     engine_firing,
     engine_sheet,
@@ -37,14 +41,17 @@ from audit.bundle import (
     plain_run_hash,
 )
 from audit.chain import FORMAT, GENESIS_HASH, hash_input
-from audit.merkle import merkle_root
+from audit.checkpoint import Checkpoint, CheckpointError, open_checkpoint
+from audit.merkle import leaf_hash, merkle_root
+from audit.note import VerifierKey
 from engine.values.canonical import canonical_json
 
 ProblemKind = Literal[
     "bad_bundle", "missing_file", "unlisted_file", "file_mismatch", "bad_line",
     "missing_seq", "broken_link", "hash_mismatch", "anchor_mismatch", "run_event_missing",
     "manifest_mismatch", "run_root_mismatch", "foreign_row", "unknown_unit", "snapshot_mismatch",
-    "pack_mismatch", "run_hash_mismatch", "replay_mismatch",
+    "pack_mismatch", "run_hash_mismatch", "replay_mismatch", "checkpoint_refused",
+    "checkpoint_mismatch", "run_events_mismatch",
 ]
 
 
@@ -182,6 +189,73 @@ def _check_chain(
             report.add("anchor_mismatch", EVENTS, f"anchored event {seq} is outside the bundle's segment")
 
 
+def _hashes(values: Any, what: str) -> list[bytes]:
+    if not isinstance(values, list) or not all(isinstance(v, str) and len(v) == 64 for v in values):
+        raise ValueError(f"{what} is not a list of 64-hex hashes")
+    return [bytes.fromhex(v) for v in values]
+
+
+def _check_checkpoint(files: Mapping[str, bytes], events: list[dict[str, Any]],
+                      manifest: Mapping[str, Any], trusted: Sequence[VerifierKey],
+                      held: Sequence[Checkpoint], report: BundleReport) -> None:
+    """``checkpoint.txt`` is signed by a trusted key and its tree ends with the segment's last
+    event (so it fixes every event of the segment, each hash binding the one before); the
+    checkpoints held elsewhere are the start of that tree (RFC 6962 consistency proofs)."""
+    try:
+        checkpoint = open_checkpoint(files[CHECKPOINT].decode("utf-8"), trusted)
+    except (CheckpointError, UnicodeDecodeError) as exc:
+        report.add("checkpoint_refused", CHECKPOINT, str(exc))
+        raise _Stop from exc
+    head, anchoring = checkpoint.head, manifest["checkpoint"]
+    if not events:
+        report.add("missing_seq", EVENTS, "the bundle holds no event")
+        raise _Stop
+    last = events[-1]
+    if (head.size, anchoring["tree_size"]) != (last["seq"], last["seq"]):
+        report.add("checkpoint_mismatch", CHECKPOINT,
+                   f"the checkpoint covers {head.size} events; the segment ends at event {last['seq']}")
+        raise _Stop
+    try:
+        proof = _hashes(anchoring["inclusion_proof"], "the inclusion proof")
+        tlog.verify_inclusion(leaf_hash(bytes.fromhex(last["hash"])), head.size - 1, head.size, proof,
+                              head.root)
+    except ValueError as exc:
+        report.add("checkpoint_mismatch", CHECKPOINT, f"event {last['seq']} is not the signed tree's "
+                   f"last leaf: {exc}")
+        raise _Stop from exc
+    proofs = {c["tree_size"]: c["proof"] for c in anchoring["consistency"]}
+    for kept in held:
+        where = f"the checkpoint held elsewhere ({kept.head.size} events)"
+        try:
+            if kept.head.size > head.size:
+                raise tlog.ProofError(f"{where} is larger than the bundle's ({head.size} events): "
+                                      "the ledger lost events, or the bundle is older")
+            if kept.head.size not in proofs and 0 < kept.head.size < head.size:
+                raise tlog.ProofError(f"the bundle has no consistency proof from {where}: the "
+                                      "ledger lost that checkpoint")
+            tlog.verify_consistency(kept.head.size, head.size,
+                                    _hashes(proofs.get(kept.head.size, []), "a consistency proof"),
+                                    kept.head.root, head.root)
+        except ValueError as exc:
+            report.add("checkpoint_mismatch", CHECKPOINT, f"{where}: {exc}")
+
+
+def _check_run_events(events: list[dict[str, Any]], manifest: Mapping[str, Any],
+                      report: BundleReport) -> None:
+    """The listed events are exactly the segment's events about the run, the first starting it."""
+    run_id, listed = manifest["run"]["id"], manifest["chain"]["run_event_seqs"]
+    try:
+        about = [e["seq"] for e in events if about_run(
+            e["action"], e["subject_type"], e["subject_id"],
+            loads_object(e["payload"].encode("utf-8"), f"event {e['seq']}'s payload"), run_id)]
+    except ValueError as exc:
+        report.add("bad_line", EVENTS, str(exc))
+        raise _Stop from exc
+    if about != listed or not about or about[0] != manifest["chain"]["first_seq"]:
+        report.add("run_events_mismatch", MANIFEST,
+                   f"run_event_seqs lists {listed}; the events about run {run_id} are {about}")
+
+
 def _run_event(events: list[dict[str, Any]], manifest: Mapping[str, Any],
                report: BundleReport) -> dict[str, Any]:
     """The ``run.create`` payload; the manifest's claims about the run must be exactly it."""
@@ -278,9 +352,13 @@ def _check_replay(files: Mapping[str, bytes], payload: Mapping[str, Any],
 
 
 def verify_bundle(
-    path: Path, *, replayer: Replayer | None = None, anchors: Mapping[int, str] | None = None
+    path: Path, *, trusted: Sequence[VerifierKey], held: Sequence[Checkpoint] = (),
+    replayer: Replayer | None = None, anchors: Mapping[int, str] | None = None,
 ) -> BundleReport:
-    """Check a bundle (zip or directory) from its bytes alone; ``replayer`` also re-evaluates it."""
+    """Check a bundle (zip or directory) from its bytes alone; ``replayer`` also re-evaluates it.
+
+    ``trusted``: the verifier keys its checkpoint may be signed by; ``held``: checkpoints kept
+    elsewhere (already opened with trusted keys) that the bundle's must extend."""
     report = BundleReport()
     try:
         bundle = BundleFiles.read(path)
@@ -292,6 +370,8 @@ def verify_bundle(
         manifest = _check_files(files, report)
         events = _rows(files, EVENTS, report)
         _check_chain(events, manifest, dict(anchors or {}), report)
+        _check_checkpoint(files, events, manifest, trusted, held, report)
+        _check_run_events(events, manifest, report)
         payload = _run_event(events, manifest, report)
         plain = _check_run(files, payload, report)
         if replayer is not None and report.ok:

@@ -16,6 +16,8 @@ from audit.bundle import MANIFEST, BundleFiles, jsonl_lines, parse_time
 from audit.bundle_verify import Replayed, verify_bundle
 from audit.chain import hash_input
 from audit.export import ExportError, export_run
+from audit.note import generate
+from audit.note import sign as note_sign
 from engine import load_pack, pack_document
 from engine.values.canonical import canonical_json
 from tests.cli_support import cli_runner
@@ -72,6 +74,10 @@ def _manifest_member(key: str, value: object) -> Callable[[Path], None]:
     return edit
 
 
+KEY = generate("kaohe.test/ledger")
+"""The instance's signing key in these tests; every bundle's checkpoint is signed with it."""
+TRUSTED = [KEY.verifier]
+
 _BUILT: dict[str, Path] = {}
 """The clean bundle per test database template: the demo year is slow to load, the copy is not."""
 
@@ -90,7 +96,7 @@ def bundle_dir(request: pytest.FixtureRequest, template_url: str, tmp_path: Path
                      payload={})
         audit.record(session, actor="auditor.chen", action="run.review", subject_type="note",
                      subject_id="2", payload={"detail": {"run_id": run.id}})
-        bundle = export_run(session, run.id, pack_document=pack_document, actor="auditor.chen")
+        bundle = export_run(session, run.id, pack_document=pack_document, actor="auditor.chen", signer=KEY)
         _BUILT[template_url] = tmp_path_factory.mktemp("bundle") / "clean"
         bundle.write_dir(_BUILT[template_url])
     shutil.copytree(_BUILT[template_url], tmp_path / "clean")
@@ -102,11 +108,11 @@ def test_a_clean_bundle_verifies_as_zip_and_directory_and_replays(bundle_dir: Pa
     first = manifest["chain"]["first_seq"]  # after the demo's imports and pack events
     assert manifest["chain"]["run_event_seqs"] == [first, first + 1, first + 3]  # auth.login between
     assert manifest["chain"]["last_seq"] == first + 3
-    report = verify_bundle(bundle_dir, replayer=_replayer)
+    report = verify_bundle(bundle_dir, trusted=TRUSTED, replayer=_replayer)
     assert report.ok, report.problems
     assert report.events_checked == 4 and report.score_sheets == 75 and report.replayed
     BundleFiles.read(bundle_dir).write_zip(tmp_path / "b.zip")
-    assert verify_bundle(tmp_path / "b.zip").ok
+    assert verify_bundle(tmp_path / "b.zip", trusted=TRUSTED).ok
     again = tmp_path / "again.zip"
     BundleFiles.read(bundle_dir).write_zip(again)
     assert again.read_bytes() == (tmp_path / "b.zip").read_bytes()  # archives are deterministic
@@ -149,23 +155,23 @@ def test_each_tampering_is_caught_and_named(bundle_dir: Path, tmp_path: Path, na
     shutil.copytree(bundle_dir, bare)
     edit(bare)
     if name != "manifest run":  # an edited file, manifest untouched: its listed hash gives it away
-        problems = verify_bundle(bare).problems
+        problems = verify_bundle(bare, trusted=TRUSTED).problems
         assert [(p.kind, p.file) for p in problems] == [("file_mismatch", file)], problems
     shutil.copytree(bundle_dir, forged)
     edit(forged)
     _rehash(forged)  # the forger updates the manifest too: the ledger's hashes still catch it
-    report = verify_bundle(forged, replayer=_replayer)
+    report = verify_bundle(forged, trusted=TRUSTED, replayer=_replayer)
     assert (report.problems[0].kind, report.problems[0].file) == (kind, file), report.problems
 
 
 def test_missing_and_unlisted_files_and_a_bad_archive(bundle_dir: Path, tmp_path: Path) -> None:
     (bundle_dir / "cuts.jsonl").unlink()
     (bundle_dir / "extra.txt").write_text("x")
-    kinds = {(p.kind, p.file) for p in verify_bundle(bundle_dir).problems}
+    kinds = {(p.kind, p.file) for p in verify_bundle(bundle_dir, trusted=TRUSTED).problems}
     assert kinds == {("missing_file", "cuts.jsonl"), ("unlisted_file", "extra.txt")}
     junk = tmp_path / "junk.zip"
     junk.write_bytes(b"not a zip")
-    assert verify_bundle(junk).problems[0].kind == "bad_bundle"
+    assert verify_bundle(junk, trusted=TRUSTED).problems[0].kind == "bad_bundle"
 
 
 def _rechain(folder: Path, index: int, key: str, value: str) -> None:
@@ -183,15 +189,24 @@ def _rechain(folder: Path, index: int, key: str, value: str) -> None:
     _rehash(folder)
 
 
-def test_a_rebuilt_chain_passes_alone_but_not_against_an_anchor(bundle_dir: Path) -> None:
+def test_a_rebuilt_chain_fails_against_the_signed_checkpoint_and_an_anchor(bundle_dir: Path) -> None:
     events = [json.loads(line) for line in jsonl_lines((bundle_dir / "events.jsonl").read_bytes())]
     anchor = {events[-1]["seq"]: events[-1]["hash"]}
-    assert verify_bundle(bundle_dir, anchors=anchor).ok
+    assert verify_bundle(bundle_dir, trusted=TRUSTED, anchors=anchor).ok
     _rechain(bundle_dir, 1, "actor", "someone.else")
-    assert verify_bundle(bundle_dir).ok  # consistent on its own …
-    problems = verify_bundle(bundle_dir, anchors=anchor).problems  # … not with the published head
+    problems = verify_bundle(bundle_dir, trusted=TRUSTED).problems  # consistent, but not what was signed
+    assert (problems[0].kind, problems[0].file) == ("checkpoint_mismatch", "checkpoint.txt"), problems
+    assert "is not the signed tree's last leaf" in problems[0].detail
+    # The forger signs the rebuilt chain with a key of their own: not a trusted one.
+    forger = generate("kaohe.test/ledger")
+    (bundle_dir / "checkpoint.txt").write_text(
+        note_sign(f"kaohe.test/ledger\n{events[-1]['seq']}\n{'A' * 43}=\n", forger), encoding="utf-8")
+    _rehash(bundle_dir)
+    refused = verify_bundle(bundle_dir, trusted=TRUSTED).problems
+    assert refused[0].kind == "checkpoint_refused" and "signed by no trusted key" in refused[0].detail
+    problems = verify_bundle(bundle_dir, trusted=TRUSTED, anchors=anchor).problems  # … nor the published head
     assert problems[0].kind == "anchor_mismatch"
-    outside = verify_bundle(bundle_dir, anchors={1: "0" * 64}).problems
+    outside = verify_bundle(bundle_dir, trusted=TRUSTED, anchors={1: "0" * 64}).problems
     assert outside[0].kind == "anchor_mismatch" and "outside" in outside[0].detail
 
 
@@ -202,7 +217,7 @@ def test_a_replay_that_differs_names_the_firings(bundle_dir: Path) -> None:
         firings[0]["points"] = "42"
         return Replayed(real.pack_sha256, "f" * 64, firings, real.sheets, real.cuts)
 
-    problems = verify_bundle(bundle_dir, replayer=drifted).problems
+    problems = verify_bundle(bundle_dir, trusted=TRUSTED, replayer=drifted).problems
     assert problems[0].kind == "replay_mismatch" and "firing 1 differs" in problems[0].detail
 
 
@@ -213,7 +228,7 @@ def test_the_pack_document_hashes_to_the_packs_sha256() -> None:
 
 def test_export_refuses_a_run_that_is_not_there(session: Session) -> None:
     with pytest.raises(ExportError, match="no run 99"):
-        export_run(session, 99, pack_document=pack_document, actor="x")
+        export_run(session, 99, pack_document=pack_document, actor="x", signer=KEY)
 
 
 def test_cli_export_and_verify_bundle(fresh_url: str, tmp_path: Path,
@@ -221,13 +236,19 @@ def test_cli_export_and_verify_bundle(fresh_url: str, tmp_path: Path,
     with cli_runner(fresh_url, tmp_path, monkeypatch) as runner:
         assert runner.invoke(main, ["demo", "--no-serve"]).exit_code == 0  # approves the pack
         run_id = json.loads(runner.invoke(main, ["run", "DEMO-2024", "2024", "--json"]).output)["run_id"]
-        out = tmp_path / "run.zip"
+        out, kept = tmp_path / "run.zip", tmp_path / "kept.txt"
+        assert runner.invoke(main, ["audit", "checkpoint", "--output", str(kept)]).exit_code == 0
         exported = runner.invoke(main, ["audit", "export", str(run_id), "--out", str(out)])
         assert exported.exit_code == 0, exported.output
-        checked = runner.invoke(main, ["audit", "verify-bundle", str(out), "--replay"],
+        checked = runner.invoke(main, ["audit", "verify-bundle", str(out), "--replay",
+                                       "--checkpoint", str(kept)],
                                 env={"KAOHE_DATABASE_URL": "sqlite:////nonexistent/none.db"})
         assert checked.exit_code == 0, checked.output
         assert "OK: run" in checked.output and "replay identical" in checked.output
+        stranger = runner.invoke(main, ["audit", "verify-bundle", str(out), "--key", KEY.verifier.text])
+        assert stranger.exit_code == 1
+        assert "BROKEN: checkpoint_refused in checkpoint.txt: checkpoint refused: signed by no trusted key" \
+            in stranger.output
         folder = tmp_path / "dir"
         to_dir = ["audit", "export", str(run_id), "--out", str(folder), "--dir"]
         assert runner.invoke(main, to_dir).exit_code == 0

@@ -20,9 +20,12 @@ def test_defaults_to_sqlite_under_instance(tmp_path: Path) -> None:
     assert settings.database_url == f"sqlite:///{tmp_path / 'inst' / 'kaohe.db'}"
 
 
-def test_database_url_and_env_are_read() -> None:
+def test_database_url_and_env_are_read(tmp_path: Path) -> None:
+    key = tmp_path / "ledger.key"  # production needs the ledger signing key (test_audit_checkpoint.py)
+    key.touch(mode=0o600)
     settings = load_settings({"KAOHE_DATABASE_URL": "postgresql://u@h/db", "KAOHE_ENV": "Production",
-                              "KAOHE_SECRET_KEY": "k" * 64, "KAOHE_ACTOR": "office.li"})
+                              "KAOHE_SECRET_KEY": "k" * 64, "KAOHE_ACTOR": "office.li",
+                              "KAOHE_SIGNING_KEY": str(key)})
     assert settings.actor == "office.li"
     assert settings.database_url == "postgresql://u@h/db"
     assert settings.is_production

@@ -18,6 +18,7 @@ from werkzeug.exceptions import NotFound as HTTPNotFound
 from werkzeug.routing import IntegerConverter, Map
 
 from web import errors, reqlog
+from web.anchoring import ledger_signing
 from web.api import audit as api_audit
 from web.api import cases as api_cases
 from web.api import packs as api_packs
@@ -85,6 +86,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
 
     app.url_map.converters["int"] = IdConverter  # before any route is added
     db.init_app(app, settings.database_url, engine)
+    ledger_signing(app, settings)
     reqlog.init_app(app)
     app.before_request(load_principal)
     csrf.init_app(app)

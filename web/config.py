@@ -43,6 +43,11 @@ class Settings:
     # Where `kaohe serve` listens unless told otherwise.
     host: str = "127.0.0.1"
     port: int = 5000
+    # The ledger's checkpoint signing key (docs/audit-format.md §6): a file outside the database,
+    # required in production; elsewhere instance/ledger-signing.key, made on first use. Verifier
+    # keys: a file of earlier keys' verifier lines, so checkpoints they signed still verify.
+    signing_key_path: Path | None = None
+    verifier_keys_path: Path | None = None
 
     @property
     def is_production(self) -> bool:
@@ -77,6 +82,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         secret_key = secrets.token_hex(32)
     elif env == "production" and len(secret_key) < 32:
         raise ConfigError("KAOHE_SECRET_KEY must be at least 32 characters in production")
+    signing_key, verifier_keys = _ledger_keys(env_vars, env)
     return Settings(
         database_url=url,
         env=env,
@@ -91,7 +97,30 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         lockout_minutes=_positive_int(env_vars, "KAOHE_LOCKOUT_MINUTES", 15),
         host=env_vars.get("KAOHE_HOST", "127.0.0.1").strip() or "127.0.0.1",
         port=_positive_int(env_vars, "KAOHE_PORT", 5000),
+        signing_key_path=signing_key,
+        verifier_keys_path=verifier_keys,
     )
+
+
+def _ledger_keys(env_vars: Mapping[str, str], env: str) -> tuple[Path | None, Path | None]:
+    """KAOHE_SIGNING_KEY and KAOHE_VERIFIER_KEYS. In production the signing key must be a file
+    only its owner can read: without it no publication or seal could be checkpointed."""
+    raw = env_vars.get("KAOHE_SIGNING_KEY", "").strip()
+    key = Path(raw).resolve() if raw else None
+    if env == "production":
+        if key is None:
+            raise ConfigError("KAOHE_SIGNING_KEY must name the ledger's checkpoint signing key file in "
+                              "production (make one with `KAOHE_ENV=development kaohe audit keygen "
+                              "--output PATH --name ORIGIN`)")
+        if not key.is_file():
+            raise ConfigError(f"KAOHE_SIGNING_KEY names {key}, which is not a file")
+        if key.stat().st_mode & 0o077:
+            raise ConfigError(f"KAOHE_SIGNING_KEY {key} is readable by others: chmod 600 it")
+    raw = env_vars.get("KAOHE_VERIFIER_KEYS", "").strip()
+    keys = Path(raw).resolve() if raw else None
+    if keys is not None and not keys.is_file():
+        raise ConfigError(f"KAOHE_VERIFIER_KEYS names {keys}, which is not a file")
+    return key, keys
 
 
 def _positive_int(env_vars: Mapping[str, str], name: str, default: int) -> int:

@@ -32,6 +32,11 @@ class Database:
         return _state(app).engine
 
     @staticmethod
+    def session_info(app: Flask, info: dict[str, object]) -> None:
+        """What every session of the app carries in ``Session.info`` (the ledger's signing key)."""
+        _state(app).factory.configure(info=info)
+
+    @staticmethod
     def session() -> Session:
         """The current request's session (a transaction is begun on first use)."""
         sess: Session | None = g.get("_kaohe_session")

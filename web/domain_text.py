@@ -132,6 +132,25 @@ SHAPES: tuple[tuple[re.Pattern[str], Any], ...] = tuple((re.compile(p), t) for p
      r"the scheme's previous_cutoff_date \(上年度截止日期\) to the one that decides carry-over$",
      _l("Scheme %(scheme)s: the schemes of %(prev)s have different cut-offs, %(listed)s; set the scheme's "
         "previous cut-off date to the one that decides carry-over.")),
+    *((rf"^run (?P<run>\d+): {action} refused, the ledger cannot be checkpointed: checkpoint (?P<id>\d+) "
+       r"\(signed (?P<at>[^)]*)\) covers (?P<size>\d+) events but the ledger has only (?P<now>\d+): .*$", cut)
+      for action, cut in (
+          ("publish", _l("Run %(run)s cannot be published: checkpoint %(id)s (signed %(at)s) covers %(size)s "
+                         "events but the ledger now has only %(now)s, so events were deleted from its end. "
+                         "Run kaohe audit verify and find out why first.")),
+          ("seal", _l("Run %(run)s cannot be sealed: checkpoint %(id)s (signed %(at)s) covers %(size)s "
+                      "events but the ledger now has only %(now)s, so events were deleted from its end. "
+                      "Run kaohe audit verify and find out why first.")))),
+    *((rf"^run (?P<run>\d+): {action} refused, the ledger cannot be checkpointed: checkpoint (?P<id>\d+) "
+       r"\(signed (?P<at>[^)]*)\): the ledger's first (?P<size>\d+) events do not hash to its root .*$",
+       rewritten)
+      for action, rewritten in (
+          ("publish", _l("Run %(run)s cannot be published: the ledger's first %(size)s events do not match "
+                         "checkpoint %(id)s (signed %(at)s), so the history it covers was rewritten. "
+                         "Run kaohe audit verify and find out why first.")),
+          ("seal", _l("Run %(run)s cannot be sealed: the ledger's first %(size)s events do not match "
+                      "checkpoint %(id)s (signed %(at)s), so the history it covers was rewritten. "
+                      "Run kaohe audit verify and find out why first.")))),
 ))
 
 SUBJECTS = {

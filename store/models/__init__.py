@@ -1,7 +1,7 @@
 """All mapped classes; importing this module registers every table on ``Base.metadata``."""
 
 from store.models.accounts import Account, AccountRole, AccountUnit, ApiToken
-from store.models.audit import AuditEvent
+from store.models.audit import AuditEvent, LedgerCheckpoint
 from store.models.cases import Appeal, AppealFiring, Case, CaseEvent, IdempotencyKey, Publication
 from store.models.events import Event
 from store.models.rules import Cut, Firing, RulePack, Run, RunSnapshot, ScoreSheet
@@ -31,6 +31,7 @@ __all__ = [
     "Firing",
     "IdempotencyKey",
     "Indicator",
+    "LedgerCheckpoint",
     "NoticeEvent",
     "ProgressReport",
     "Publication",

@@ -148,6 +148,9 @@ def test_publish_appeal_with_evidence_and_overturn(apis: dict[str, Api], app: Fl
     assert unpublished.status_code == 409  # no cases opened yet
     pub = _publish(apis)
     assert apis["office"].post(f"/runs/{RUN}/publication").status_code == 409
+    head = apis["auditor"].get("/audit/events?page_size=1").get_json()["items"][0]
+    checkpoint = app.test_client().get("/api/v1/audit/checkpoint").get_json()  # signed in the request
+    assert head["action"] == "run.publish" and checkpoint["tree_size"] == head["seq"]
     anonymous = app.test_client().get(f"/api/v1/runs/{RUN}/publication")
     assert anonymous.status_code == 200 and anonymous.get_json()["appeals_close_at"]
     firing = apis["reporter"].get(f"/runs/{RUN}/firings?effect=deduction&page_size=1").get_json()["items"][0]

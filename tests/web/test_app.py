@@ -7,9 +7,11 @@ from pathlib import Path
 import pytest
 from flask import Flask
 
+from audit.note import generate
 from tests.web.conftest import login, make_app, settings_for
 from web.app import create_app
 from web.security.policy import allow
+from web.signing import write_key
 
 
 def test_health_and_readiness(shared_app: Flask) -> None:
@@ -62,7 +64,9 @@ def test_security_headers_and_cookie_flags(shared_app: Flask) -> None:
 
 
 def test_production_cookies_are_secure(module_demo_url: str, tmp_path: Path) -> None:
-    app = create_app(settings_for(module_demo_url, tmp_path, env="production"))
+    key = tmp_path / "ledger.key"  # production needs the ledger's signing key (test_checkpoint_pages.py)
+    write_key(key, generate("kaohe.test/ledger"))
+    app = create_app(settings_for(module_demo_url, tmp_path, env="production", signing_key_path=key))
     assert app.config["SESSION_COOKIE_SECURE"] is True
     assert app.config["SESSION_COOKIE_HTTPONLY"] is True
     assert app.config["SESSION_COOKIE_SAMESITE"] == "Lax"

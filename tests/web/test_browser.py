@@ -265,6 +265,8 @@ def test_the_year_from_run_to_superseding_rank(browser: object, journey_base: st
     head.click("#publish-form button")  # type: ignore[attr-defined]
     head.wait_for_load_state()  # type: ignore[attr-defined]
     assert "/public" in head.url and head.locator(".flash.success").is_visible()  # type: ignore[attr-defined]
+    checkpoint = head.inner_text("#ledger-checkpoint pre.checkpoint")  # type: ignore[attr-defined]
+    assert checkpoint.startswith("kaohe.development/ledger\n") and "— kaohe.development/ledger " in checkpoint
     _shot(head, "24-published")
 
     evidence = tmp_path / "整改报告.pdf"

@@ -85,7 +85,8 @@ YEAR_WRITES = [
     ("/notices/1/escalate", {"office"}),
     ("/runs/2/seal", {"committee"}),
 ]
-PUBLIC = ["/public", "/login", "/healthz", "/readyz", "/api/v1/openapi.json", "/api/v1/published"]
+PUBLIC = ["/public", "/login", "/healthz", "/readyz", "/api/v1/openapi.json", "/api/v1/published",
+          "/audit/key", "/api/v1/audit/checkpoint"]
 
 
 @pytest.fixture(scope="module")

@@ -1,5 +1,5 @@
 """The API of the audit ledger: verify the hash chain and every run's roots, the ledger's events,
-and a run's self-contained export bundle."""
+a run's self-contained export bundle, and (public) the latest signed checkpoint with its keys."""
 
 from __future__ import annotations
 
@@ -9,12 +9,14 @@ import marshmallow as ma
 from sqlalchemy import select
 
 from audit import verify
+from audit.checkpoint import latest as latest_checkpoint
 from store import AuditEvent
+from web.anchoring import published_keys
 from web.api.blueprint import bp
 from web.api.common import ApiErrorSchema, PageArgs, listing, paginate, reading, where_given
 from web.extensions import db
 from web.files.bundles import send_bundle
-from web.security.policy import AUDITORS, allow
+from web.security.policy import AUDITORS, allow, public
 
 
 class BreakOut(ma.Schema):
@@ -73,3 +75,24 @@ def list_audit_events(args: dict[str, Any]) -> Any:
 def get_audit_bundle(run_id: int) -> Any:
     """The run's self-contained export bundle (zip, docs/audit-format.md §5) for verify-bundle."""
     return send_bundle(db.session(), run_id)
+
+
+class CheckpointOut(ma.Schema):
+    note = ma.fields.String(allow_none=True, metadata={
+        "description": "The latest signed checkpoint (C2SP tlog-checkpoint, docs/audit-format.md §6)"})
+    tree_size = ma.fields.Integer(allow_none=True)
+    signed_at = ma.fields.DateTime(allow_none=True)
+    verifier_keys = ma.fields.List(ma.fields.String(), metadata={
+        "description": "Verifier keys, this instance's first, then the earlier ones still published"})
+
+
+@bp.route("/audit/checkpoint")
+@public
+@bp.response(200, CheckpointOut)
+def get_audit_checkpoint() -> Any:
+    """The ledger's latest signed checkpoint and the verifier keys to check it with; public, so
+    that anyone can keep a copy and later prove the ledger still extends it."""
+    row = latest_checkpoint(db.session())
+    return {"note": row.note if row else None, "tree_size": row.tree_size if row else None,
+            "signed_at": row.made_at if row else None,
+            "verifier_keys": [key.text for key in published_keys()]}

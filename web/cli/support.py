@@ -19,10 +19,13 @@ import click
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
+from audit.checkpoint import bind_signer
+from audit.note import SignerKey
 from audit.who import authenticated
 from store import make_engine, make_session_factory
 from web.cli import identity
 from web.config import Settings
+from web.signing import signing_key
 from workflows.errors import BatchRefused, DomainError
 from workflows.idempotency import once
 
@@ -35,6 +38,7 @@ class AppContext:
         self.auth: str | None = None  # how settings.actor was proven, once it was
         self.settings = settings
         self._engine: Engine | None = None
+        self._signing_key: SignerKey | None = None
 
     def close(self) -> None:
         """Dispose of the engine's pool when the command ends (no connection outlives it)."""
@@ -52,11 +56,20 @@ class AppContext:
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:
-        """One unit of work: commit when the block ends normally, roll back on any exception."""
+        """One unit of work: commit when the block ends normally, roll back on any exception.
+        The session carries the ledger's signing key, so a publication or seal checkpoints."""
         factory = make_session_factory(self.engine)
         with factory() as session, session.begin():
             authenticated(session, self.settings.actor, self.auth or identity.unproven(self.settings))
+            bind_signer(session, self.signing_key)
             yield session
+
+    @property
+    def signing_key(self) -> SignerKey:
+        """The instance's checkpoint signing key (web.signing), read once per invocation."""
+        if self._signing_key is None:
+            self._signing_key = signing_key(self.settings)
+        return self._signing_key
 
     def prove(self, action: str, *, required: bool = True) -> None:
         """Who acts, proven once per invocation (:func:`web.cli.identity.prove`): afterwards

@@ -1,4 +1,5 @@
-"""Pages of results: where each reader lands, the published results (公示), the staff's dashboard,
+"""Pages of results: where each reader lands, the published results (公示) with the ledger's latest
+signed checkpoint and its verifier keys (/audit/key), the staff's dashboard,
 the runs (the office runs a period here), a reporter's units, a unit's scorecard and one firing's
 explanation with what became of it (its case and appeals)."""
 
@@ -8,7 +9,7 @@ import datetime as dt
 import json
 from typing import Any
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import Response, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
@@ -16,7 +17,9 @@ from sqlalchemy import select
 from wtforms import SelectField, StringField
 from wtforms.validators import DataRequired, Regexp
 
+from audit.checkpoint import latest as latest_checkpoint
 from store import Firing, Publication, Run, Scheme, Unit
+from web.anchoring import published_keys
 from web.assets import chart_available
 from web.domain_text import localized
 from web.extensions import db
@@ -61,7 +64,17 @@ def public_results() -> Any:
         left = pub.window_ends_at - now if pub is not None else None
         for cat in rm.categories(session, run.scheme):
             blocks.append((run, pub, left, cat, rm.ranking(session, run, cat.code)))
-    return render_template("public.html", preview=preview, blocks=blocks)
+    return render_template("public.html", preview=preview, blocks=blocks,
+                           checkpoint=latest_checkpoint(session), verifier=published_keys()[0])
+
+
+@bp.route("/audit/key")
+@public
+def verifier_keys() -> Any:
+    """The verifier keys of the ledger's checkpoints, one a line (this instance's first, then the
+    earlier ones still published): what `kaohe audit verify-bundle --key` and third parties use."""
+    body = "".join(key.text + "\n" for key in published_keys())
+    return Response(body, mimetype="text/plain")
 
 
 @bp.route("/dashboard")

@@ -26,6 +26,7 @@ from workflows.cases.duties import require, resolve_actor, role_problem
 from workflows.cases.machine import CASE
 from workflows.cases.review import CASE_EFFECTS, flush_or_conflict, record_case_event, utcnow
 from workflows.cases.supersede import current_run, override_for, supersede
+from workflows.checkpoints import milestone
 from workflows.errors import Conflict
 from workflows.freeze import in_force_at_publication, seal_year
 from workflows.runs import get_run, lock_current
@@ -111,6 +112,7 @@ def publish(session: Session, run_id: int, *, actor: str, now: dt.datetime | Non
                           "overrides": [o.reference for o in overrides],
                           **Published(pub, published, superseded).as_json()})
     in_force_at_publication(session, published, actor=actor, at=at)
+    milestone(session, reason="publish", actor=actor, run_id=published.id, now=at)  # covers run.publish
     return Published(pub, published, superseded)
 
 
@@ -165,4 +167,5 @@ def seal(session: Session, run_id: int, *, actor: str, now: dt.datetime | None =
     audit.record(session, actor=actor, action="run.seal", subject_type="run", subject_id=run.id,
                  payload={"publication": pub.id, "sealed_at": stamp(at), "run_hash": run.run_hash})
     seal_year(session, run, actor=actor, at=at)
+    milestone(session, reason="seal", actor=actor, run_id=run.id, now=at)  # covers run.seal
     return run
