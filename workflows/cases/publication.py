@@ -107,11 +107,11 @@ def publish(session: Session, run_id: int, *, actor: str, now: dt.datetime | Non
     for case in cases:
         record_case_event(session, case, "publish", befores[case.id], actor=actor, reason=None, at=at,
                           decision=case.decision)
+    in_force_at_publication(session, published, actor=actor, at=at)
     audit.record(session, actor=actor, action="run.publish", subject_type="run", subject_id=published.id,
                  payload={"cases": len(cases),
                           "overrides": [o.reference for o in overrides],
                           **Published(pub, published, superseded).as_json()})
-    in_force_at_publication(session, published, actor=actor, at=at)
     milestone(session, reason="publish", actor=actor, run_id=published.id, now=at)  # covers run.publish
     return Published(pub, published, superseded)
 
@@ -164,8 +164,8 @@ def seal(session: Session, run_id: int, *, actor: str, now: dt.datetime | None =
     session.refresh(run)
     pub.sealed_at, pub.sealed_by = at, actor
     session.flush()
+    seal_year(session, run, actor=actor, at=at)
     audit.record(session, actor=actor, action="run.seal", subject_type="run", subject_id=run.id,
                  payload={"publication": pub.id, "sealed_at": stamp(at), "run_hash": run.run_hash})
-    seal_year(session, run, actor=actor, at=at)
     milestone(session, reason="seal", actor=actor, run_id=run.id, now=at)  # covers run.seal
     return run
