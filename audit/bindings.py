@@ -18,8 +18,11 @@ from typing import Any, Literal
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from audit.chain import stored_hash_input
+from audit.chain import EVENTS_KEY, record, stored_hash_input
 from audit.rows import (
+    ADOPT_ACTION,
+    ADOPT_BATCH,
+    ADOPTED_NOTE,
     BINDING_ACTIONS,
     Key,
     covered_tables,
@@ -110,14 +113,14 @@ def first_row_problem(session: Session, bindings: Bindings) -> tuple[RowProblem 
     return None, checked
 
 
-def bindings_of(session: Session, tables: Iterable[str]) -> Bindings:
-    """The bindings of ``tables`` only, from the events that name them; each event's stored hash
-    is re-checked (the links between them are ``verify``'s business)."""
-    names = sorted(set(tables))
-    mentions = or_(*(AuditEvent.payload.like(f'%"{name}":{{%') for name in names))
+def bindings_of(session: Session, tables: Iterable[str] | None = None) -> Bindings:
+    """The bindings of ``tables`` (all when ``None``), from the events that name them; each
+    event's stored hash is re-checked (the links between them are ``verify``'s business)."""
+    query = select(AuditEvent).where(AuditEvent.action.in_(BINDING_ACTIONS))
+    if tables is not None:
+        query = query.where(or_(*(AuditEvent.payload.like(f'%"{name}":{{%') for name in sorted(set(tables)))))
     found = Bindings()
-    for event in session.scalars(select(AuditEvent).where(
-            AuditEvent.action.in_(BINDING_ACTIONS), mentions).order_by(AuditEvent.seq)):
+    for event in session.scalars(query.order_by(AuditEvent.seq)):
         if hashlib.sha256(stored_hash_input(event)).hexdigest() != event.hash:
             found.tables.clear()
             raise ValueError(f"event {event.seq} ({event.action}) does not hash to its stored hash: "
@@ -153,3 +156,42 @@ def unproven(session: Session, rows: Mapping[str, Iterable[Key]]) -> RowProblem 
             elif bound != digest:
                 return _changed(name, text, seq, digest, bound)
     return None
+
+
+def adopt(session: Session, *, actor: str) -> list[AuditEvent]:
+    """Bind every stored row no event bound yet, as found: for a database whose rows predate the
+    ledger's row bindings (or were loaded in bulk). One ``rows.adopt`` event per table and
+    :data:`~audit.rows.ADOPT_BATCH` rows, saying so; refused, naming the row, when a bound row
+    was changed or deleted — adopting must never launder a change made behind the ledger's back.
+    """
+    settle(session)
+    bindings = bindings_of(session)
+    recorded: list[AuditEvent] = []
+
+    def bind(table: str, batch: dict[str, str]) -> None:
+        recorded.append(record(session, actor=actor, action=ADOPT_ACTION, subject_type="rows",
+                               subject_id=table,
+                               payload={"adopted": ADOPTED_NOTE, "events": [],
+                                        "tables": {table: batch}}))
+
+    for table in covered_tables():
+        expected = dict(bindings.tables.get(table.name, {}))
+        batch: dict[str, str] = {}
+        for row, digest in stream_rows(session, table):
+            bound, seq = expected.pop(row, (None, 0))
+            if bound is None:
+                batch[row] = digest
+                if len(batch) == ADOPT_BATCH:
+                    bind(table.name, batch)
+                    batch = {}
+            elif bound != digest:
+                raise ValueError(_changed(table.name, row, seq, digest, bound).detail
+                                 + ": not adopted; restore the row or find out who changed it")
+        gone = sorted((row for row, (d, _) in expected.items() if d is not None), key=_order)
+        if gone:
+            raise ValueError(_deleted(table.name, gone[0], expected[gone[0]][1]).detail
+                             + ": not adopted; restore the row or find out who deleted it")
+        if batch:
+            bind(table.name, batch)
+    session.info.pop(EVENTS_KEY, None)
+    return recorded
