@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable, Mapping
+from contextlib import closing
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -100,13 +101,14 @@ def first_row_problem(session: Session, bindings: Bindings) -> tuple[RowProblem 
     checked = 0
     for table in covered_tables():
         expected = dict(bindings.tables.get(table.name, {}))
-        for row, digest in stream_rows(session, table):
-            checked += 1
-            bound, seq = expected.pop(row, (None, 0))
-            if bound is None:
-                return _unbound(table.name, row, seq, bindings), checked
-            if bound != digest:
-                return _changed(table.name, row, seq, digest, bound), checked
+        with closing(stream_rows(session, table)) as rows:
+            for row, digest in rows:
+                checked += 1
+                bound, seq = expected.pop(row, (None, 0))
+                if bound is None:
+                    return _unbound(table.name, row, seq, bindings), checked
+                if bound != digest:
+                    return _changed(table.name, row, seq, digest, bound), checked
         gone = sorted((row for row, (d, _) in expected.items() if d is not None), key=_order)
         if gone:
             return _deleted(table.name, gone[0], expected[gone[0]][1]), checked
@@ -177,16 +179,17 @@ def adopt(session: Session, *, actor: str) -> list[AuditEvent]:
     for table in covered_tables():
         expected = dict(bindings.tables.get(table.name, {}))
         batch: dict[str, str] = {}
-        for row, digest in stream_rows(session, table):
-            bound, seq = expected.pop(row, (None, 0))
-            if bound is None:
-                batch[row] = digest
-                if len(batch) == ADOPT_BATCH:
-                    bind(table.name, batch)
-                    batch = {}
-            elif bound != digest:
-                raise ValueError(_changed(table.name, row, seq, digest, bound).detail
-                                 + ": not adopted; restore the row or find out who changed it")
+        with closing(stream_rows(session, table)) as rows:
+            for row, digest in rows:
+                bound, seq = expected.pop(row, (None, 0))
+                if bound is None:
+                    batch[row] = digest
+                    if len(batch) == ADOPT_BATCH:
+                        bind(table.name, batch)
+                        batch = {}
+                elif bound != digest:
+                    raise ValueError(_changed(table.name, row, seq, digest, bound).detail
+                                     + ": not adopted; restore the row or find out who changed it")
         gone = sorted((row for row, (d, _) in expected.items() if d is not None), key=_order)
         if gone:
             raise ValueError(_deleted(table.name, gone[0], expected[gone[0]][1]).detail

@@ -15,16 +15,31 @@ looked up first. A write that bypasses sessions (a Core connection, a bulk load)
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Generator, Iterable, Mapping
+from functools import cache
 from typing import Any
 
-from sqlalchemy import Table, event, inspect, select, tuple_
+from sqlalchemy import (
+    Boolean,
+    Date,
+    DateTime,
+    Integer,
+    Numeric,
+    String,
+    Table,
+    event,
+    inspect,
+    select,
+    tuple_,
+)
 from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction, UOWTransaction
 
 from audit.chain import EVENTS_KEY, record
-from engine.values.canonical import canonical_json
+from engine.values.canonical import decimal_text, dumps, to_plain
 from store import AuditEvent, Base
+from store.types import ExactDecimal, UTCDateTime
 
 EXCLUDED: Mapping[str, str] = {
     "audit_event": "the ledger itself",
@@ -72,9 +87,39 @@ def key_text(key: Key) -> str:
 
 def row_digest(table: Table, row: Mapping[Any, Any]) -> str:
     """SHA-256 hex of a stored row's canonical JSON: every column but the volatile ones."""
+    names, _columns, converters = _encoder(table)
+    return hashlib.sha256(dumps(
+        {name: convert(row[name]) for name, convert in zip(names, converters, strict=True)})).hexdigest()
+
+
+def _utc_text(value: dt.datetime) -> str:
+    return value.astimezone(dt.UTC).isoformat()
+
+
+def _converter(column: Any) -> Callable[[Any], Any]:
+    """How a column's value (as its type hands it over) becomes its canonical plain value:
+    what ``canonical_json`` does, decided once per column instead of once per value."""
+    kind = column.type
+    if isinstance(kind, ExactDecimal | Numeric):
+        return lambda v: None if v is None else decimal_text(v)
+    if isinstance(kind, UTCDateTime | DateTime):
+        return lambda v: None if v is None else _utc_text(v)
+    if isinstance(kind, Date):
+        return lambda v: None if v is None else v.isoformat()
+    if isinstance(kind, String | Integer | Boolean):
+        return _same
+    return to_plain  # JSON: nested values, each checked (a binary float is refused)
+
+
+def _same(value: Any) -> Any:
+    return value
+
+
+@cache
+def _encoder(table: Table) -> tuple[tuple[str, ...], tuple[Any, ...], tuple[Callable[[Any], Any], ...]]:
     skip = VOLATILE.get(table.name, frozenset())
-    return hashlib.sha256(canonical_json(
-        {c.name: row[c.name] for c in table.columns if c.name not in skip})).hexdigest()
+    columns = tuple(c for c in table.columns if c.name not in skip)
+    return tuple(c.name for c in columns), columns, tuple(_converter(c) for c in columns)
 
 
 def _pk(table: Table) -> list[Any]:
@@ -196,9 +241,15 @@ def install() -> None:
 install()
 
 
-def stream_rows(session: Session, table: Table, batch_size: int = 5000) -> Iterator[tuple[str, str]]:
+def stream_rows(session: Session, table: Table, batch_size: int = 5000) -> Generator[tuple[str, str]]:
     """Every stored row of ``table`` as (key text, digest), in primary-key order."""
+    names, columns, converters = _encoder(table)
     pk = _pk(table)
-    result = session.execute(select(table).order_by(*pk).execution_options(yield_per=batch_size))
-    for row in result.mappings():
-        yield key_text(tuple(row[c.name] for c in pk)), row_digest(table, row)
+    at = [columns.index(c) for c in pk]
+    pairs = tuple(zip(names, converters, strict=True))
+    sha256 = hashlib.sha256
+    query = select(*columns).order_by(*pk).execution_options(yield_per=batch_size)
+    with session.execute(query) as result:  # closed (PostgreSQL's server cursor too) when left early
+        for row in result:
+            key = "/".join([str(row[i]) for i in at])
+            yield key, sha256(dumps({n: f(v) for (n, f), v in zip(pairs, row, strict=True)})).hexdigest()
