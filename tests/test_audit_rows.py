@@ -462,7 +462,10 @@ def test_an_unbound_database_is_told_to_adopt(engine: Engine) -> None:
         brk = audit.verify(s).first_break
         assert brk is not None and (brk.kind, brk.table, brk.row) == ("row_unbound", "scheme", "1")
         assert "`kaohe audit adopt`" in brk.detail
-        assert [e.seq for e in audit.adopt(s, actor="admin")] == [1]
+        adopted = audit.adopt(s, actor="admin")
+        assert [e.seq for e in adopted] == [1]
+        assert json.loads(adopted[0].payload)["tables"] == {  # docs/audit-format.md §6's example
+            "scheme": {"1": "83c4a3971c44605e0618b13bb3e0d8996f44c0dc184a97dea3923b64c91fee28"}}
         assert audit.verify(s).ok
 
 
