@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -9,11 +10,11 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from sqlalchemy import Engine
+from sqlalchemy import Engine, insert
 
 import audit
 import web.cli.support
-from store import make_engine, make_session_factory
+from store import Scheme, make_engine, make_session_factory
 from tests.audit_support import make_run, record_events, tamper
 from web.cli.main import main
 
@@ -83,3 +84,19 @@ def test_verify_checks_anchors_given_on_the_command_line(run_cli: CliRunner, eng
     assert missing.exit_code == 1 and "BROKEN at event 8 (missing_seq)" in missing.output
     malformed = run_cli.invoke(main, ["audit", "verify", "--anchor", "6:xyz"])
     assert malformed.exit_code == 2 and "is not SEQ:HASH" in malformed.output
+
+
+def test_adopt_binds_rows_loaded_without_the_ledger_once(run_cli: CliRunner, engine: Engine) -> None:
+    with engine.begin() as conn:  # as bench/generate.py or a pre-upgrade database leaves them
+        conn.execute(insert(Scheme).values(code="OLD-2023", year=2023, name="旧方案", status="draft",
+                                           cutoff_date=dt.date(2024, 2, 28), publication_days=7,
+                                           appeal_days=5))
+    broken = run_cli.invoke(main, ["audit", "verify"])
+    assert broken.exit_code == 1
+    assert "BROKEN: scheme 1 (row_unbound)" in broken.output and "`kaohe audit adopt`" in broken.output
+    adopted = run_cli.invoke(main, ["audit", "adopt"], env={"KAOHE_ACTOR": "admin.upgrade"})
+    assert adopted.exit_code == 0, adopted.output
+    assert "adopted 1 rows in events 1–1 as admin.upgrade" in adopted.output
+    assert run_cli.invoke(main, ["audit", "verify"]).exit_code == 0
+    again = run_cli.invoke(main, ["audit", "adopt"], env={"KAOHE_ACTOR": "admin.upgrade"})
+    assert again.exit_code == 0 and "nothing to adopt" in again.output
