@@ -16,7 +16,7 @@ from contextlib import closing
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from sqlalchemy import or_, select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from audit.chain import EVENTS_KEY, record, stored_hash_input
@@ -120,7 +120,11 @@ def bindings_of(session: Session, tables: Iterable[str] | None = None) -> Bindin
     event's stored hash is re-checked (the links between them are ``verify``'s business)."""
     query = select(AuditEvent).where(AuditEvent.action.in_(BINDING_ACTIONS))
     if tables is not None:
-        query = query.where(or_(*(AuditEvent.payload.like(f'%"{name}":{{%') for name in sorted(set(tables)))))
+        names = sorted(set(tables))
+        query = query.where(or_(  # an adoption is about one table, named as its subject
+            and_(AuditEvent.action == ADOPT_ACTION, AuditEvent.subject_id.in_(names)),
+            and_(AuditEvent.action != ADOPT_ACTION,
+                 or_(*(AuditEvent.payload.like(f'%"{name}":{{%') for name in names)))))
     found = Bindings()
     for event in session.scalars(query.order_by(AuditEvent.seq)):
         if hashlib.sha256(stored_hash_input(event)).hexdigest() != event.hash:
