@@ -157,9 +157,9 @@ def settle(session: Session) -> AuditEvent | None:
     """
     session.flush()
     pending: dict[str, set[Key]] = session.info.pop(_PENDING, {})
-    events: list[tuple[int, str, str, str]] = session.info.pop(EVENTS_KEY, [])
-    if not pending:
+    if not pending:  # (the events recorded so far stay for the binding that will close them)
         return None
+    events: list[tuple[int, str, str, str]] = session.info.pop(EVENTS_KEY, [])
     tables = {
         name: {key_text(k): d for k, d in stored_digests(
             session, Base.metadata.tables[name], keys).items()}

@@ -472,3 +472,22 @@ def test_an_unbound_database_is_told_to_adopt(engine: Engine) -> None:
 def test_a_core_insert_through_a_session_is_refused(tx: Session) -> None:
     with pytest.raises(TypeError, match="INSERT into account_role through a session is not bound"):
         tx.execute(insert(AccountRole).values(account_id=1, role="admin"))
+
+
+def test_a_transaction_ends_with_one_binding_by_its_actor_listing_its_events(tx: Session) -> None:
+    assert audit.verify(tx).ok  # settles nothing, drops nothing
+    account = create_account(tx, "reporter.c02", "long-enough-pw", display_name="C02",
+                             roles=["reporter"], actor="admin.li", scheme_code="DEMO-2024",
+                             unit_codes=["C02"])
+    created = tx.scalars(select(AuditEvent).where(AuditEvent.action == "account.create")
+                         .order_by(AuditEvent.seq.desc()).limit(1)).one()
+    bind = audit.rows.settle(tx)
+    assert bind is not None and (bind.action, bind.actor) == ("rows.bind", "admin.li")
+    assert (bind.subject_type, bind.subject_id, bind.seq) == ("account", str(account.id), created.seq + 1)
+    payload = json.loads(bind.payload)
+    assert payload["events"] == [created.seq]
+    assert sorted(payload["tables"]) == ["account", "account_role", "account_unit"]
+    unit_id = account.units[0].unit_id
+    assert list(payload["tables"]["account_role"]) == [f"{account.id}/reporter"]
+    assert list(payload["tables"]["account_unit"]) == [f"{account.id}/{unit_id}"]
+    assert audit.rows.settle(tx) is None and audit.verify(tx).ok
