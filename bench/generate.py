@@ -44,7 +44,7 @@ CATEGORIES = (
      (("key_work", "重点工作", "Key work", 20), ("quantitative", "核心职能", "Core duty", 60),
       ("other", "社会评价", "Evaluation", 20))),
 )
-METHODS = (
+METHODS: tuple[tuple[str, str, dict[str, str]], ...] = (
     ("proportional", "higher", {"ceiling": "1.2"}),
     ("step", "higher", {"per_point": "0.1"}),
     ("pass_fail", "higher", {}),
