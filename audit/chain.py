@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
+from audit.who import method_of
 from engine.values.canonical import canonical_json
 from store import AuditEvent
 from store.db import sqlite_write_lock
@@ -136,12 +137,18 @@ def record(
     subject_type: str,
     subject_id: str | int,
     payload: Mapping[str, Any],
+    with_auth: bool = True,
 ) -> AuditEvent:
     """Append one event to the ledger inside the caller's transaction (flushed, never committed).
 
     Riding in the caller's transaction means the event commits or rolls back together with the
-    change it records; the chain lock is held until then, so keep such transactions short.
+    change it records; the chain lock is held until then, so keep such transactions short. When
+    the session says how ``actor`` was authenticated (:mod:`audit.who`), the payload gains
+    ``auth`` — unless not ``with_auth``: a binding (``run.create``) is exactly what it binds.
     """
+    auth = method_of(session, actor) if with_auth else None
+    if auth is not None and "auth" not in payload:
+        payload = {**payload, "auth": auth}
     fields = {
         "actor": actor,
         "action": action,

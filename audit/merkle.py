@@ -192,4 +192,5 @@ def record_run(session: Session, run: Run, actor: str, *, roots: RunRoots | None
         subject_type="run",
         subject_id=run.id,
         payload=stored.binding,
+        with_auth=False,
     )

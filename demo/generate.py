@@ -58,6 +58,8 @@ SCHEME_ROW: dict[str, Value] = {
     "name": "江澄市2024年度县（区）和市直部门目标管理绩效考核办法（演示）",
     "cutoff_date": date(2024, 12, 31),
     "adjustment_cutoff_date": date(2024, 9, 30),
+    # 2023's scheme is not in the demo's database: its cut-off, which decides HON-04's carry-over
+    "previous_cutoff_date": date(2023, 12, 31),
     "publication_days": 7,
     "appeal_days": 5,
 }

@@ -148,7 +148,8 @@ class Snapshot:
     events: tuple[EventFact, ...]
     prior_results: tuple[PriorResult, ...] = ()
     overrides: tuple[FiringOverride, ...] = ()
-    # The previous year's cut-off, for carry-over (结转); None: the same day a year earlier.
+    # The previous year's cut-off, for carry-over (结转): its scheme's, or this scheme's setting
+    # ``previous_cutoff_date``. None: not known, and a run refuses an event it would decide.
     prior_cutoff_date: dt.date | None = None
 
     def normalized(self) -> Snapshot:

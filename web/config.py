@@ -10,7 +10,7 @@ import getpass
 import os
 import secrets
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
@@ -29,6 +29,9 @@ class Settings:
     instance_path: Path
     log_level: str
     actor: str  # who CLI commands act as in the audit ledger
+    actor_given: bool = False  # KAOHE_ACTOR was set (``actor`` is not the cli:<os user> default)
+    # A CLI user's API token (KAOHE_TOKEN): proves who acts; kept out of repr and logs.
+    token: str = field(default="", repr=False)
     # The web app's signing key (sessions, CSRF). Required in production; a random per-process key
     # otherwise, so a development restart logs everyone out.
     secret_key: str = ""
@@ -44,6 +47,12 @@ class Settings:
     @property
     def is_production(self) -> bool:
         return self.env == "production"
+
+    @property
+    def trusts_named_actor(self) -> bool:
+        """Whether a CLI command may act as ``KAOHE_ACTOR`` on the name alone, without that person's
+        token or password: only on a development instance (never in test or production)."""
+        return self.env == "development"
 
 
 def default_database_url(instance_path: Path) -> str:
@@ -74,6 +83,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         instance_path=instance_path,
         log_level=level,
         actor=env_vars.get("KAOHE_ACTOR", "").strip() or f"cli:{getpass.getuser()}",
+        actor_given=bool(env_vars.get("KAOHE_ACTOR", "").strip()),
+        token=env_vars.get("KAOHE_TOKEN", "").strip(),
         secret_key=secret_key,
         max_upload_bytes=_positive_int(env_vars, "KAOHE_MAX_UPLOAD_BYTES", 5 * 1024 * 1024),
         lockout_threshold=_positive_int(env_vars, "KAOHE_LOCKOUT_THRESHOLD", 5),

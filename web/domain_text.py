@@ -83,6 +83,23 @@ SHAPES: tuple[tuple[re.Pattern[str], Any], ...] = tuple((re.compile(p), t) for p
         "%(points)s, below 0); %(value)s does not.")),
     (r"^(?P<who>\S+) may appeal only for their own units, not (?P<unit>\S+)$",
      _l("%(who)s may appeal only for their own units, not %(unit)s.")),
+    (r"^scheme (?P<scheme>\S+): (?P<count>\d+) event\(s\) of work year (?P<prev>\d+) with a document date "
+     r"\((?P<events>.+)\) count in \d+ or carry over to (?P<year>\d+) depending on \d+'s cut-off, and no "
+     r"scheme of \d+ is in the database: set the scheme's previous_cutoff_date \(上年度截止日期\) in its "
+     r"scheme sheet and import it again$",
+     _l("Scheme %(scheme)s: %(count)s event(s) of work year %(prev)s with a document date (%(events)s) count "
+        "in %(prev)s or carry over to %(year)s depending on %(prev)s's cut-off, and no scheme of %(prev)s is "
+        "in the database: set the scheme's previous cut-off date in its scheme sheet and import it again.")),
+    (r"^scheme (?P<scheme>\S+): previous_cutoff_date (?P<setting>\S+) is not the cut-off of (?P<prev>\d+)'s "
+     r"scheme (?P<listed>.+); carry-over must follow the cut-off that year's run used: clear "
+     r"previous_cutoff_date or set it to that date$",
+     _l("Scheme %(scheme)s: its previous cut-off date %(setting)s is not the cut-off of %(prev)s's scheme "
+        "%(listed)s; carry-over must follow the cut-off that year's run used: clear it or set it to that "
+        "date.")),
+    (r"^scheme (?P<scheme>\S+): the schemes of (?P<prev>\d+) have different cut-offs, (?P<listed>.+); set "
+     r"the scheme's previous_cutoff_date \(上年度截止日期\) to the one that decides carry-over$",
+     _l("Scheme %(scheme)s: the schemes of %(prev)s have different cut-offs, %(listed)s; set the scheme's "
+        "previous cut-off date to the one that decides carry-over.")),
 ))
 
 SUBJECTS = {

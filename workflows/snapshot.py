@@ -3,12 +3,17 @@
 The snapshot is what a run is computed from and what is stored with it, so replay needs nothing
 but the stored JSON. Reports are the ones due by the end of the run's period; where the
 indicator names an authoritative source department (统计局) its figure wins over the unit's own.
+Events follow ``engine.values.crediting``, the rule the engine's timing follows too: a year run
+reads every event of its scheme (each is credited, or refused with a why-not naming the year
+that credits it) and the previous year's honours that carry over to it; a shorter period's run,
+those dated by the period's end.
 """
 
 from __future__ import annotations
 
 import calendar
 import contextlib
+import dataclasses
 import datetime as dt
 import json
 from collections import defaultdict
@@ -30,6 +35,7 @@ from engine.facts import (
     TargetFact,
     UnitFact,
 )
+from engine.values.crediting import needs_prior_cutoff, read_from_previous_year
 from store import Category, Event, Indicator, ProgressReport, Scheme, Section, Target, TargetCoUnit, Unit
 from store.db import driver_rows, sqlite_write_lock
 from store.types import exact_decimal
@@ -143,6 +149,13 @@ def _read(session: Session, scheme: Scheme, period: Period, with_facts: bool) ->
         )
     )
     events = session.scalars(select(Event).where(Event.scheme_id == scheme.id, facts_wanted)).all()
+    prior_cutoff = previous_cutoff(session, scheme) if with_facts else None
+    event_facts = [_event_fact(e, code_of, indicator_by_id) for e in events if _due(e, period, end_date)]
+    if prior_cutoff is not None:
+        event_facts += _carried_in(session, scheme, period, end_date, prior_cutoff, event_facts,
+                                   set(code_of.values()), indicator_by_id)
+    else:
+        _prior_cutoff_needed(scheme, event_facts)
 
     return Snapshot(
         scheme_code=scheme.code,
@@ -186,7 +199,8 @@ def _read(session: Session, scheme: Scheme, period: Period, with_facts: bool) ->
         ),
         targets=_targets(target_rows, keys, code_of, co_units, scheme.year),
         reports=_authoritative_reports(report_rows, keys),
-        events=tuple(_event_fact(e, code_of, indicator_by_id) for e in events if _due(e, end_date)),
+        events=tuple(event_facts),
+        prior_cutoff_date=prior_cutoff,
     ).normalized()
 
 
@@ -269,13 +283,111 @@ def _authoritative_reports(
     return tuple(facts)
 
 
-def _due(event: Event, end: dt.date) -> bool:
-    """An event counts in a run once it has happened or been documented by the period's end."""
+def previous_cutoff(session: Session, scheme: Scheme) -> dt.date | None:
+    """The cut-off of the year before the scheme's, which decides carry-over (结转) into it: the
+    previous year's scheme's ``cutoff_date`` when it is in the database (several must agree, or
+    the scheme's ``previous_cutoff_date`` must name one of theirs), else the scheme's own
+    ``previous_cutoff_date``; None when neither is known. Never guessed: a cut-off that differs
+    from the previous year's run's would credit an honour twice or never."""
+    earlier = session.execute(
+        select(Scheme.code, Scheme.cutoff_date).where(Scheme.year == scheme.year - 1).order_by(Scheme.code)
+    ).all()
+    theirs = {cutoff for _code, cutoff in earlier}
+    setting = scheme.previous_cutoff_date
+    listed = ", ".join(f"{code} ({cutoff.isoformat()})" for code, cutoff in earlier)
+    if setting is not None and theirs and setting not in theirs:
+        raise Invalid(
+            f"scheme {scheme.code}: previous_cutoff_date {setting.isoformat()} is not the cut-off of "
+            f"{scheme.year - 1}'s scheme {listed}; carry-over must follow the cut-off that year's run used: "
+            "clear previous_cutoff_date or set it to that date"
+        )
+    if setting is not None:
+        return setting
+    if len(theirs) > 1:
+        raise Invalid(
+            f"scheme {scheme.code}: the schemes of {scheme.year - 1} have different cut-offs, {listed}; "
+            "set the scheme's previous_cutoff_date (上年度截止日期) to the one that decides carry-over"
+        )
+    return next(iter(theirs), None)
+
+
+def _due(event: Event, period: Period, end: dt.date) -> bool:
+    """A year run reads every event of its scheme: the engine credits each or says why not
+    (``engine.values.crediting``). A shorter period's run reads the events that happened or were
+    documented by the period's end."""
+    if period.kind == "year":
+        return True
     when = event.document_date or event.occurred_on
     return when is None or when <= end
 
 
+def _carried_in(
+    session: Session,
+    scheme: Scheme,
+    period: Period,
+    end: dt.date,
+    prior_cutoff: dt.date,
+    own: Sequence[EventFact],
+    units: set[str],
+    indicator_by_id: dict[int, Indicator],
+) -> list[EventFact]:
+    """The events registered in the previous year's schemes that this year's run must credit or
+    refuse (``crediting.read_from_previous_year``): last year's work documented after last
+    year's cut-off, for the units and indicators this scheme has (by code). Their ids are
+    ``SCHEME/CODE``; one this scheme registered too (same code, or same unit and document
+    number) is read once, as this scheme's."""
+    indicators = {i.code for i in indicator_by_id.values()}
+    own_codes = {e.id for e in own}
+    own_documents = {(e.unit, e.document_no) for e in own if e.document_no}
+    rows = session.execute(
+        select(Event, Scheme.code, Unit.code)
+        .join(Scheme, Event.scheme_id == Scheme.id)
+        .join(Unit, Event.unit_id == Unit.id)
+        .where(Scheme.year == scheme.year - 1, Event.work_year == scheme.year - 1,
+               Event.document_date > prior_cutoff)
+        .options(selectinload(Event.indicator))
+        .order_by(Scheme.code, Event.code)
+    ).all()
+    out = []
+    for event, scheme_code, unit_code in rows:
+        indicator = event.indicator.code if event.indicator is not None else None
+        if unit_code not in units or (indicator is not None and indicator not in indicators):
+            continue  # not a unit or indicator this scheme assesses
+        if event.code in own_codes or (unit_code, event.document_no) in own_documents:
+            continue
+        if not read_from_previous_year(scheme.year, scheme.cutoff_date, prior_cutoff, event.work_year,
+                                       event.document_date):
+            continue
+        if not _due(event, period, end):
+            continue
+        out.append(dataclasses.replace(
+            _event_fact(event, {event.unit_id: unit_code}, {}),
+            id=f"{scheme_code}/{event.code}",
+            indicator=indicator,
+        ))
+    return out
+
+
+def _prior_cutoff_needed(scheme: Scheme, events: Sequence[EventFact]) -> None:
+    """Refuse a run that would have to guess last year's cut-off: an event of last year's work
+    with a document date counts last year or carries over, and only that cut-off says which."""
+    needing = sorted((e for e in events if needs_prior_cutoff(scheme.year, e.work_year, e.document_date)),
+                     key=lambda e: e.id)
+    if not needing:
+        return
+    named = ", ".join(f"{e.id} ({e.unit}, {e.document_date})" for e in needing[:5])
+    more = ", …" if len(needing) > 5 else ""
+    raise Invalid(
+        f"scheme {scheme.code}: {len(needing)} event(s) of work year {scheme.year - 1} with a document date "
+        f"({named}{more}) count in {scheme.year - 1} or carry over to {scheme.year} depending on "
+        f"{scheme.year - 1}'s cut-off, and no scheme of {scheme.year - 1} is in the database: set the "
+        "scheme's previous_cutoff_date (上年度截止日期) in its scheme sheet and import it again"
+    )
+
+
 def _event_fact(event: Event, code_of: dict[int, str], indicator_by_id: dict[int, Indicator]) -> EventFact:
+    """The event as the engine reads it (its indicator by code: the caller's, or None when
+    ``indicator_by_id`` lacks it)."""
     return EventFact(
         id=event.code,
         unit=code_of[event.unit_id],
@@ -291,5 +403,5 @@ def _event_fact(event: Event, code_of: dict[int, str], indicator_by_id: dict[int
         dedupe_key=event.dedupe_key,
         quantity=event.quantity,
         verified_quantity=event.verified_quantity,
-        indicator=indicator_by_id[event.indicator_id].code if event.indicator_id is not None else None,
+        indicator=indicator_by_id[event.indicator_id].code if event.indicator_id in indicator_by_id else None,
     )

@@ -19,6 +19,7 @@ from engine.facts import Snapshot
 from engine.pack.load import RulePack
 from engine.result import RunResult, ScoreSheet
 from engine.run.derived import expected_at
+from engine.values import direction as better_way
 
 Evaluate = Callable[[RulePack, Snapshot], RunResult]
 
@@ -159,10 +160,11 @@ def apply(snapshot: Snapshot, change: Change) -> Snapshot:
         target_id, _, when = change.fact_id.rpartition("@")
         target = next(t for t in snapshot.targets if t.id == target_id)
         expected = expected_at(target, int(when[5:7]), snapshot.year)
+        way = next(i.direction for i in snapshot.indicators if i.code == target.indicator)
         return dataclasses.replace(
             snapshot,
             reports=tuple(
-                dataclasses.replace(r, value=max(r.value, expected))
+                dataclasses.replace(r, value=better_way.toward_schedule(way, r.value, expected))
                 if (r.unit, r.indicator, r.period) == (target.unit, target.indicator, when)
                 else r
                 for r in snapshot.reports

@@ -13,7 +13,7 @@ from engine.pack.conditions import Calc, Cmp, Node, indicators_referenced
 from engine.pack.errors import Issues, PackError, Path
 from engine.pack.model import RulePack
 from engine.pack.schema import FIELDS
-from engine.pack.scoring import check_params
+from engine.pack.scoring import check_params, direction_problem
 
 
 def _cmps(node: Node) -> list[Cmp]:
@@ -101,6 +101,16 @@ def validate_pack(pack: RulePack, snapshot: Snapshot) -> None:
         need("indicator", spec.code, ("indicators", spec.code), f"indicators.{spec.code}")
     for ind in snapshot.indicators:
         own = pack.indicator(ind.code)
+        method = own.method if own is not None and own.method is not None else ind.method
+        problem = direction_problem(method, ind.direction)
+        if problem is not None:
+            where = "in the pack" if own is not None and own.method is not None else "in the scheme"
+            issues.add(
+                ("indicators", ind.code) if where == "in the pack" else ("indicators",),
+                f"indicator {ind.code} {where}: {problem}",
+                None,
+                f"indicators.{ind.code}",
+            )
         if own is None or own.method is None:
             try:
                 check_params(ind.method, ind.params)

@@ -61,6 +61,8 @@ FIELDS: dict[str, dict[str, FieldSpec]] = {
         "co_unit_count": _N,
         "has_report": _B,
         "actual": _NR,
+        # Direction-aware (engine/values/direction.py): above 100 / over = better than the target,
+        # shortfall = worse, whichever way the indicator points; ranks and averages follow them.
         "completion_pct": _NR,
         "over_pct": _NR,
         "shortfall_pct": _NR,
@@ -91,8 +93,8 @@ FIELDS: dict[str, dict[str, FieldSpec]] = {
         "expected": _N,
         "has_report": _B,
         "actual": _NR,
-        "schedule_pct": _NR,
-        "lagging": FieldSpec("bool", needs_report=True),
+        "schedule_pct": _NR,  # the completion of ``expected``, direction-aware like completion_pct
+        "lagging": FieldSpec("bool", needs_report=True),  # worse than ``expected``, in any direction
         # on demand: consecutive months / quarter ends, up to this checkpoint, behind schedule
         "months_lagging_running": _OD_N,
         "quarters_lagging_running": _OD_N,

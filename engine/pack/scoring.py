@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from engine.values import direction as better_way
 from engine.values.decimals import check_decimal, div, fmt, mul, q
 
 _HUNDRED = Decimal(100)
@@ -33,6 +34,19 @@ METHOD_PARAMS: dict[str, dict[str, str]] = {
 }
 # Accepted with every method: read by rules (e.g. an over-completion bonus's cap), not by scoring.
 COMMON_PARAMS: dict[str, str] = {"over_bonus_cap": "num"}
+# The directions each method can score. lower_better and control_line reward less by their
+# definition and a rubric's assessed score more: paired with the other direction they would
+# reward the worse value, so such a pairing is refused (check.validate_pack) and never scored.
+METHOD_DIRECTIONS: dict[str, tuple[str, ...]] = {
+    "pass_fail": ("higher", "lower", "control_line"),
+    "proportional": ("higher", "lower", "control_line"),
+    "step": ("higher", "lower", "control_line"),
+    "ranking_decay": ("higher", "lower", "control_line"),
+    "ranking_table": ("higher", "lower", "control_line"),
+    "lower_better": ("lower", "control_line"),
+    "control_line": ("lower", "control_line"),
+    "rubric": ("higher",),
+}
 
 
 @dataclass(frozen=True)
@@ -104,29 +118,48 @@ def needs_rank(method: str) -> bool:
     return method in ("ranking_decay", "ranking_table")
 
 
+def direction_problem(method: str, direction: str) -> str | None:
+    """Why ``method`` cannot score an indicator of ``direction`` (None: it can)."""
+    suits = METHOD_DIRECTIONS.get(method, ())
+    if direction in suits:
+        return None
+    better = "more" if direction == "higher" else "less"
+    return (
+        f"method {method} cannot score a {direction} indicator ({better} is better): it scores only "
+        f"{' or '.join(suits)} indicators; choose {_suggest(direction)} or correct the direction"
+    )
+
+
+def _suggest(direction: str) -> str:
+    fits = [m for m, ds in METHOD_DIRECTIONS.items() if direction in ds]
+    return ", ".join(fits)
+
+
 def score(method: str, params: Mapping[str, Any], inp: ScoreInput) -> tuple[Decimal, str]:
     """(points earned, an English note on how) for one target under ``method``."""
     return _METHODS[method](params, inp)
 
 
 def _completion(inp: ScoreInput) -> Decimal | None:
-    return None if inp.annual == 0 else div(inp.actual * _HUNDRED, inp.annual)
+    """The target fact's ``completion_pct``: above 100 is better than the target, whatever the direction."""
+    return better_way.completion(inp.direction, inp.actual, inp.annual)
 
 
 def _pass_fail(p: Mapping[str, Any], inp: ScoreInput) -> tuple[Decimal, str]:
-    ok = inp.actual <= inp.annual if inp.direction != "higher" else inp.actual >= inp.annual
+    ok = better_way.met(inp.direction, inp.actual, inp.annual)
     fail = p.get("fail_points", Decimal(0))
     return (inp.points, "met") if ok else (fail, "not met")
 
 
 def _proportional(p: Mapping[str, Any], inp: ScoreInput) -> tuple[Decimal, str]:
-    """points × min(actual ÷ target, ceiling) — target ÷ actual for lower-is-better (one rounding)."""
+    """points × min(actual ÷ target, ceiling) — target ÷ actual for lower-is-better (one rounding;
+    an actual of 0 or below is as good as lower-is-better gets: the ceiling)."""
     ceiling = p.get("ceiling", Decimal(1))
     top = mul(inp.points, ceiling)
     if inp.direction == "higher":
         raw = Decimal(0) if inp.annual == 0 else div(inp.points * inp.actual, inp.annual)
     else:
-        raw = top if inp.actual == 0 else div(inp.points * inp.annual, inp.actual)
+        raw = top if inp.actual <= 0 else div(inp.points * inp.annual, inp.actual)
     return max(Decimal(0), min(raw, top)), f"{fmt(raw)} before the ceiling {fmt(top)}"
 
 
@@ -168,8 +201,9 @@ def _ranking_table(p: Mapping[str, Any], inp: ScoreInput) -> tuple[Decimal, str]
 
 
 def _lower_better(p: Mapping[str, Any], inp: ScoreInput) -> tuple[Decimal, str]:
-    """Full points at or below target; above it points × target ÷ actual (capped by ``ceiling``),
-    or, with ``per_point_over``, minus that much per percentage point over."""
+    """Full points at or below target; above it points × target ÷ actual (capped by ``ceiling``;
+    an actual of 0 or below earns the ceiling), or, with ``per_point_over``, minus that much per
+    percentage point over."""
     per = p.get("per_point_over")
     if per is not None:
         if inp.actual <= inp.annual:
@@ -177,7 +211,7 @@ def _lower_better(p: Mapping[str, Any], inp: ScoreInput) -> tuple[Decimal, str]:
         over = Decimal(0) if inp.annual == 0 else div((inp.actual - inp.annual) * _HUNDRED, inp.annual)
         return max(Decimal(0), q(inp.points - mul(per, over))), f"{fmt(over)} points over target"
     top = mul(inp.points, p.get("ceiling", Decimal(1)))
-    raw = top if inp.actual == 0 else div(inp.points * inp.annual, inp.actual)
+    raw = top if inp.actual <= 0 else div(inp.points * inp.annual, inp.actual)
     return max(Decimal(0), min(raw, top)), f"{fmt(raw)} before the ceiling {fmt(top)}"
 
 

@@ -24,6 +24,7 @@ from engine.pack.model import Rule, RulePack
 from engine.pack.schema import FIELDS
 from engine.run.derived import Derived, DerivedFact, expected_at
 from engine.run.drafts import Ledger
+from engine.values import direction as better_way
 from engine.values.decimals import div
 
 _HUNDRED = Decimal(100)
@@ -161,7 +162,7 @@ def _cross(
 
 def _aggregates(targets: list[DerivedFact], extra: dict[str, dict[str, Scalar]]) -> None:
     """Averages over the category and over all units on each indicator; the rank among all units
-    (by completion, ascending when lower is better; equal values share a rank)."""
+    (by completion, highest first whatever the direction; equal values share a rank)."""
     by_cat: dict[tuple[object, object], list[DerivedFact]] = {}
     by_ind: dict[object, list[DerivedFact]] = {}
     for f in targets:
@@ -174,11 +175,10 @@ def _aggregates(targets: list[DerivedFact], extra: dict[str, dict[str, Scalar]])
             extra[f.id].update(category_avg_actual=avg, category_count=Decimal(len(group)))
     for group in by_ind.values():
         pct, act = _avg(group, "completion_pct"), _avg(group, "actual")
-        higher = group[0].values["direction"] == "higher"
         pcts = [_num(f.values["completion_pct"]) for f in group]
         for f in group:
             mine = _num(f.values["completion_pct"])
-            better = sum(1 for p in pcts if (p > mine if higher else p < mine))
+            better = sum(1 for p in pcts if p > mine)
             extra[f.id].update(
                 all_avg_pct=pct,
                 all_avg_actual=act,
@@ -199,13 +199,13 @@ def _avg(group: list[DerivedFact], field: str) -> Decimal:
 def _lagging_at(
     d: Derived, target_id: str, month: int, reports: Mapping[tuple[str, str, str], Decimal]
 ) -> bool:
-    """Whether the target's cumulative report at ``month`` is below the schedule (higher-is-better
-    targets only; a month without a report does not lag — it breaks a run)."""
+    """Whether the target's cumulative report at ``month`` is behind the schedule: below it when
+    higher is better, above it otherwise (a month without a report does not lag — it breaks a run)."""
     t = d.targets[target_id]
-    if d.indicators[t.indicator].direction != "higher":
-        return False
     actual = reports.get((t.unit, t.indicator, d.period.month_text(month)))
-    return actual is not None and actual < expected_at(t, month, d.period.year)
+    return actual is not None and better_way.lagging(
+        d.indicators[t.indicator].direction, actual, expected_at(t, month, d.period.year)
+    )
 
 
 def _lagging_quarters(
@@ -303,7 +303,7 @@ def enrich_sheets(
 
 def _failed(values: Mapping[str, Scalar]) -> bool:
     """A target not met at the period end: below target (higher is better) or above it."""
-    actual, annual = values.get("actual"), values.get("annual")
-    if not isinstance(actual, Decimal) or not isinstance(annual, Decimal):
+    actual, annual, direction = values.get("actual"), values.get("annual"), values.get("direction")
+    if not isinstance(actual, Decimal) or not isinstance(annual, Decimal) or not isinstance(direction, str):
         return True  # no report: not met
-    return actual < annual if values.get("direction") == "higher" else actual > annual
+    return not better_way.met(direction, actual, annual)

@@ -8,7 +8,6 @@ independent reference — sees the same value.
 from __future__ import annotations
 
 import bisect
-import datetime as dt
 import functools
 from collections.abc import Mapping
 from decimal import Decimal
@@ -18,6 +17,8 @@ from engine.pack.conditions import Scalar
 from engine.pack.model import NotApplicable, RulePack
 from engine.run.compose import enrich
 from engine.run.derived import Derived, DerivedFact, expected_at
+from engine.values import direction as better_way
+from engine.values.crediting import crediting
 from engine.values.decimals import div
 from engine.values.periods import Period
 
@@ -47,8 +48,13 @@ def derive(snapshot: Snapshot, period: Period, pack: RulePack) -> Derived:
     ]
     for t in live:
         end = reports.get((t.unit, t.indicator, f"{period.year:04d}-12"))
-        if end is not None and t.annual_value != 0:
-            d.year_end_completion[t.id] = div(end * _HUNDRED, t.annual_value)
+        done = (
+            None
+            if end is None
+            else better_way.completion(indicators[t.indicator].direction, end, t.annual_value)
+        )
+        if done is not None:
+            d.year_end_completion[t.id] = done
     d.facts["target"] = (
         _targets(live, units, indicators, pack, reports, period) if period.kind == "year" else []
     )
@@ -124,12 +130,12 @@ def _targets(
         v["has_report"] = actual is not None
         if actual is not None:
             v["actual"] = actual
-            if t.annual_value != 0:
-                pct = div(actual * _HUNDRED, t.annual_value)
+            pct = better_way.completion(ind.direction, actual, t.annual_value)
+            if pct is not None:
                 v.update(
                     completion_pct=pct,
-                    over_pct=max(pct - _HUNDRED, Decimal(0)),
-                    shortfall_pct=max(_HUNDRED - pct, Decimal(0)),
+                    over_pct=better_way.over(pct),
+                    shortfall_pct=better_way.shortfall(pct),
                 )
         rows.append(v)
     _ranks(rows)
@@ -137,8 +143,9 @@ def _targets(
 
 
 def _ranks(rows: list[dict[str, Scalar]]) -> None:
-    """Rank in the category on each indicator by completion (ascending for lower-is-better);
-    equal values share a rank (1, 1, 3). Also the category's average completion."""
+    """Rank in the category on each indicator by completion, highest first whatever the direction
+    (completion already says which way is better); equal values share a rank (1, 1, 3). Also the
+    category's average completion."""
     groups: dict[tuple[object, object], list[dict[str, Scalar]]] = {}
     for v in rows:
         if "completion_pct" in v:
@@ -146,16 +153,12 @@ def _ranks(rows: list[dict[str, Scalar]]) -> None:
     for group in groups.values():
         pcts = [v["completion_pct"] for v in group]
         assert all(isinstance(p, Decimal) for p in pcts)
-        higher = group[0]["direction"] == "higher"
         avg = div(sum((p for p in pcts if isinstance(p, Decimal)), Decimal(0)), Decimal(len(group)))
         ordered = sorted(p for p in pcts if isinstance(p, Decimal))  # to count the better ones
         for v in group:
             mine = v["completion_pct"]
             assert isinstance(mine, Decimal)
-            if higher:  # better: strictly greater
-                better = len(ordered) - bisect.bisect_right(ordered, mine)
-            else:  # better: strictly smaller
-                better = bisect.bisect_left(ordered, mine)
+            better = len(ordered) - bisect.bisect_right(ordered, mine)  # strictly greater
             v["rank"] = Decimal(better + 1)
             v["category_avg_pct"] = avg
 
@@ -193,6 +196,7 @@ def _checkpoints(
     base = _common(units[t.unit])  # what the target's checkpoints share
     base.update(indicator=t.indicator, section=ind.section, direction=ind.direction)
     annual, pro_rata = t.annual_value, t.schedule_kind != "milestones"
+    way, higher = ind.direction, ind.direction == "higher"
     for month, when, fields in months:
         # expected_at(t, month, year), the pro-rata case written out (800,000 checkpoints)
         expected = div(annual * month, _TWELVE) if pro_rata else expected_at(t, month, period.year)
@@ -201,10 +205,14 @@ def _checkpoints(
         v["has_report"] = actual is not None
         if actual is not None:
             v["actual"] = actual
-            if expected != 0:
+            if higher and expected > 0:  # better_way's higher case written out (800,000 checkpoints)
                 v["schedule_pct"] = div(actual * _HUNDRED, expected)
-            if ind.direction == "higher":
                 v["lagging"] = actual < expected
+            else:
+                pct = better_way.completion(way, actual, expected)
+                if pct is not None:
+                    v["schedule_pct"] = pct
+                v["lagging"] = better_way.lagging(way, actual, expected)
         out.append(DerivedFact("checkpoint", f"{t.id}@{when}", t.unit, t.indicator, v))
     return out
 
@@ -218,23 +226,10 @@ def _month_text(year: int, month: int) -> str:
     return f"{year:04d}-{month:02d}"
 
 
-def prior_cutoff(s: Snapshot) -> dt.date:
-    if s.prior_cutoff_date is not None:
-        return s.prior_cutoff_date
-    c = s.cutoff_date
-    return c.replace(year=c.year - 1, day=28) if (c.month, c.day) == (2, 29) else c.replace(year=c.year - 1)
-
-
 def event_timing(e: EventFact, s: Snapshot) -> str:
-    """in_year: counts this year; after_cutoff: this year's work, documented after the cut-off
-    (it carries over to next year); carried_over: last year's work documented after last year's
-    cut-off; earlier / later: another year's business."""
-    doc = e.document_date
-    if e.work_year == s.year:
-        return "after_cutoff" if doc is not None and doc > s.cutoff_date else "in_year"
-    if e.work_year == s.year - 1 and doc is not None and prior_cutoff(s) < doc <= s.cutoff_date:
-        return "carried_over"
-    return "earlier" if e.work_year < s.year else "later"
+    """Where the event stands for this run (``engine.values.crediting``, the rule the snapshot's
+    reading follows too): in_year, after_cutoff, carried_over, too_late, earlier or later."""
+    return crediting(s.year, s.cutoff_date, s.prior_cutoff_date, e.work_year, e.document_date).timing
 
 
 def _event(e: EventFact, unit: UnitFact, s: Snapshot) -> DerivedFact:

@@ -9,10 +9,11 @@ from __future__ import annotations
 from decimal import Decimal
 
 from engine.pack.model import Points, Rule, RulePack
-from engine.pack.scoring import ScoreInput, check_params, needs_rank, score
+from engine.pack.scoring import ScoreInput, check_params, direction_problem, needs_rank, score
 from engine.run.derived import Derived, DerivedFact
 from engine.run.drafts import Draft, Ledger
 from engine.values.decimals import fmt, mul, q
+from engine.values.vocab import DIRECTION_NAMES_ZH
 
 _COUNTING = ("in_year", "after_cutoff")  # incidents count in their work year
 
@@ -97,15 +98,42 @@ def event_counts(rule: Rule, fact: DerivedFact, pack: RulePack, d: Derived, led:
         return False
     if timing == "in_year" or (timing == "carried_over" and pack.carry_over):
         return True
-    if timing == "after_cutoff":
-        zh, en = (
-            f"截止日后取得，结转至{year + 1}年度",
-            f"awarded after the cut-off: carried over to {year + 1}",
-        )
-    else:
-        zh, en = f"不属于{year}年度", f"not {year}'s business ({timing})"
+    zh, en = _not_this_year(timing, v["work_year"], year, d)
     led.why(fact.unit, rule, fact.indicator, "timing", (fact.id,), zh, en)
     return False
+
+
+def _not_this_year(timing: object, work_year: object, year: int, d: Derived) -> tuple[str, str]:
+    """Why an honour is not credited in this year's run, naming the year whose run credits it
+    (``engine.values.crediting``) and the cut-off that decides."""
+    cutoff, prior = d.snapshot.cutoff_date, d.snapshot.prior_cutoff_date
+    if timing == "after_cutoff":
+        return (
+            f"截止日（{cutoff}）后取得，结转至{year + 1}年度",
+            f"awarded after the cut-off ({cutoff}): carried over to {year + 1}",
+        )
+    if timing == "carried_over":  # the pack turned carry-over off
+        return (
+            f"{work_year}年度工作，{prior}后取得；本方案不结转",
+            f"work of {work_year} documented after {prior}: this pack does not carry over",
+        )
+    if timing == "too_late":
+        return (
+            f"{work_year}年度工作，{year}年度截止日（{cutoff}）后才取得，已过结转期限，不计分",
+            f"work of {work_year} documented after {year}'s cut-off ({cutoff}): too late to carry over",
+        )
+    if timing == "earlier" and work_year == year - 1 and prior is None:  # undated: else refused
+        return (
+            f"{work_year}年度工作，无文件日期，计入{work_year}年度",
+            f"work of {work_year} with no document date: it counts in {work_year}'s run",
+        )
+    if timing == "earlier" and work_year == year - 1:
+        return (
+            f"{work_year}年度工作，未在{work_year}年度截止日（{prior}）后取得，计入{work_year}年度",
+            f"work of {work_year}, not documented after {work_year}'s cut-off ({prior}): "
+            f"it counts in {work_year}'s run",
+        )
+    return f"不属于{year}年度", f"not {year}'s business ({timing})"
 
 
 def points_for(p: Points, fact: DerivedFact) -> tuple[Decimal | None, str]:
@@ -198,6 +226,17 @@ def _score(rule: Rule, fact: DerivedFact, pack: RulePack, d: Derived, led: Ledge
             [fact],
             f"{ind.name_zh}无法排名（缺少完成率）",
             f"{ind.name_en} cannot be ranked (no completion ratio)",
+        )
+        return
+    problem = direction_problem(method, ind.direction)
+    if problem is not None:  # a score rule naming its own method (the indicators' are checked earlier)
+        led.gap(
+            fact.unit,
+            fact.indicator,
+            "gap.method_direction",
+            [fact],
+            f"{ind.name_zh}的计分方法 {method} 与指标方向 {DIRECTION_NAMES_ZH[ind.direction]}不符，无法计分",
+            f"{ind.name_en}: {problem}",
         )
         return
     inp = ScoreInput(

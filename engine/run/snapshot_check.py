@@ -15,6 +15,7 @@ from typing import Any
 
 from engine.facts import Snapshot
 from engine.values import vocab
+from engine.values.crediting import needs_prior_cutoff
 from engine.values.decimals import check_decimal
 
 _TAG = re.compile(r"^[A-Za-z0-9_\-]+$")
@@ -82,6 +83,12 @@ def check_snapshot(s: Snapshot) -> None:
             problems.append(f"event {e.id}: unknown kind {e.kind}")
         if e.level is not None and e.level not in vocab.EVENT_LEVELS:
             problems.append(f"event {e.id}: unknown level {e.level}")
+        if s.prior_cutoff_date is None and needs_prior_cutoff(s.year, e.work_year, e.document_date):
+            problems.append(
+                f"event {e.id}: work year {e.work_year}, documented {e.document_date}: whether it counts in "
+                f"{e.work_year} or carries over to {s.year} depends on {e.work_year}'s cut-off, which the "
+                f"snapshot does not give (prior_cutoff_date)"
+            )
     if problems:
         raise SnapshotError(problems)
 

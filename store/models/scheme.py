@@ -21,7 +21,10 @@ from store.types import ExactDecimal
 
 
 class Scheme(Base):
-    """考核方案: one year's method. ``cutoff_date`` bounds the work year for honours (结转)."""
+    """考核方案: one year's method. ``cutoff_date`` bounds the work year for honours (结转);
+    ``previous_cutoff_date`` is the previous year's cut-off, which decides what carries over into
+    this year, for when the previous year's scheme is not in the database (when it is, its
+    ``cutoff_date`` decides, and this must be empty or equal to it)."""
 
     __tablename__ = "scheme"
     __table_args__ = (
@@ -38,6 +41,7 @@ class Scheme(Base):
     status: Mapped[str] = mapped_column(String(10), default="draft")
     cutoff_date: Mapped[dt.date] = mapped_column(Date)
     adjustment_cutoff_date: Mapped[dt.date | None] = mapped_column(Date)
+    previous_cutoff_date: Mapped[dt.date | None] = mapped_column(Date)
     publication_days: Mapped[int] = mapped_column(Integer)
     appeal_days: Mapped[int] = mapped_column(Integer)
 

@@ -126,6 +126,7 @@ def snapshot(
     prior: tuple[PriorResult, ...] = (),
     overrides: tuple[Any, ...] = (),
     cutoff: dt.date = dt.date(2024, 12, 31),
+    prior_cutoff: dt.date | None = dt.date(2023, 12, 31),
 ) -> Snapshot:
     return Snapshot(
         "T2024",
@@ -140,6 +141,7 @@ def snapshot(
         events,
         prior,
         overrides,
+        prior_cutoff,
     )
 
 

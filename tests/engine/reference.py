@@ -117,10 +117,12 @@ def method_score(method: str, points: Decimal, annual: Decimal, actual: Decimal)
 
 
 def target_values(s: Snapshot, na: set[tuple[str, str]]) -> dict[str, dict[str, Any]]:
-    """Each live target's values: completion, the averages in its category and over all units, its
-    rank in the category by completion (higher first; ties share), and rank@OTHER for each
+    """Each live target's values: completion (above 100 = better than the target, either way), the
+    averages in its category and over all units, its rank in the category by completion (higher
+    first, whatever the direction; ties share), and rank@OTHER for each
     other indicator of the same unit."""
     units = {u.code: u for u in s.units}
+    higher = {i.code: i.direction == "higher" for i in s.indicators}
     end = {(r.unit, r.indicator): r.value for r in s.reports if r.period == f"{s.year}-12"}
     out: dict[str, dict[str, Any]] = {}
     for t in s.targets:
@@ -130,7 +132,10 @@ def target_values(s: Snapshot, na: set[tuple[str, str]]) -> dict[str, dict[str, 
         v["category"] = units[t.unit].category
         if (t.unit, t.indicator) in end:
             v["actual"] = end[(t.unit, t.indicator)]
-            v["completion_pct"] = r4(v["actual"] * 100 / t.annual_value)
+            if higher[t.indicator]:  # actual ÷ target
+                v["completion_pct"] = r4(v["actual"] * 100 / t.annual_value)
+            else:  # 100 % plus how far below the target (minus how far above), in % of it
+                v["completion_pct"] = 100 + r4((t.annual_value - v["actual"]) * 100 / t.annual_value)
         out[t.id] = v
     done = [v for v in out.values() if "completion_pct" in v]
     for v in done:

@@ -155,6 +155,7 @@ def build_snapshot() -> Snapshot:
         tuple(targets),
         tuple(reports.values()),
         tuple(events),
+        prior_cutoff_date=dt.date(2023, 12, 31),  # the demo scheme's previous_cutoff_date
     )
 
 
@@ -205,6 +206,23 @@ def test_demo_special_cases(year: RunResult) -> None:
     graded = [s for s in year.sheets if s.category == "county"]
     assert sum(1 for s in graded if s.grade == "excellent") <= 3
     assert sorted(s.rank for s in graded) == list(range(1, 10))
+
+
+def test_c02s_petitions_over_the_control_line_earn_no_bonus_and_read_as_a_failure(year: RunResult) -> None:
+    """4 petition batches against a control line of 2 (issue 16): the line is broken, so the
+    item scores 0, the facts say 100 % *worse* than the line, and no over-completion bonus
+    rewards it (it used to: +2 "超额完成 100%")."""
+    mine = [f for f in year.firings if f.unit == "C02" and f.indicator == "CO01"]
+    assert not [f for f in mine if f.effect == "bonus"]
+    (score,) = [f for f in mine if f.effect == "score"]
+    assert score.points == 0 and score.text_zh == "赴省进京越级信访批次：完成 4（目标 2），得 0 分"
+    facts = score.matched[0].values
+    assert (facts["completion_pct"], facts["over_pct"], facts["shortfall_pct"]) == (D(0), D(0), D(100))
+    assert not any("超额" in f.text_zh for f in year.firings if f.indicator in ("CO01", "CQ16", "DC07"))
+    # a county within the line is better than it: 1 batch against 2 is 50 % better, +2 (capped)
+    (bonus,) = [f for f in year.firings if f.unit == "C01" and f.indicator == "CO01" and f.effect == "bonus"]
+    assert (bonus.rule_id, bonus.points) == ("bonus.below_target", D(2))
+    assert bonus.text_zh == "赴省进京越级信访批次为 1，低于目标 2，优于目标 50%，加 2 分（封顶 2）"
 
 
 def test_demo_quarter_and_month_runs(demo: tuple[RulePack, Snapshot]) -> None:

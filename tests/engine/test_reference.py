@@ -115,7 +115,12 @@ def snapshots(draw: st.DrawFn) -> Snapshot:
     methods = draw(
         st.lists(st.sampled_from(("pass_fail", "proportional", "control_line")), min_size=2, max_size=2)
     )
-    inds = (indicator("A", "60", method=methods[0]), indicator("B", "40", method=methods[1]))
+    # a control line scores a control-line indicator (less is better): completion, averages and
+    # ranks then run the other way round, which the reference computes on its own
+    inds = tuple(
+        indicator(code, points, method=m, direction="control_line" if m == "control_line" else "higher")
+        for code, points, m in (("A", "60", methods[0]), ("B", "40", methods[1]))
+    )
     targets, reports = [], []
     for u in units:
         for ind in inds:

@@ -19,6 +19,7 @@ class SchemeSchema(ma.Schema):
     name = ma.fields.String()
     status = ma.fields.String()
     cutoff_date = ma.fields.Date()
+    previous_cutoff_date = ma.fields.Date(allow_none=True)
     publication_days = ma.fields.Integer()
     appeal_days = ma.fields.Integer()
 

@@ -1,8 +1,9 @@
 """``kaohe case``, ``kaohe publish``, ``kaohe appeal`` and ``kaohe seal``.
 
-The actor is ``KAOHE_ACTOR``; when an account of that name exists its roles and unit scopes
-count for separation of duties. Each command is one transaction; ``--idempotency-key`` makes a
-repeated command return the first result instead of acting twice.
+The actor is the account proven by its API token or password (``KAOHE_ACTOR`` alone only on a
+development instance: :mod:`web.cli.identity`); its roles and unit scopes count for separation
+of duties. Each command is one transaction; ``--idempotency-key`` makes a repeated command return
+the first result instead of acting twice.
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ from sqlalchemy import Engine, func, select
 
 from store import Base
 from store import migrate as store_migrate
-from web.cli.support import AppContext, serve_app
+from web.cli.support import AppContext, fail, serve_app
 from workflows.demo import DEMO_SCHEME_CODE, demo_loaded, load_demo
 from workflows.demo_web import DEMO_ACCOUNTS, prepare_demo_web
 from workflows.errors import DomainError
@@ -46,6 +46,10 @@ def demo(app: AppContext, no_serve: bool, host: str | None, port: int | None) ->
     DEMO-2024 is already there, nothing is imported again. The demo's rule pack is approved, the
     third quarter and the year are run, and one account per role is created (each only once).
     """
+    if not app.settings.trusts_named_actor:
+        fail(f"the demo acts under fixed names and creates accounts with published passwords: it runs "
+             f"only on a development instance (KAOHE_ENV=development), not {app.settings.env}; "
+             "nothing was done")
     engine = app.engine
     url = engine.url.render_as_string(hide_password=True)
     store_migrate.upgrade(engine)

@@ -19,6 +19,7 @@ from workflows.imports.template import write_template
 @click.pass_obj
 def import_command(app: AppContext, file: Path, kind: str | None) -> None:
     """Import FILE (.xlsx or .csv) in one transaction: all of it, or nothing if any row is wrong."""
+    app.prove("import")
     try:
         with app.transaction() as session:
             summary = import_file(session, file, kind, actor=app.settings.actor)

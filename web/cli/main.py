@@ -7,11 +7,14 @@ Each command owns its transaction: it commits or rolls back.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
 from web.cli.audit import audit_group
 from web.cli.cases import appeal_group, case_group, publish_command, seal_command
 from web.cli.demo import demo
+from web.cli.identity import Credentials
 from web.cli.imports import import_command, template_command
 from web.cli.migrate import migrate
 from web.cli.runs import explain_command, pack_group, replay_command, run_command
@@ -24,12 +27,24 @@ from web.log import configure_logging
 
 
 @click.group()
+@click.option("--token-file", type=click.Path(dir_okay=False, path_type=Path),
+              help="A file holding your API token (`kaohe token issue`): proves who acts.")
+@click.option("--password-stdin", is_flag=True,
+              help="Read your password (the account KAOHE_ACTOR names) from stdin's first line.")
 @click.pass_context
-def main(ctx: click.Context) -> None:
-    """Kaohe (考核): target-responsibility assessment — rules, workflows, audit."""
+def main(ctx: click.Context, token_file: Path | None, password_stdin: bool) -> None:
+    """Kaohe (考核): target-responsibility assessment — rules, workflows, audit.
+
+    \b
+    Who acts: a command that decides or proposes (review, approve, publish, seal, ...) needs your
+    own credential unless KAOHE_ENV=development: your API token (KAOHE_TOKEN, or --token-file),
+    or your password (asked at a terminal, or --password-stdin) for the account KAOHE_ACTOR names.
+    The ledger records how you were authenticated.
+    """
     settings = load_settings()
     configure_logging(production=settings.is_production, level=settings.log_level)
     ctx.obj = AppContext(settings)
+    ctx.obj.credentials = Credentials(token_file, password_stdin)
     ctx.call_on_close(ctx.obj.close)
 
 

@@ -37,6 +37,7 @@ def pack_group() -> None:
 @click.pass_obj
 def pack_load(app: AppContext, file: Path) -> None:
     """Validate FILE and store it as a new draft pack version (nothing is stored if it is invalid)."""
+    app.prove("pack.load")
     try:
         with app.transaction() as session:
             text = file.read_text(encoding="utf-8")
@@ -57,6 +58,7 @@ def pack_load(app: AppContext, file: Path) -> None:
 @click.pass_obj
 def pack_approve(app: AppContext, ref: str) -> None:
     """Approve draft pack REF (NAME@VERSION); the approver must not be who stored it."""
+    app.prove("pack.approve")
     with transaction_or_exit(app) as session:
         row = approve_pack(session, ref, approver=app.settings.actor)
         click.echo(f"{row.name}@{row.version} approved by {row.approved_by}")
@@ -69,6 +71,7 @@ def pack_approve(app: AppContext, ref: str) -> None:
 @click.pass_obj
 def pack_impact_command(app: AppContext, draft_ref: str, period: str | None, as_json: bool) -> None:
     """Show what draft DRAFT_REF would change against the approved pack (recorded: approval needs it)."""
+    app.prove("pack.impact")
     with transaction_or_exit(app) as session:
         scheme = get_pack(session, draft_ref).scheme_code
         if scheme is None:
@@ -112,6 +115,7 @@ def run_command(
     app: AppContext, scheme: str, period: str, pack_ref: str | None, as_json: bool, progress: bool | None
 ) -> None:
     """Run PERIOD (2024, 2024-H1, 2024-Q3, 2024-07) of SCHEME (its code or year) and store it."""
+    app.prove("run.create")
     bars = PhaseBars(shown=progress)
     try:
         with app.transaction() as session:

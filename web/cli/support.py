@@ -1,14 +1,16 @@
 """What every ``kaohe`` command shares, so that no command module imports another or the group.
 
-:class:`AppContext` (the settings and a lazily made engine, one transaction per block), a
-transaction whose refusal is printed and exits 1 (:func:`transaction_or_exit`, :func:`fail`),
-:data:`KEY_OPTION` and :func:`run_once` (an action done once per idempotency key), and
+:class:`AppContext` (the settings and a lazily made engine, one transaction per block, and who
+acts, proven by :meth:`AppContext.prove` through :mod:`web.cli.identity`), a transaction whose
+refusal is printed and exits 1 (:func:`transaction_or_exit`, :func:`fail`), :data:`KEY_OPTION`
+and :func:`run_once` (an action done once per idempotency key, by the proven actor), and
 :func:`serve_app` (the web app on the development server, for ``kaohe serve`` and ``kaohe demo``).
 It imports none of the command modules.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any, NoReturn
@@ -17,7 +19,9 @@ import click
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
+from audit.who import authenticated
 from store import make_engine, make_session_factory
+from web.cli import identity
 from web.config import Settings
 from workflows.errors import BatchRefused, DomainError
 from workflows.idempotency import once
@@ -27,6 +31,8 @@ class AppContext:
     """Settings and a lazily made engine, shared by the commands of one invocation."""
 
     def __init__(self, settings: Settings) -> None:
+        self.credentials = identity.Credentials()  # `kaohe --token-file FILE`, `--password-stdin`
+        self.auth: str | None = None  # how settings.actor was proven, once it was
         self.settings = settings
         self._engine: Engine | None = None
 
@@ -49,7 +55,22 @@ class AppContext:
         """One unit of work: commit when the block ends normally, roll back on any exception."""
         factory = make_session_factory(self.engine)
         with factory() as session, session.begin():
+            authenticated(session, self.settings.actor, self.auth or identity.unproven(self.settings))
             yield session
+
+    def prove(self, action: str, *, required: bool = True) -> None:
+        """Who acts, proven once per invocation (:func:`web.cli.identity.prove`): afterwards
+        ``settings.actor`` is the proven account and every event it records says how (``auth``);
+        a refusal is printed and exits 1 with nothing done."""
+        if self.auth is not None:
+            return
+        try:
+            proof = identity.prove(self.settings, self.credentials, self.engine, action,
+                                   required=required)
+        except identity.NotProven as exc:
+            fail(str(exc))
+        self.settings = dataclasses.replace(self.settings, actor=proof.username)
+        self.auth = proof.method
 
 
 pass_app = click.make_pass_decorator(AppContext)
@@ -77,8 +98,10 @@ KEY_OPTION = click.option("--idempotency-key", "key",
 
 def run_once(app: AppContext, action: str, request: Mapping[str, Any],
              perform: Callable[[Session], Mapping[str, Any]], key: str | None) -> dict[str, Any]:
-    """``perform`` in one transaction, once per idempotency ``key``; a refusal is printed (each
-    refused item of a batch on its own line) and exits 1 with nothing changed."""
+    """``perform`` in one transaction, once per idempotency ``key``, by the proven actor
+    (:meth:`AppContext.prove`); a refusal is printed (each refused item of a batch on its own
+    line) and exits 1 with nothing changed."""
+    app.prove(action)
     try:
         with app.transaction() as session:
             actor = app.settings.actor

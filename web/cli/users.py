@@ -27,6 +27,7 @@ def user_group() -> None:
 def add_user(app: AppContext, username: str, display_name: str, roles: tuple[str, ...],
              scheme: str | None, units: tuple[str, ...], password: str) -> None:
     """Create account USERNAME with roles (a reporter needs --scheme and --unit)."""
+    app.prove("account.create", required=False)
     try:
         with app.transaction() as session:
             account = create_account(session, username, password, display_name=display_name, roles=roles,
@@ -59,6 +60,7 @@ def token_group() -> None:
 @click.pass_obj
 def issue(app: AppContext, username: str, name: str) -> None:
     """Issue a token acting as USERNAME; the secret is printed once."""
+    app.prove("token.issue", required=False)
     try:
         with app.transaction() as session:
             token, secret = issue_token(session, get_account(session, username), name,
@@ -74,6 +76,7 @@ def issue(app: AppContext, username: str, name: str) -> None:
 @click.pass_obj
 def revoke(app: AppContext, token_id: int) -> None:
     """Revoke token TOKEN_ID."""
+    app.prove("token.revoke", required=False)
     try:
         with app.transaction() as session:
             revoke_token(session, token_id, actor=app.settings.actor)

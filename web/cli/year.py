@@ -1,8 +1,9 @@
 """``kaohe target``, ``kaohe verify`` and ``kaohe notice``: the other cases of the year.
 
-The actor is ``KAOHE_ACTOR`` (its account's roles and unit scopes count when it has one). Each
-command is one transaction; ``--idempotency-key`` makes a repeated command return the first
-result instead of acting twice.
+The actor is the account proven by its API token or password (``KAOHE_ACTOR`` alone only on a
+development instance: :mod:`web.cli.identity`); its roles and unit scopes count. Each command is
+one transaction; ``--idempotency-key`` makes a repeated command return the first result instead
+of acting twice.
 """
 
 from __future__ import annotations

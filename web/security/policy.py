@@ -16,6 +16,7 @@ from typing import Any, TypeVar, cast
 from flask import abort, g, redirect, request, session, url_for
 from sqlalchemy import select
 
+from audit.who import authenticated
 from store import Account, AccountUnit
 from store.models.vocab import ROLES
 from web.extensions import db
@@ -77,7 +78,8 @@ def principal_of(account: Account, *, via_token: bool = False) -> Principal:
 
 
 def load_principal() -> None:
-    """before_request: a bearer token (API only) or the session's account, else anonymous."""
+    """before_request: a bearer token (API only) or the session's account, else anonymous; the
+    request's ledger events by that account say which (``auth``: "token:<prefix>" or "session")."""
     g.principal = ANONYMOUS
     auth = request.headers.get("Authorization", "")
     if auth:
@@ -90,6 +92,7 @@ def load_principal() -> None:
         if account is None:
             abort(401, description="the API token is unknown or revoked")
         g.principal = principal_of(account, via_token=True)
+        authenticated(db.session(), account.username, f"token:{secret.strip()[:10]}")
         return
     account_id = session.get("account_id")
     if isinstance(account_id, int):
@@ -98,6 +101,7 @@ def load_principal() -> None:
             session.clear()
             return
         g.principal = principal_of(account)
+        authenticated(db.session(), account.username, "session")
 
 
 def _refuse_anonymous() -> Any:

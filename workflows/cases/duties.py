@@ -1,8 +1,9 @@
 """Who may act: roles from the actor's account, and separation of duties.
 
-The actor is a name (the CLI's KAOHE_ACTOR, the web's logged-in username). When an account of
-that name exists its roles and unit scopes count: the role for the action is required, and a
-member of the assessed unit may never review, approve or decide anything about that unit.
+The actor is a name: the web's logged-in username or token's account, the CLI's proven account
+(or, on a development instance only, its bare KAOHE_ACTOR). When an account of that name exists
+its roles and unit scopes count: the role for the action is required, and a member of the
+assessed unit may never review, approve or decide anything about that unit.
 """
 
 from __future__ import annotations

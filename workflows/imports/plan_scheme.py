@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import itertools
 from decimal import Decimal
 
@@ -13,8 +14,8 @@ from workflows.imports.rows import Row
 
 THRESHOLDS = ("excellent_min", "good_min", "fair_min")
 GRADE_KEYS = (*THRESHOLDS, "excellent_quota")
-SCHEME_FIELDS = ("code", "year", "name", "cutoff_date", "adjustment_cutoff_date", "publication_days",
-                 "appeal_days")
+SCHEME_FIELDS = ("code", "year", "name", "cutoff_date", "adjustment_cutoff_date", "previous_cutoff_date",
+                 "publication_days", "appeal_days")
 
 
 def scheme_record(s: Scheme) -> Record:
@@ -33,6 +34,10 @@ def check_scheme(p: Planning, rows: list[Row]) -> None:
             days = row.integer(column)
             if days is not None and days <= 0:
                 p.error(row, column, f"must be at least 1 day, got {days}")
+        cutoff, previous = row.values.get("cutoff_date"), row.values.get("previous_cutoff_date")
+        if isinstance(cutoff, dt.date) and isinstance(previous, dt.date) and previous >= cutoff:
+            p.error(row, "previous_cutoff_date", f"the previous year's cut-off {previous.isoformat()} "
+                    f"is not before this scheme's cut-off {cutoff.isoformat()}")
         ctx = p.scheme_of(row)
         if ctx is None or row.bad:
             continue

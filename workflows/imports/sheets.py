@@ -48,7 +48,13 @@ SHEETS: tuple[SheetSpec, ...] = (
         _c("year", "年度", "int", True, "Assessment year, 2000–2100."),
         _c("name", "方案名称", "text", True, "Title of the method."),
         _c("cutoff_date", "截止日期", "date", True,
-           "Cut-off for the work year; honours dated later carry over to next year."),
+           "Cut-off for the work year: an honour documented by it counts this year; one documented "
+           "later carries over to next year's run (if documented by next year's cut-off), once."),
+        _c("previous_cutoff_date", "上年度截止日期", "date", False,
+           "The previous year's cut-off, which decides what carries over into this year. Needed only "
+           "when the previous year's scheme is not in the database (when it is, its cut-off decides "
+           "and this must be empty or equal to it) and an event of last year's work has a document "
+           "date: a run never guesses it."),
         _c("adjustment_cutoff_date", "调整截止日期", "date", False,
            "Last day a target adjustment may be requested."),
         _c("publication_days", "公示天数", "int", True, "Days results stay published (公示)."),

@@ -159,7 +159,6 @@ def _snapshot(
     return dataclasses.replace(
         build_snapshot(session, scheme, period),
         prior_results=_prior_results(session, scheme),
-        prior_cutoff_date=_prior_cutoff(session, scheme),
         overrides=tuple(overrides),
     ).normalized()
 
@@ -174,12 +173,6 @@ def _prior_results(session: Session, scheme: Scheme) -> tuple[PriorResult, ...]:
         .where(Scheme.year < scheme.year, Run.kind == "year", Run.status == "sealed")
     ).all()
     return tuple(PriorResult(year, code, grade, tuple(credited)) for year, code, grade, credited in rows)
-
-
-def _prior_cutoff(session: Session, scheme: Scheme) -> dt.date | None:
-    return session.scalars(
-        select(Scheme.cutoff_date).where(Scheme.year == scheme.year - 1).order_by(Scheme.id)
-    ).first()
 
 
 def _new_run(
