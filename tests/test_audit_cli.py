@@ -94,9 +94,12 @@ def test_adopt_binds_rows_loaded_without_the_ledger_once(run_cli: CliRunner, eng
     broken = run_cli.invoke(main, ["audit", "verify"])
     assert broken.exit_code == 1
     assert "BROKEN: scheme 1 (row_unbound)" in broken.output and "`kaohe audit adopt`" in broken.output
-    adopted = run_cli.invoke(main, ["audit", "adopt"], env={"KAOHE_ACTOR": "admin.upgrade"})
+    refused = run_cli.invoke(main, ["audit", "adopt"], env={"KAOHE_ACTOR": "admin.upgrade"})
+    assert refused.exit_code == 1 and "rows.adopt needs proof of who you are" in refused.output
+    dev = {"KAOHE_ACTOR": "admin.upgrade", "KAOHE_ENV": "development"}  # the name alone is trusted
+    adopted = run_cli.invoke(main, ["audit", "adopt"], env=dev)
     assert adopted.exit_code == 0, adopted.output
     assert "adopted 1 rows in events 1–1 as admin.upgrade" in adopted.output
     assert run_cli.invoke(main, ["audit", "verify"]).exit_code == 0
-    again = run_cli.invoke(main, ["audit", "adopt"], env={"KAOHE_ACTOR": "admin.upgrade"})
+    again = run_cli.invoke(main, ["audit", "adopt"], env=dev)
     assert again.exit_code == 0 and "nothing to adopt" in again.output

@@ -66,6 +66,7 @@ def verify_command(app: AppContext, as_json: bool, anchors: dict[int, str]) -> N
 def adopt_command(app: AppContext) -> None:
     """Bind every row no event bound yet (once, after upgrading a database whose rows predate
     row bindings, or after a bulk load); refused if a bound row was changed or deleted."""
+    app.prove("rows.adopt")  # binding rows as found is a decision: by a proven person
     try:
         with app.transaction() as session:
             events = adopt_rows(session, actor=app.settings.actor)
