@@ -31,6 +31,7 @@ from store import (
     Base,
     Case,
     CaseEvent,
+    Category,
     Cut,
     Firing,
     Publication,
@@ -459,14 +460,16 @@ def test_an_unbound_database_is_told_to_adopt(engine: Engine) -> None:
         conn.execute(insert(Scheme).values(code="OLD-2023", year=2023, name="旧方案", status="draft",
                                            cutoff_date=dt.date(2024, 2, 28), publication_days=7,
                                            appeal_days=5))
+        conn.execute(insert(Category).values(scheme_id=1, code="county", name_zh="县区",
+                                             name_en="Counties", grade_rules={"good_min": "80"}))
     with Session(engine) as s, s.begin():
         brk = audit.verify(s).first_break
-        assert brk is not None and (brk.kind, brk.table, brk.row) == ("row_unbound", "scheme", "1")
+        assert brk is not None and (brk.kind, brk.table, brk.row) == ("row_unbound", "category", "1")
         assert "`kaohe audit adopt`" in brk.detail
         adopted = audit.adopt(s, actor="admin")
-        assert [e.seq for e in adopted] == [1]
+        assert [e.subject_id for e in adopted] == ["category", "scheme"]  # one event per table
         assert json.loads(adopted[0].payload)["tables"] == {  # docs/audit-format.md §6's example
-            "scheme": {"1": "83c4a3971c44605e0618b13bb3e0d8996f44c0dc184a97dea3923b64c91fee28"}}
+            "category": {"1": "052c3ff63c54062de6819e7d69ffdccc006c41b63c5e605ba0f3b3c6b52d4c90"}}
         assert audit.verify(s).ok
 
 
