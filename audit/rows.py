@@ -48,6 +48,7 @@ EXCLUDED: Mapping[str, str] = {
     "score_sheet": "bound by its run's run.create Merkle root",
     "cut": "bound by its run's run.create Merkle root",
     "run_snapshot": "bound by its run's snapshot_sha256 in run.create",
+    "ledger_checkpoint": "a signed checkpoint proves itself (docs/audit-format.md section 6)",
 }
 """Tables whose rows are not bound one by one, and why."""
 
