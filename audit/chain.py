@@ -35,6 +35,9 @@ without its per-value conversion (half of verify's time); a test holds the two e
 
 ACTION_PATTERN = re.compile(r"[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+")
 _LIMITS = {"actor": 100, "action": 40, "subject_type": 40, "subject_id": 100}
+EVENTS_KEY = "kaohe.audit.events"
+"""``session.info`` entry: (seq, actor, subject type, subject id) of each event the session's
+transaction recorded, for the ``rows.bind`` event that closes it (``audit.rows``)."""
 
 
 def format_time(value: dt.datetime) -> str:
@@ -168,4 +171,6 @@ def record(
     event.hash = hashlib.sha256(stored_hash_input(event)).hexdigest()
     session.add(event)
     session.flush()
+    session.info.setdefault(EVENTS_KEY, []).append(
+        (event.seq, event.actor, event.subject_type, event.subject_id))
     return event

@@ -112,7 +112,8 @@ def export_run(
         AuditEvent.subject_id == str(run_id))).first()
     if create is None:
         raise ExportError(f"run {run_id} has no run.create event in the ledger: nothing binds it")
-    if canonical_json(stored.binding) != create.payload.encode("utf-8"):
+    binding = stored.as_recorded(json.loads(create.payload))
+    if canonical_json(binding) != create.payload.encode("utf-8"):
         raise ExportError(f"run {run_id}'s stored rows differ from its run.create event "
                           f"{create.seq}: run `kaohe audit verify` first")
     run = session.get(Run, run_id)
@@ -151,7 +152,7 @@ def export_run(
     manifest = {
         "bundle_format": BUNDLE_FORMAT,
         "audit_format": FORMAT,
-        **stored.binding,
+        **binding,
         "pack": {"name": pack.name, "version": pack.version},
         "chain": {"first_seq": seqs[0], "last_seq": head_seq, "prev_hash": events[0].prev_hash,
                   "run_create_seq": create.seq, "run_event_seqs": seqs},

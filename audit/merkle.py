@@ -20,9 +20,10 @@ from typing import Any
 from sqlalchemy import FromClause, LargeBinary, cast, func, select
 from sqlalchemy.orm import Session
 
+from audit.bundle import CUT_FIELDS
 from audit.chain import record
 from engine.values.canonical import canonical_json
-from store import AuditEvent, Firing, RulePack, Run, RunSnapshot, ScoreSheet
+from store import AuditEvent, Cut, Firing, RulePack, Run, RunSnapshot, ScoreSheet
 
 # The fields each leaf covers, fixed here rather than read from the models: adding a column to a
 # model must not silently change the hash of every run already recorded. A test fails when a
@@ -127,6 +128,12 @@ class StoredRun:
     binding: dict[str, Any]
     snapshot_text_sha256: str
 
+    def as_recorded(self, recorded: Mapping[str, Any]) -> dict[str, Any]:
+        """The binding in the shape of a recorded payload: one recorded before ``run.create``
+        bound cuts (a cut's leaf is the bundle's ``cuts.jsonl`` line) has no ``cuts`` member."""
+        return self.binding if "cuts" in recorded else {
+            k: v for k, v in self.binding.items() if k != "cuts"}
+
 
 def stored_run(session: Session, run_id: int, roots: RunRoots | None = None) -> StoredRun | None:
     """Compute from the stored rows what a ``run.create`` event records; ``None`` if the run is gone.
@@ -139,10 +146,12 @@ def stored_run(session: Session, run_id: int, roots: RunRoots | None = None) -> 
     ).mappings().first()
     if row is None:
         return None
+    cuts = stored_leaves(session, Cut.__table__, run_id, "seq", CUT_FIELDS)
     binding = {
         "run": {name: row[name] for name in RUN_FIELDS},
         "pack_sha256": row["pack_sha256"],
         **(roots if roots is not None else run_roots(session, run_id)).as_payload(),
+        "cuts": {"count": len(cuts), "merkle_root": merkle_root(cuts)},
     }
     return StoredRun(binding, snapshot_text_sha256(session, run_id))
 

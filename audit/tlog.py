@@ -188,4 +188,6 @@ def verify_consistency(old_size: int, new_size: int, proof: Sequence[bytes], old
         raise ProofError(f"the first {old_size} leaves of the tree of {new_size} do not have "
                          "the old root: the history was changed")
     if sr != new_root:
-        raise ProofError(f"the proof does not lead to the tree of {new_size} leaves with that root")
+        # (with a power-of-two old size the old root seeds the path, so a changed history shows here)
+        raise ProofError(f"the proof from the old root does not lead to the tree of {new_size} leaves "
+                         f"with that root: the history was changed, or the proof is not this tree's")

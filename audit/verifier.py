@@ -16,8 +16,10 @@ from typing import Any, Literal
 from sqlalchemy import Row, select
 from sqlalchemy.orm import Session
 
+from audit.bindings import Bindings, RowProblem, first_row_problem
 from audit.chain import GENESIS_HASH, hash_input
 from audit.merkle import stored_run
+from audit.rows import BINDING_ACTIONS, settle
 from engine.values.canonical import canonical_json
 from store import AuditEvent
 
@@ -31,6 +33,9 @@ BreakKind = Literal[
     "run_missing",
     "run_record_mismatch",
     "run_root_mismatch",
+    "row_changed",
+    "row_deleted",
+    "row_unbound",
 ]
 
 _COLUMNS = (
@@ -53,9 +58,13 @@ class Break:
     """The first event at which the ledger stops being trustworthy, and why."""
 
     seq: int
+    """For a row's break, the event that bound the row (0 when none ever did)."""
     kind: BreakKind
     detail: str
     run_id: int | None = None
+    table: str | None = None
+    row: str | None = None
+    """A row's break: its table and key (``audit.rows.key_text``)."""
 
 
 @dataclass(frozen=True)
@@ -67,6 +76,8 @@ class VerifyReport:
     """The last verified event: publish or write it down, since only an outside copy of the head
     shows that events were cut off the end of the chain."""
     first_break: Break | None
+    rows_checked: int = 0
+    """Rows of the covered tables compared with their bindings (``audit.rows``)."""
 
     @property
     def ok(self) -> bool:
@@ -106,8 +117,9 @@ def _run_break(session: Session, seq: int, payload: str) -> Break | None:
     stored = stored_run(session, run_id)
     if stored is None:
         return Break(seq, "run_missing", f"run {run_id} recorded at event {seq} is not stored", run_id)
-    for part in ("firings", "score_sheets"):
-        now, then = stored.binding[part], recorded.get(part)
+    binding = stored.as_recorded(recorded)
+    for part in ("firings", "score_sheets", "cuts"):
+        now, then = binding.get(part), recorded.get(part)
         if now != then:
             return Break(
                 seq,
@@ -116,7 +128,7 @@ def _run_break(session: Session, seq: int, payload: str) -> Break | None:
                 f"differ from those recorded ({_describe(then)})",
                 run_id,
             )
-    if canonical_json(stored.binding) != canonical_json(recorded):
+    if canonical_json(binding) != canonical_json(recorded):
         return Break(seq, "run_record_mismatch", f"run {run_id}: run row or pack hash changed", run_id)
     if stored.snapshot_text_sha256 != stored.binding["run"]["snapshot_sha256"]:
         return Break(seq, "run_record_mismatch", f"run {run_id}: snapshot text changed", run_id)
@@ -146,13 +158,16 @@ def _event_break(session: Session, row: EventRow, seq: int, prev: str) -> Break 
 def verify(
     session: Session, *, anchors: Mapping[int, str] | None = None, batch_size: int = 5000
 ) -> VerifyReport:
-    """Check the whole chain from event 1 and every recorded run; read-only.
+    """Check the whole chain from event 1, every recorded run, then every bound row; read-only
+    but for the session's own unbound writes, which are bound first as its commit would.
 
     ``anchors`` maps seq → hash for heads recorded outside the database (a printed report, a
     partner's copy): the chain must still reach them with the same hashes, which catches events
     cut off the end or a chain rebuilt from scratch, that no check inside the database can.
     """
+    settle(session)
     anchors = dict(anchors or {})
+    bindings = Bindings()
     expected_seq, prev_hash, runs = 1, GENESIS_HASH, 0
     while True:
         query = select(*_COLUMNS).where(AuditEvent.seq >= expected_seq).order_by(AuditEvent.seq)
@@ -167,6 +182,10 @@ def verify(
             is_run = broken is None and row.action == "run.create"
             if is_run:
                 broken = _run_break(session, expected_seq, row.payload)
+            if broken is None and row.action in BINDING_ACTIONS:
+                bad = bindings.add(row.seq, row.payload)
+                if bad is not None:
+                    broken = Break(row.seq, "bad_payload", f"event {row.seq} ({row.action}): {bad}")
             if broken is not None:
                 return VerifyReport(expected_seq - 1, runs, expected_seq - 1, prev_hash, broken)
             expected_seq, prev_hash, runs = expected_seq + 1, row.hash, runs + is_run
@@ -175,4 +194,11 @@ def verify(
         broken = Break(expected_seq, "missing_seq",
                        f"the chain ends at event {expected_seq - 1} but event {min(beyond)} is anchored")
         return VerifyReport(expected_seq - 1, runs, expected_seq - 1, prev_hash, broken)
-    return VerifyReport(expected_seq - 1, runs, expected_seq - 1, prev_hash, None)
+    problem, checked = first_row_problem(session, bindings)
+    return VerifyReport(expected_seq - 1, runs, expected_seq - 1, prev_hash,
+                        None if problem is None else row_break(problem), checked)
+
+
+def row_break(problem: RowProblem) -> Break:
+    """A row that parts from its binding, as the ledger's first break."""
+    return Break(problem.seq, problem.kind, problem.detail, table=problem.table, row=problem.row)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -9,11 +10,11 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from sqlalchemy import Engine
+from sqlalchemy import Engine, insert
 
 import audit
 import web.cli.support
-from store import make_engine, make_session_factory
+from store import Scheme, make_engine, make_session_factory
 from tests.audit_support import make_run, record_events, tamper
 from web.cli.main import main
 
@@ -53,11 +54,12 @@ def test_verify_reports_ok_with_counts(run_cli: CliRunner, engine: Engine) -> No
     _fill(engine)
     result = run_cli.invoke(main, ["audit", "verify"])
     assert result.exit_code == 0, result.output
-    assert "OK: 6 events and 1 runs verified; head 6 " in result.output
+    # the six events and the rows.bind event that bound the rows of that transaction
+    assert "OK: 7 events and 1 runs verified, 6 rows as the ledger bound them; head 7 " in result.output
     as_json = run_cli.invoke(main, ["audit", "verify", "--json"])
     report = json.loads(as_json.output)
     assert as_json.exit_code == 0 and report["ok"] is True
-    assert (report["events_checked"], report["runs_checked"], report["first_break"]) == (6, 1, None)
+    assert (report["events_checked"], report["runs_checked"], report["first_break"]) == (7, 1, None)
 
 
 def test_verify_names_the_first_broken_event_and_fails(run_cli: CliRunner, engine: Engine) -> None:
@@ -68,7 +70,7 @@ def test_verify_names_the_first_broken_event_and_fails(run_cli: CliRunner, engin
     as_json = run_cli.invoke(main, ["audit", "verify", "--json"])
     assert as_json.exit_code == 1
     assert json.loads(as_json.output)["first_break"] == {
-        "seq": 2, "kind": "hash_mismatch", "run_id": None,
+        "seq": 2, "kind": "hash_mismatch", "run_id": None, "table": None, "row": None,
         "detail": "event 2 (case.transition) does not hash to its stored hash",
     }
 
@@ -76,9 +78,28 @@ def test_verify_names_the_first_broken_event_and_fails(run_cli: CliRunner, engin
 def test_verify_checks_anchors_given_on_the_command_line(run_cli: CliRunner, engine: Engine) -> None:
     _fill(engine)
     head = json.loads(run_cli.invoke(main, ["audit", "verify", "--json"]).output)
-    good = run_cli.invoke(main, ["audit", "verify", "--anchor", f"6:{head['head_hash']}"])
+    good = run_cli.invoke(main, ["audit", "verify", "--anchor", f"7:{head['head_hash']}"])
     assert good.exit_code == 0, good.output
     missing = run_cli.invoke(main, ["audit", "verify", "--anchor", f"9:{head['head_hash']}"])
-    assert missing.exit_code == 1 and "BROKEN at event 7 (missing_seq)" in missing.output
+    assert missing.exit_code == 1 and "BROKEN at event 8 (missing_seq)" in missing.output
     malformed = run_cli.invoke(main, ["audit", "verify", "--anchor", "6:xyz"])
     assert malformed.exit_code == 2 and "is not SEQ:HASH" in malformed.output
+
+
+def test_adopt_binds_rows_loaded_without_the_ledger_once(run_cli: CliRunner, engine: Engine) -> None:
+    with engine.begin() as conn:  # as bench/generate.py or a pre-upgrade database leaves them
+        conn.execute(insert(Scheme).values(code="OLD-2023", year=2023, name="旧方案", status="draft",
+                                           cutoff_date=dt.date(2024, 2, 28), publication_days=7,
+                                           appeal_days=5))
+    broken = run_cli.invoke(main, ["audit", "verify"])
+    assert broken.exit_code == 1
+    assert "BROKEN: scheme 1 (row_unbound)" in broken.output and "`kaohe audit adopt`" in broken.output
+    refused = run_cli.invoke(main, ["audit", "adopt"], env={"KAOHE_ACTOR": "admin.upgrade"})
+    assert refused.exit_code == 1 and "rows.adopt needs proof of who you are" in refused.output
+    dev = {"KAOHE_ACTOR": "admin.upgrade", "KAOHE_ENV": "development"}  # the name alone is trusted
+    adopted = run_cli.invoke(main, ["audit", "adopt"], env=dev)
+    assert adopted.exit_code == 0, adopted.output
+    assert "adopted 1 rows in events 1–1 as admin.upgrade" in adopted.output
+    assert run_cli.invoke(main, ["audit", "verify"]).exit_code == 0
+    again = run_cli.invoke(main, ["audit", "adopt"], env=dev)
+    assert again.exit_code == 0 and "nothing to adopt" in again.output

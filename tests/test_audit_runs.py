@@ -125,7 +125,8 @@ def test_a_recorded_run_verifies(session: Session) -> None:
     assert payload["run"]["snapshot_sha256"] == run.snapshot_sha256
     assert payload["pack_sha256"] == run.rule_pack.sha256
     report = audit.verify(session)
-    assert report.ok and (report.events_checked, report.runs_checked) == (4, 1)
+    # and the rows.bind event verify records first for the rows this session wrote
+    assert report.ok and (report.events_checked, report.runs_checked) == (5, 1)
 
 
 def test_roots_depend_only_on_stored_values(session: Session) -> None:
@@ -212,8 +213,16 @@ def test_a_changed_run_row_or_pack_names_the_run(session: Session, table: str, s
 
 def test_a_run_moving_on_to_superseded_or_sealed_still_verifies(session: Session) -> None:
     run = _recorded_run(session)
-    session.execute(text("UPDATE run SET status = 'sealed' WHERE id = :run"), {"run": run.id})
+    run.status = "sealed"
     assert audit.verify(session).ok
+
+
+def test_a_run_sealed_behind_the_ledgers_back_is_named(session: Session) -> None:
+    run = _recorded_run(session)
+    audit.rows.settle(session)
+    session.execute(text("UPDATE run SET status = 'sealed' WHERE id = :run"), {"run": run.id})
+    brk = audit.verify(session).first_break
+    assert brk is not None and (brk.kind, brk.table, brk.row) == ("row_changed", "run", str(run.id))
 
 
 @pytest.mark.postgres

@@ -5,8 +5,12 @@ from __future__ import annotations
 import json
 
 import pytest
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session
 
+import audit
 from bench import run_year
+from bench.generate import generate
 
 
 def test_run_year_on_a_small_generated_set(fresh_url: str, capsys: pytest.CaptureFixture[str]) -> None:
@@ -20,3 +24,13 @@ def test_run_year_on_a_small_generated_set(fresh_url: str, capsys: pytest.Captur
     assert set(figures["seconds"]) == phases
     assert figures["peak_rss_mb"] > 0 and len(figures["run"]["run_hash"]) == 64
     assert figures["run"]["committed"] is False
+
+
+def test_a_generated_set_is_adopted_into_the_ledger_and_verifies(engine: Engine) -> None:
+    counts = generate(engine, units=3, indicators=4, events=5)
+    assert counts["adoption_events"] >= 1  # the bulk-loaded rows, bound as adopted at load
+    with Session(engine) as session:
+        report = audit.verify(session)
+        assert report.ok, report.first_break
+        facts = counts["targets"] + counts["reports"] + counts["events"]
+        assert report.rows_checked > facts  # and the scheme, categories, sections, units, indicators

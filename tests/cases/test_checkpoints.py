@@ -93,8 +93,7 @@ def test_a_rewritten_ledger_fails_its_bundle_against_a_checkpoint_kept_elsewhere
     grown = verify_bundle(tmp_path / "b", trusted=[KEY.verifier], held=[kept]).problems
     assert [p.kind for p in grown] == ["checkpoint_mismatch"]
     # (the forged tree's own checkpoint, stored at the first export, gives a proof from its size)
-    assert f"the first {kept.head.size} leaves of the tree of {kept.head.size + 2} do not have the old " \
-           "root: the history was changed" in grown[0].detail
+    assert "the history was changed" in grown[0].detail
 
 
 def test_publication_is_refused_when_the_ledger_no_longer_extends_the_last_checkpoint(ds: Session) -> None:

@@ -23,8 +23,8 @@ def test_the_year_cases_on_the_command_line(
     demo_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     engine = make_engine(demo_url)
-    with engine.begin() as conn:
-        conn.execute(update(Scheme).values(adjustment_cutoff_date=None))
+    with Session(engine) as s, s.begin():  # through a session, so the ledger binds the change
+        s.execute(update(Scheme).values(adjustment_cutoff_date=None))
     engine.dispose()
     with cli_runner(demo_url, tmp_path, monkeypatch) as runner:
 

@@ -55,6 +55,8 @@ def _refuses(engine: Engine, status: str) -> bool:
 def test_migration_0011_keeps_firings_their_cases_and_the_status_check(demo_engine: Engine) -> None:
     with Session(demo_engine) as session, session.begin():
         assert open_cases(session, RUN_ID, actor=OFFICE).opened  # cases reference firings
+    with demo_engine.connect() as conn:  # dropped by going down past its migration (below)
+        cutoffs = conn.execute(text("SELECT id, previous_cutoff_date FROM scheme")).all()
     cfg = store_migrate.alembic_config()
     with demo_engine.begin() as conn:
         cfg.attributes["connection"] = conn
@@ -71,5 +73,12 @@ def test_migration_0011_keeps_firings_their_cases_and_the_status_check(demo_engi
     for status in ("applied", "adjusted"):
         assert not _refuses(demo_engine, status)
     store_migrate.check(demo_engine)
+    with Session(demo_engine) as session:  # the ledger sees the scheme row without its dropped value
+        brk = audit.verify(session).first_break
+        assert brk is not None and (brk.kind, brk.table) == ("row_changed", "scheme")
+    with demo_engine.begin() as conn:  # put back, the rows are exactly as bound: nothing else moved
+        for scheme_id, cutoff in cutoffs:
+            conn.execute(text("UPDATE scheme SET previous_cutoff_date = :d WHERE id = :i"),
+                         {"d": cutoff, "i": scheme_id})
     with Session(demo_engine) as session:
         assert audit.verify(session).ok

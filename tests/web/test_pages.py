@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import json
 import re
 from pathlib import Path
 
@@ -93,8 +94,10 @@ def test_reporter_reports_progress(app: Flask, demo_url: str) -> None:
         report = s.scalars(select(ProgressReport).where(ProgressReport.target_id == target_id,
                                                         ProgressReport.period == "2024-11")).one()
         assert str(report.reported_value) == "12.5000" and report.source == "C01"
-        last = s.scalars(select(AuditEvent).order_by(AuditEvent.seq.desc()).limit(1)).one()
+        bind, last = s.scalars(select(AuditEvent).order_by(AuditEvent.seq.desc()).limit(2)).all()
         assert (last.action, last.actor) == ("progress.report", "reporter")
+        assert (bind.action, bind.actor) == ("rows.bind", "reporter")  # the report's row, bound
+        assert list(json.loads(bind.payload)["tables"]) == ["progress_report"]
     engine.dispose()
 
 

@@ -24,12 +24,15 @@ class BreakOut(ma.Schema):
     kind = ma.fields.String()
     detail = ma.fields.String()
     run_id = ma.fields.Integer(allow_none=True)
+    table = ma.fields.String(allow_none=True)
+    row = ma.fields.String(allow_none=True)
 
 
 class VerifyOut(ma.Schema):
     ok = ma.fields.Boolean()
     events_checked = ma.fields.Integer()
     runs_checked = ma.fields.Integer()
+    rows_checked = ma.fields.Integer()
     head_seq = ma.fields.Integer()
     head_hash = ma.fields.String()
     first_break = ma.fields.Nested(BreakOut, allow_none=True)

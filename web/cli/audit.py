@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from audit import adopt as adopt_rows
 from audit import verify as verify_ledger
 from audit.bundle_verify import Replayed, verify_bundle
 from audit.checkpoint import Checkpoint, CheckpointError, open_checkpoint
@@ -53,8 +54,14 @@ def verify_command(app: AppContext, as_json: bool, anchors: dict[int, str], held
         click.echo(json.dumps({**report.as_dict(), **(anchored.as_dict() if anchored else {})},
                               ensure_ascii=False, sort_keys=True))
     elif report.first_break is None:
-        click.echo(f"OK: {report.events_checked} events and {report.runs_checked} runs verified; "
+        click.echo(f"OK: {report.events_checked} events and {report.runs_checked} runs verified, "
+                   f"{report.rows_checked} rows as the ledger bound them; "
                    f"head {report.head_seq} {report.head_hash}")
+    elif report.first_break.table is not None:
+        brk = report.first_break
+        click.echo(f"BROKEN: {brk.table} {brk.row} ({brk.kind}): {brk.detail}", err=True)
+        click.echo(f"the chain itself verified: {report.events_checked} events, "
+                   f"head {report.head_seq} {report.head_hash}", err=True)
     else:
         brk = report.first_break
         click.echo(f"BROKEN at event {brk.seq} ({brk.kind}): {brk.detail}", err=True)
@@ -127,6 +134,26 @@ def checkpoint_command(app: AppContext, output: Path) -> None:
         return
     output.write_text(note, encoding="utf-8")
     click.echo(f"checkpoint of {size} events signed by {name} ({key_id}) written to {output}")
+
+
+@audit_group.command("adopt")
+@click.pass_obj
+def adopt_command(app: AppContext) -> None:
+    """Bind every row no event bound yet (once, after upgrading a database whose rows predate
+    row bindings, or after a bulk load); refused if a bound row was changed or deleted."""
+    app.prove("rows.adopt")  # binding rows as found is a decision: by a proven person
+    try:
+        with app.transaction() as session:
+            events = adopt_rows(session, actor=app.settings.actor)
+    except ValueError as exc:
+        click.echo(str(exc), err=True)
+        raise SystemExit(1) from None
+    rows = sum(len(rows) for e in events for rows in json.loads(e.payload)["tables"].values())
+    if not events:
+        click.echo("nothing to adopt: every stored row is bound already")
+    else:
+        click.echo(f"adopted {rows} rows in events {events[0].seq}–{events[-1].seq} "
+                   f"as {app.settings.actor}")
 
 
 @audit_group.command("export")

@@ -24,6 +24,7 @@ import audit
 from store import Appeal, Case, Firing, Publication, Run
 from workflows.cases.duties import require, resolve_actor, role_problem
 from workflows.cases.machine import CASE
+from workflows.cases.proven import require_proven
 from workflows.cases.review import CASE_EFFECTS, flush_or_conflict, record_case_event, utcnow
 from workflows.cases.supersede import current_run, override_for, supersede
 from workflows.checkpoints import milestone
@@ -56,6 +57,7 @@ def publish(session: Session, run_id: int, *, actor: str, now: dt.datetime | Non
     who = resolve_actor(session, actor)
     require(role_problem(who, "case.publish"))
     run = get_run(session, run_id)
+    require_proven(session, run, "published")
     existing = session.scalars(select(Publication).where(Publication.run_id == run.id)).one_or_none()
     if existing is not None:
         raise Conflict(f"run {run.id} was already published at {stamp(existing.published_at)} "
@@ -145,6 +147,7 @@ def seal(session: Session, run_id: int, *, actor: str, now: dt.datetime | None =
     who = resolve_actor(session, actor)
     require(role_problem(who, "run.seal"))
     run = get_run(session, run_id)
+    require_proven(session, run, "sealed")
     if run.status != "complete":
         raise Conflict(f"run {run.id} is {run.status}: only the current run can be sealed"
                        + ("" if run.status == "sealed" else f" ({current_run(session, run).id})"))

@@ -134,7 +134,8 @@ class ReplayReport:
 
 
 def replay(session: Session, run: Run) -> tuple[ReplayReport, RunResult]:
-    """Re-evaluate the run's frozen snapshot under its own pack version and compare."""
+    """Re-evaluate the run's frozen snapshot under its own pack version and compare everything
+    the run stored: firings, score sheets and cuts."""
     snapshot = Snapshot.from_json(run.snapshot)
     if snapshot.sha256() != run.snapshot_sha256:
         raise Conflict(f"run {run.id}: the stored snapshot no longer hashes to its snapshot_sha256")
@@ -165,4 +166,18 @@ def _differences(stored: RunResult, replayed: RunResult) -> tuple[str, ...]:
                 f"score sheet {unit}: stored total {x.total} rank {x.rank} grade {x.grade} / "
                 f"replayed total {y.total} rank {y.rank} grade {y.grade}"
             )
-    return tuple(out)
+    return tuple(out + _cut_differences(stored.cuts, replayed.cuts))
+
+
+def _cut_differences(stored: tuple[EngineCut, ...], replayed: tuple[EngineCut, ...]) -> list[str]:
+    """Cuts are not in the run hash, so a replay compares them one by one, in order."""
+    out = []
+    for n in range(max(len(stored), len(replayed))):
+        a = stored[n] if n < len(stored) else None
+        b = replayed[n] if n < len(replayed) else None
+        if a is None or b is None:
+            out.append(f"cut {n + 1}: {'only in the replay' if a is None else 'missing from the replay'}")
+        elif to_plain(a) != to_plain(b):
+            out.append(f"cut {n + 1} ({a.kind} {a.source}, {a.unit}): stored {a.before} → {a.after} / "
+                       f"replayed {b.before} → {b.after}")
+    return out
