@@ -166,6 +166,13 @@ def test_unlocked_target_is_updated_and_its_version_bumps(session: Session, tmp_
     target = _target(session, "C01", "GDP")
     assert (target.annual_value, target.version) == (Decimal(7), 2)
     assert [(c.unit.code, c.share) for c in target.co_units] == [("D07", Decimal(0))]
+    old = TARGETS[0]["annual_value"]
+    assert summary.replaced == [f"target C01 × GDP annual_value: {old} → 7",
+                                "target C01 × GDP co_units: (none) → D07:0"]
+    assert "  replaced: target C01 × GDP annual_value: " in str(summary)
+    event = session.scalars(select(AuditEvent).where(AuditEvent.action == "import.file")
+                            .order_by(AuditEvent.seq.desc()).limit(1)).one()
+    assert json.loads(event.payload)["replaced"] == summary.replaced
 
 
 def test_co_unit_change_alone_bumps_the_version(session: Session, tmp_path: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import zipfile
 from pathlib import Path
@@ -289,7 +290,9 @@ def test_locked_scheme_definition_cannot_change(base: Session, tmp_path: Path) -
     assert csv_rejected(base, tmp_path, "units", with_(UNITS, 2, name="东山区")) == [
         "units.csv: sheet units, row 4, column name: scheme T2024 is locked: unit C02 cannot be added "
         "or changed by import"]
-    import_file(base, write_csv(tmp_path / "p.csv", "progress", PROGRESS))  # facts still import
+    # facts still import up to the in-force scheme's cut-off (2024-12-31, Beijing time), not after
+    in_time = dt.datetime(2024, 12, 31, 15, 59, tzinfo=dt.UTC)
+    import_file(base, write_csv(tmp_path / "p.csv", "progress", PROGRESS), now=in_time)
 
 
 def test_progress_needs_a_target(base: Session, tmp_path: Path) -> None:

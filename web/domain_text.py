@@ -57,15 +57,47 @@ SHAPES: tuple[tuple[re.Pattern[str], Any], ...] = tuple((re.compile(p), t) for p
      _l("Run %(run)s has undecided appeals: %(ids)s.")),
     (r"^run (?P<run>\d+) was already published at (?P<at>.+) by (?P<who>\S+)$",
      _l("Run %(run)s was already published at %(at)s by %(who)s.")),
-    (r"^scheme (?P<scheme>\S+) is sealed: (?P<what>.+) can no longer change$",
-     _l("Scheme %(scheme)s is sealed: %(what)s can no longer change.")),
+    (r"^scheme (?P<scheme>\S+) is sealed: nothing can be imported into it$",
+     _l("Scheme %(scheme)s is sealed: nothing can be imported into it.")),
+    (r"^scheme (?P<scheme>\S+) is sealed: no new (?P<table>[a-z_]+) can be added$",
+     _l("Scheme %(scheme)s is sealed: no new %(table)s can be added.")),
+    (r"^scheme (?P<scheme>\S+) is sealed: (?P<sealed>.+) can no longer change$",
+     _l("Scheme %(scheme)s is sealed: %(sealed)s can no longer change.")),
+    (r"^progress reports of scheme (?P<scheme>\S+) closed at the end of (?P<cutoff>\S+) \(its cut-off, "
+     r"UTC\+8\); today is (?P<today>\S+): the (?P<month>\S+) report of (?P<unit>\S+) × (?P<indicator>\S+) "
+     r"is not accepted; ask the office to verify \(核定\) the value$",
+     _l("Progress reports of scheme %(scheme)s closed at the end of %(cutoff)s (its cut-off, UTC+8); "
+        "today is %(today)s: the %(month)s report of %(unit)s × %(indicator)s is not accepted; ask the "
+        "office to verify the value.")),
+    (r"^events of scheme (?P<scheme>\S+) closed at the end of (?P<cutoff>\S+) \(its cut-off, UTC\+8\); "
+     r"today is (?P<today>\S+): event (?P<code>\S+) is not accepted; .*$",
+     _l("Events of scheme %(scheme)s closed at the end of %(cutoff)s (its cut-off, UTC+8); today is "
+        "%(today)s: event %(code)s is not accepted; record it in the next year's scheme (carry-over).")),
+    (r"^the (?P<month>\S+) report of (?P<unit>\S+) × (?P<indicator>\S+) was read by run (?P<run>\d+) "
+     r"\((?P<period>\S+)\), published at (?P<at>\S+): a correction is no longer accepted; .*$",
+     _l("The %(month)s report of %(unit)s × %(indicator)s was read by run %(run)s (%(period)s), published "
+        "at %(at)s: a correction is no longer accepted; file an appeal against run %(run)s, or ask the "
+        "office to verify the value.")),
+    (r"^event (?P<code>\S+) falls in run (?P<run>\d+) \((?P<period>\S+)\), published at (?P<at>\S+): .*$",
+     _l("Event %(code)s falls in run %(run)s (%(period)s), published at %(at)s: it is no longer accepted; "
+        "file an appeal against run %(run)s, or ask the office to verify it.")),
+    (r"^target (?P<unit>\S+) × (?P<indicator>\S+): (?:the request|adjustment (?P<id>\d+)) changes "
+     r"(?P<month>\S+), which run (?P<run>\d+) \((?P<period>\S+)\), published at (?P<at>\S+) read: .*$",
+     _l("Target %(unit)s × %(indicator)s: the change touches %(month)s, which run %(run)s (%(period)s), "
+        "published at %(at)s, read: the published results keep the target they were computed from; "
+        "request a change of later months only, or file an appeal against run %(run)s.")),
+    (r"^scheme (?P<scheme>\S+) has undecided appeals \((?P<ids>.+)\): decide them before the year run "
+     r"(?P<run>\d+) is sealed$",
+     _l("Scheme %(scheme)s has undecided appeals (%(ids)s): decide them before the year run %(run)s is "
+        "sealed.")),
     (r"^no target for unit (?P<unit>\S+) × indicator (?P<indicator>\S+) in scheme (?P<scheme>\S+)$",
      _l("Unit %(unit)s has no target for indicator %(indicator)s in scheme %(scheme)s.")),
     (r"^no target for unit (?P<unit>\S+) × indicator (?P<indicator>\S+)$",
      _l("Unit %(unit)s has no target for indicator %(indicator)s.")),
     (r"^no unit (?P<unit>\S+) in scheme (?P<scheme>\S+)$",
      _l("Scheme %(scheme)s has no unit %(unit)s.")),
-    (r"^no (?P<what>case|appeal|notice|target adjustment|target|run|progress report|event) (?P<id>\S+)$",
+    (r"^no (?P<what>case|appeal|notice|target adjustment|target|run|progress report|event|scheme) "
+     r"(?P<id>\S+)$",
      _l("There is no %(what)s %(id)s.")),
     (r"^(?P<what>.+): (?P<value>'.*') is not a number$", _l("%(what)s: %(value)s is not a number.")),
     (r"^value (?P<value>'.*') is not a number$", _l("%(value)s is not a number.")),
@@ -125,7 +157,41 @@ SUBJECTS = {
     "case": _l("Case"), "appeal": _l("Appeal"), "notice": _l("Supervision notice"),
     "target adjustment": _l("Adjustment request"), "supervision notice": _l("Supervision notice"),
     "target": _l("Target"), "run": _l("Run"), "progress report": _l("Progress report"), "event": _l("Event"),
+    "scheme": _l("Scheme"),
 }
+
+# What a sealed scheme refuses to change, in the reader's words (``workflows.freeze``).
+SEALED_SUBJECTS: tuple[tuple[re.Pattern[str], Any], ...] = tuple((re.compile(p), t) for p, t in (
+    (r"^the (?P<month>\S+) report of (?P<unit>\S+) × (?P<indicator>\S+)$",
+     _l("the %(month)s report of %(unit)s × %(indicator)s")),
+    (r"^target (?P<unit>\S+) × (?P<indicator>\S+)$", _l("target %(unit)s × %(indicator)s")),
+    (r"^event (?P<id>\S+)$", _l("event %(id)s")),
+    (r"^notice (?P<id>\d+)$", _l("supervision notice %(id)s")),
+    (r"^supervision notices from run (?P<id>\d+)$", _l("supervision notices from run %(id)s")),
+    (r"^scheme (?P<id>\S+)$", _l("scheme %(id)s")),
+    (r"^(?P<table>[a-z_]+) (?P<id>\d+)$", _l("a record of %(table)s %(id)s")),
+))
+TABLES = {
+    "run_case": _l("deduction matter"), "case_event": _l("deduction matter"), "appeal": _l("Appeal"),
+    "appeal_firing": _l("Appeal"), "publication": _l("Publication"), "run": _l("assessment run"),
+    "target": _l("Target"),
+    "target_co_unit": _l("Target"), "progress_report": _l("Progress report"), "event": _l("Event"),
+    "verification": _l("Verification"), "target_adjustment": _l("Adjustment request"),
+    "target_adjustment_event": _l("Adjustment request"), "supervision_notice": _l("Supervision notice"),
+    "notice_event": _l("Supervision notice"), "unit": _l("Unit"), "category": _l("Category"),
+    "section": _l("Section"), "indicator": _l("Indicator"),
+}
+
+
+def _sealed_subject(what: str) -> str:
+    for shape, template in SEALED_SUBJECTS:
+        found = shape.match(what)
+        if found is not None:
+            values = {k: (v or "") for k, v in found.groupdict().items()}
+            if "table" in values:
+                values["table"] = str(TABLES.get(values["table"], values["table"]))
+            return (str(template) % values).strip()
+    return what
 
 
 def _kind(exc: DomainError | None) -> str:
@@ -144,6 +210,10 @@ def _fill(template: Any, groups: Mapping[str, str | None]) -> str:
     values = {k: (v or "") for k, v in groups.items()}
     if "part" in values:
         values["part"] = str(PARTS.get(values["part"], values["part"]))
+    if "sealed" in values:
+        values["sealed"] = _sealed_subject(values["sealed"])
+    if "table" in values:
+        values["table"] = str(TABLES.get(values["table"], values["table"]))
     if "what" in values and values["what"] in SUBJECTS:
         values["what"] = str(SUBJECTS[values["what"]])
     return str(template) % values
@@ -163,6 +233,18 @@ def localized_message(message: str, exc: DomainError | None = None) -> str:
         if found is not None:
             return _fill(template, found.groupdict())
     return str(_("%(kind)s: %(detail)s", kind=_kind(exc), detail=message))
+
+
+def translated(message: str) -> str:
+    """``message`` in the reader's language when it has a known shape, else as it is (an import's
+    row errors: the year's refusals are translated, the importer's own checks stay as they are)."""
+    if str(get_locale() or "zh").startswith("en"):
+        return message
+    for shape, template in SHAPES:
+        found = shape.match(message)
+        if found is not None:
+            return _fill(template, found.groupdict())
+    return message
 
 
 def localized(exc: DomainError) -> str:

@@ -1,4 +1,9 @@
-"""What the demo adds for the web app: its rule pack approved, two runs, one account per role.
+"""What the demo adds for the web app: its rule pack approved, two runs, the scheme in force, one
+account per role.
+
+The demo year 2024 is over: its scheme is put in force (``scheme.lock`` in the ledger) once its
+facts are loaded, so its cut-off (2024-12-31) binds — a reporter's late correction is refused and
+told to ask the office to verify it (核定), as in a real office after the year.
 
 The demo passwords are printed by ``kaohe demo`` and written in the README: they are for the demo
 database only. Every step is skipped when already done, so loading the demo twice changes nothing.
@@ -15,6 +20,7 @@ from sqlalchemy.orm import Session
 from store import Account, RulePack, Run, Scheme
 from workflows.accounts import create_account
 from workflows.demo import DEMO_SCHEME_CODE
+from workflows.freeze import put_in_force
 from workflows.packs import approve_pack, store_pack
 from workflows.runs import create_run
 
@@ -23,6 +29,7 @@ DEMO_PERIODS = ("2024-Q3", "2024")
 # The pack is stored by one member of the office and approved by another (four eyes).
 PACK_AUTHOR = "demo:office"
 PACK_APPROVER = "demo:office-head"
+DEMO_IN_FORCE = "江澄市2024年度考核办法印发施行（演示）"
 
 
 @dataclass(frozen=True)
@@ -45,7 +52,8 @@ DEMO_ACCOUNTS = (
 
 
 def prepare_demo_web(session: Session, *, actor: str) -> list[str]:
-    """Approve the demo pack, run the demo periods and create the demo accounts (each once)."""
+    """Approve the demo pack, put the scheme in force, run the demo periods and create the demo
+    accounts (each once)."""
     done: list[str] = []
     pack = session.scalars(select(RulePack).where(RulePack.scheme_code == DEMO_SCHEME_CODE)).first()
     if pack is None:
@@ -55,6 +63,10 @@ def prepare_demo_web(session: Session, *, actor: str) -> list[str]:
     if pack.status == "draft":
         approve_pack(session, f"{pack.name}@{pack.version}", approver=PACK_APPROVER)
         done.append(f"rule pack {pack.name}@{pack.version} approved by {PACK_APPROVER}")
+    scheme = session.scalars(select(Scheme).where(Scheme.code == DEMO_SCHEME_CODE)).one()
+    if scheme.status == "draft":
+        put_in_force(session, scheme, actor=PACK_AUTHOR, reason=DEMO_IN_FORCE)
+        done.append(f"scheme {DEMO_SCHEME_CODE} in force: its cut-off {scheme.cutoff_date} binds")
     if not _has_runs(session):
         for period in DEMO_PERIODS:
             outcome = create_run(session, DEMO_SCHEME_CODE, period, actor=PACK_AUTHOR)

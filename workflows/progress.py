@@ -1,8 +1,10 @@
 """Progress reports (进度报送) one at a time, as a reporter's form or a statistics bureau's API call.
 
 A report is the cumulative value of one target at one month from one source. Sending the same
-(target, month, source) again replaces the value while the office has not verified it; a verified
-report is refused (the office's verification stands). Audited in the caller's transaction.
+(target, month, source) again replaces the value while the office has not verified it — the answer
+and the ledger say old → new —; a verified report is refused (the office's verification stands).
+A report a published run read, one after the scheme's cut-off, or one of a sealed scheme is
+refused (``workflows.freeze``). Audited in the caller's transaction.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from sqlalchemy.orm import Session
 import audit
 from store import ProgressReport, Target, Unit
 from workflows.errors import Conflict, Invalid, NotFound
+from workflows.freeze import now_or, report_problem
 
 PERIOD = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 MAX_VALUE = Decimal("1e13")
@@ -27,6 +30,7 @@ MAX_VALUE = Decimal("1e13")
 class Submitted:
     report: ProgressReport
     created: bool
+    previous: Decimal | None = None  # the value it replaced (None for a new report)
 
 
 def parse_value(text: str) -> Decimal:
@@ -71,6 +75,7 @@ def submit_report(
     source: str,
     actor: str,
     evidence_ref: str | None = None,
+    now: dt.datetime | None = None,
 ) -> Submitted:
     match = PERIOD.match(period)
     if match is None:
@@ -88,7 +93,8 @@ def submit_report(
                                      ProgressReport.period == period,
                                      ProgressReport.source == source)
     ).one_or_none()
-    now = dt.datetime.now(dt.UTC)
+    now = now_or(now)
+    report_problem(session, target.scheme, target.unit.code, target.indicator.code, period, now)
     before: Decimal | None = None
     if existing is not None:
         if existing.verified_value is not None:
@@ -110,4 +116,4 @@ def submit_report(
                  payload={"target": target.id, "unit": target.unit.code, "indicator": target.indicator.code,
                           "period": period, "value": value, "previous": before, "source": source,
                           "evidence": evidence})
-    return Submitted(report, created)
+    return Submitted(report, created, before)

@@ -112,7 +112,18 @@ def test_office_dashboard_scorecard_explanation_and_english(browser: object, bas
     page.context.close()  # type: ignore[attr-defined]
 
 
-def test_reporter_reports_progress(browser: object, base_url: str) -> None:
+def test_reporter_reports_progress(browser: object, base_url: str, module_demo_url: str) -> None:
+    import datetime as dt
+
+    from sqlalchemy import update
+    from sqlalchemy.orm import Session
+
+    from store import Scheme, make_engine
+
+    engine = make_engine(module_demo_url)
+    with Session(engine) as s, s.begin():  # the demo year is over (its cut-off binds): reopen it here
+        s.execute(update(Scheme).values(cutoff_date=dt.date(2099, 12, 31)))
+    engine.dispose()
     page = _page(browser, base_url)
     _login(page, "reporter")
     assert "/me" in page.url  # type: ignore[attr-defined]
@@ -362,12 +373,38 @@ def test_the_public_window_countdown_ticks_live(browser: object, year_base: str)
     context.close()
 
 
+@pytest.fixture(scope="module")
+def adjust_url(demo_template_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The demo city with the extra accounts and the adjustment cut-off lifted, nothing published: a
+    target adjustment is mid-year business (a published run's months are refused: test_freeze)."""
+    from sqlalchemy import update
+    from sqlalchemy.orm import Session
+
+    from store import Scheme, make_engine
+    from tests.web.conftest import _drop_db
+
+    url = _with_accounts(demo_template_url, tmp_path_factory.mktemp("adjust"))
+    engine = make_engine(url)
+    with Session(engine) as s, s.begin():
+        s.execute(update(Scheme).values(adjustment_cutoff_date=None))
+    engine.dispose()
+    yield url
+    _drop_db(url)
+
+
+@pytest.fixture(scope="module")
+def adjust_base(adjust_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with _serving(adjust_url, tmp_path_factory.mktemp("adjust-app")) as base:
+        yield base
+
+
 def test_a_reporter_requests_a_target_adjustment_and_the_office_approves(
-    browser: object, year_url: str, year_base: str
+    browser: object, adjust_url: str, adjust_base: str
 ) -> None:
     from tests.web.test_pages_year import _target_form_data
 
-    _target_id, data = _target_form_data(year_url, JOURNEY_UNIT)
+    year_base = adjust_base
+    _target_id, data = _target_form_data(adjust_url, JOURNEY_UNIT)
     unit = _as(browser, year_base, "reporter.d46")
     unit.goto("/adjustments")  # type: ignore[attr-defined]
     form = "#adjustment-form"

@@ -40,6 +40,7 @@ PAGES = [
     ("/adjustments", EVERYONE),
     ("/notices", EVERYONE),
     ("/verification", OFFICE),
+    ("/schemes/DEMO-2024", STAFF),
 ]
 API = [
     ("/api/v1/schemes", EVERYONE),
@@ -48,6 +49,7 @@ API = [
     ("/api/v1/schemes/DEMO-2024/indicators", EVERYONE),
     ("/api/v1/schemes/DEMO-2024/targets", EVERYONE),
     ("/api/v1/schemes/DEMO-2024/events", EVERYONE),
+    ("/api/v1/schemes/DEMO-2024/lifecycle", EVERYONE),
     ("/api/v1/progress-reports", EVERYONE),
     ("/api/v1/rule-packs", STAFF),
     ("/api/v1/rule-packs/demo-city-2024/1", STAFF),

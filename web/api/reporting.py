@@ -28,7 +28,7 @@ from web.extensions import db
 from web.files.imports import import_upload
 from web.security.policy import OFFICE, REPORTERS, allow, current, require_report_scope
 from workflows.imports.sheets import KIND_ORDER
-from workflows.progress import get_target, submit_report
+from workflows.progress import Submitted, get_target, submit_report
 
 
 class ProgressSchema(ma.Schema):
@@ -42,6 +42,22 @@ class ProgressSchema(ma.Schema):
     submitted_at = ma.fields.DateTime()
     evidence_ref = ma.fields.String(allow_none=True)
     verified_value = ma.fields.Decimal(as_string=True, allow_none=True)
+
+
+class ProgressOut(ProgressSchema):
+    previous_value = ma.fields.Decimal(as_string=True, allow_none=True, metadata={
+        "description": "the value this report replaced (原值), null for a new report"})
+
+
+class Answered:
+    """A submitted report as the answer shows it: the stored row, and the value it replaced."""
+
+    def __init__(self, sub: Submitted) -> None:
+        self.sub = sub
+        self.previous_value = sub.previous
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.sub.report, name)
 
 
 class ProgressIn(ma.Schema):
@@ -83,10 +99,12 @@ def list_progress(args: dict[str, Any]) -> Any:
     return paginate(session, scope_filter(query, Target.unit_id).order_by(ProgressReport.id), args)
 
 
-@action("/progress-reports", ProgressSchema, *REPORTERS, body=ProgressIn, refusals=(403, 409, 422),
+@action("/progress-reports", ProgressOut, *REPORTERS, body=ProgressIn, refusals=(403, 409, 422),
         once=False)
 def post_progress(data: dict[str, Any]) -> Any:
-    """Report a cumulative value (a reporter for its own units, or a source department's token)."""
+    """Report a cumulative value (a reporter for its own units, or a source department's token);
+    sending a month again replaces its value and answers the old one (``previous_value``). Refused
+    (409) for a month a published run read, after the scheme's cut-off, and in a sealed scheme."""
     session = db.session()
     target = get_target(session, data["target_id"])
     require_report_scope(target.unit_id)
@@ -95,7 +113,7 @@ def post_progress(data: dict[str, Any]) -> Any:
         abort(403, description="a reporter reports as its own unit")
     sub = submit_report(session, target, data["period"], data["value"], source=source,
                         actor=current().username, evidence_ref=data.get("evidence_ref"))
-    return sub.report
+    return Answered(sub)
 
 
 @bp.route("/imports", methods=["POST"])

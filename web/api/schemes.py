@@ -9,19 +9,32 @@ import marshmallow as ma
 from sqlalchemy import select
 
 from store import Event, Indicator, Scheme, Target, Unit
-from web.api.common import listing, paginate, reading, scheme_or_404, scope_filter
+from web.api.common import action, answer_once, listing, paginate, reading, scheme_or_404, scope_filter
 from web.extensions import db
+from web.security.policy import current
+from workflows.year.lifecycle import lifecycle, lock_scheme
 
 
 class SchemeSchema(ma.Schema):
     code = ma.fields.String()
     year = ma.fields.Integer()
     name = ma.fields.String()
-    status = ma.fields.String()
+    status = ma.fields.String(metadata={"description": "draft → locked (in force) → sealed (定案)"})
     cutoff_date = ma.fields.Date()
+    adjustment_cutoff_date = ma.fields.Date(allow_none=True)
     previous_cutoff_date = ma.fields.Date(allow_none=True)
     publication_days = ma.fields.Integer()
     appeal_days = ma.fields.Integer()
+
+
+class LifecycleOut(ma.Schema):
+    code = ma.fields.String()
+    status = ma.fields.String()
+    transitions = ma.fields.List(ma.fields.Dict())
+
+
+class LockIn(ma.Schema):
+    reason = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=1000))
 
 
 class UnitSchema(ma.Schema):
@@ -115,3 +128,23 @@ def list_targets(args: dict[str, Any], code: str) -> Any:
 def list_events(args: dict[str, Any], code: str) -> Any:
     """Honours, incidents and project claims; reporters see their own units' events."""
     return _of_scheme(code, Event, Event.code, args, Event.unit_id)
+
+
+
+def _lifecycle_json(scheme: Scheme) -> dict[str, Any]:
+    steps = lifecycle(db.session(), scheme)
+    return {"code": scheme.code, "status": scheme.status, "transitions": [t.as_json() for t in steps]}
+
+
+@reading("/schemes/<code>/lifecycle", LifecycleOut, missing=True)
+def get_lifecycle(code: str) -> Any:
+    """The scheme's status and its transitions (draft → in force → sealed) as the ledger recorded them."""
+    return _lifecycle_json(scheme_or_404(db.session(), code))
+
+
+@action("/schemes/<code>/lock", LifecycleOut, "office", body=LockIn, status=200,
+        refusals=(403, 404, 409, 422))
+def post_lock(body: dict[str, Any], code: str) -> Any:
+    """Put a draft scheme in force (office): its definitions are fixed, its cut-off binds from now on."""
+    return answer_once("scheme.lock", {"code": code, **body}, lambda: _lifecycle_json(
+        lock_scheme(db.session(), code, actor=current().username, reason=body["reason"])))

@@ -18,6 +18,7 @@ from web.cli.identity import Credentials
 from web.cli.imports import import_command, template_command
 from web.cli.migrate import migrate
 from web.cli.runs import explain_command, pack_group, replay_command, run_command
+from web.cli.scheme import report_command, scheme_group
 from web.cli.serve import serve
 from web.cli.support import AppContext
 from web.cli.users import token_group, user_group
@@ -57,5 +58,6 @@ for command in (
     serve, user_group, token_group,
     case_group, publish_command, appeal_group, seal_command,
     target_group, verify_group, notice_group,
+    scheme_group, report_command,
 ):
     main.add_command(command)

@@ -3,6 +3,8 @@ office's import of a workbook or CSV file (refused as a whole, each row's proble
 
 from __future__ import annotations
 
+import datetime as dt
+from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
@@ -14,12 +16,13 @@ from flask_wtf.file import FileAllowed, FileField, FileRequired
 from wtforms import SelectField, StringField
 from wtforms.validators import DataRequired, Length, Optional, Regexp
 
-from web.domain_text import localized
+from web.domain_text import localized, translated
 from web.extensions import db
 from web.files.imports import import_upload
 from web.pages.blueprint import bp, lang
 from web.security.policy import OFFICE, REPORTERS, allow, current, require_report_scope
 from workflows.errors import DomainError
+from workflows.freeze import cutoff_passed
 from workflows.imports import ImportRejected
 from workflows.imports.sheets import KIND_ORDER
 from workflows.progress import get_target, parse_value, submit_report, targets_of_units
@@ -65,13 +68,21 @@ def progress() -> Any:
             form.value.errors = [*form.value.errors, localized(exc)]
             status = 422
         else:
-            flash(_("Report saved: %(unit)s %(indicator)s %(period)s = %(value)s",
-                    unit=target.unit.code, indicator=target.indicator.code, period=sub.report.period,
-                    value=_plain(sub.report.reported_value)), "success")
+            if sub.previous is None:
+                flash(_("Report saved: %(unit)s %(indicator)s %(period)s = %(value)s",
+                        unit=target.unit.code, indicator=target.indicator.code, period=sub.report.period,
+                        value=_plain(sub.report.reported_value)), "success")
+            else:
+                flash(_("Report replaced: %(unit)s %(indicator)s %(period)s, previous value %(old)s → new "
+                        "value %(new)s", unit=target.unit.code, indicator=target.indicator.code,
+                        period=sub.report.period, old=_plain(sub.previous),
+                        new=_plain(sub.report.reported_value)), "success")
             return redirect(url_for("pages.progress"))
     elif request.method == "POST":
         status = 422
-    return render_template("progress.html", form=form, targets=targets), status
+    schemes = {t.scheme.id: t.scheme for t in targets}.values()
+    closed = [s for s in schemes if s.status == "sealed" or cutoff_passed(s, dt.datetime.now(dt.UTC))]
+    return render_template("progress.html", form=form, targets=targets, closed=closed), status
 
 
 def _plain(value: Decimal) -> str:
@@ -98,7 +109,7 @@ def imports() -> Any:
         try:
             name, summary = import_upload(form.file.data, form.kind.data or None)
         except ImportRejected as exc:
-            issues = exc.errors
+            issues = [replace(i, message=translated(i.message)) for i in exc.errors]
             status = 422
         else:
             flash(_("Imported %(name)s.", name=name), "success")

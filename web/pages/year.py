@@ -28,9 +28,10 @@ from web.errors import domain_status
 from web.extensions import db
 from web.pages.blueprint import bp
 from web.pages.common import listed, require_valid
-from web.security.policy import OFFICE, allow, current, require_report_scope, require_unit
+from web.security.policy import OFFICE, STAFF, allow, current, require_report_scope, require_unit
 from workflows.cases import seal
 from workflows.errors import DomainError, Invalid
+from workflows.freeze import published_runs
 from workflows.progress import parse_value
 from workflows.year.adjustments import (
     adjustment_history,
@@ -39,6 +40,7 @@ from workflows.year.adjustments import (
     reject_adjustment,
     request_adjustment,
 )
+from workflows.year.lifecycle import get_scheme, lifecycle, lock_scheme
 from workflows.year.notices import (
     DEFAULT_DUE_DAYS,
     close_notice,
@@ -236,20 +238,22 @@ def verification() -> Any:
         if form.validate_on_submit():
             try:
                 if form is report_form:
-                    verify_report(session, (report_form.unit.data or "").strip(),
-                                  (report_form.indicator.data or "").strip(),
-                                  (report_form.period.data or "").strip(),
-                                  value=parse_value(report_form.value.data or ""),
-                                  reason=report_form.reason.data or "", actor=current().username,
-                                  source=(report_form.source.data or "").strip() or None)
+                    done = verify_report(session, (report_form.unit.data or "").strip(),
+                                         (report_form.indicator.data or "").strip(),
+                                         (report_form.period.data or "").strip(),
+                                         value=parse_value(report_form.value.data or ""),
+                                         reason=report_form.reason.data or "", actor=current().username,
+                                         source=(report_form.source.data or "").strip() or None)
                 else:
-                    verify_event(session, (event_form.code.data or "").strip(),
-                                 quantity=parse_value(event_form.quantity.data or ""),
-                                 reason=event_form.reason.data or "", actor=current().username)
+                    done = verify_event(session, (event_form.code.data or "").strip(),
+                                        quantity=parse_value(event_form.quantity.data or ""),
+                                        reason=event_form.reason.data or "", actor=current().username)
             except DomainError as exc:
                 status = _refused(exc)
             else:
-                flash(_("Verification recorded."), "success")
+                old = done.previous_value if done.previous_value is not None else done.claimed_value
+                flash(_("Verification recorded: %(old)s → %(new)s.", old=_plain(old), new=_plain(done.value)),
+                      "success")
                 return redirect(url_for("pages.verification"))
         else:
             _csrf_or_400(form)
@@ -363,3 +367,42 @@ def seal_run(run_id: int) -> Any:
     run = seal(db.session(), run_id, actor=current().username)  # 409 inside the window, an appeal open
     flash(_("Run %(run)s sealed.", run=run.id), "success")
     return redirect(url_for("pages.runs"))
+
+
+# --- a scheme's lifecycle ----------------------------------------------------------------------
+
+
+class LockForm(FlaskForm):
+    reason = StringField(_l("Reason"), validators=[DataRequired(), Length(max=1000)])
+
+
+@bp.route("/schemes/<code>", methods=["GET", "POST"])
+@allow(*STAFF)
+def scheme_lifecycle(code: str) -> Any:
+    """方案状态: draft → in force → sealed, its cut-offs, its published runs and its ledger steps; the
+    office puts a draft scheme in force here."""
+    session = db.session()
+    scheme = get_scheme(session, code)
+    form = LockForm()
+    status = 200
+    if request.method == "POST":
+        if "office" not in current().roles:
+            abort(403)
+        if form.validate_on_submit():
+            try:
+                lock_scheme(session, scheme.code, actor=current().username, reason=form.reason.data or "")
+            except DomainError as exc:
+                status = _refused(exc)
+            else:
+                flash(_("Scheme %(scheme)s is in force.", scheme=scheme.code), "success")
+                return redirect(url_for("pages.scheme_lifecycle", code=scheme.code))
+        else:
+            _csrf_or_400(form)
+            status = 422
+    published = published_runs(session, scheme.id)
+    return render_template("scheme.html", scheme=scheme, form=form, published=published,
+                           steps=lifecycle(session, scheme)), status
+
+
+def _plain(value: Decimal | None) -> str:
+    return "—" if value is None else format(value.normalize(), "f")

@@ -72,6 +72,7 @@ ROLE_FOR = {
     "appeal.overturn": "reviewer",
     "appeal.adjust": "reviewer",
     "run.seal": "committee",
+    "scheme.lock": "office",
     "adjustment.approve": "office",
     "adjustment.reject": "office",
     "verification.set": "office",

@@ -29,6 +29,7 @@ from workflows.cases.review import CASE_EFFECTS, flush_or_conflict, record_case_
 from workflows.cases.supersede import current_run, override_for, supersede
 from workflows.checkpoints import milestone
 from workflows.errors import Conflict
+from workflows.freeze import in_force_at_publication, seal_year
 from workflows.runs import get_run, lock_current
 
 DECIDED = ("approved", "rejected")
@@ -108,6 +109,7 @@ def publish(session: Session, run_id: int, *, actor: str, now: dt.datetime | Non
     for case in cases:
         record_case_event(session, case, "publish", befores[case.id], actor=actor, reason=None, at=at,
                           decision=case.decision)
+    in_force_at_publication(session, published, actor=actor, at=at)
     audit.record(session, actor=actor, action="run.publish", subject_type="run", subject_id=published.id,
                  payload={"cases": len(cases),
                           "overrides": [o.reference for o in overrides],
@@ -165,6 +167,7 @@ def seal(session: Session, run_id: int, *, actor: str, now: dt.datetime | None =
     session.refresh(run)
     pub.sealed_at, pub.sealed_by = at, actor
     session.flush()
+    seal_year(session, run, actor=actor, at=at)
     audit.record(session, actor=actor, action="run.seal", subject_type="run", subject_id=run.id,
                  payload={"publication": pub.id, "sealed_at": stamp(at), "run_hash": run.run_hash})
     milestone(session, reason="seal", actor=actor, run_id=run.id, now=at)  # covers run.seal

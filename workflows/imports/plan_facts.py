@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from decimal import Decimal
 
 from store import Event, ProgressReport, Target
+from workflows.freeze import event_problem, report_problem, target_change_problem
 from workflows.imports.catalog import SchemeState
 from workflows.imports.cells import CellError, dec_str
 from workflows.imports.composite import parse_co_units, parse_milestones, parse_period
@@ -114,6 +115,8 @@ def check_targets(p: Planning, rows: list[Row]) -> None:
             record["locked"] = old["locked"]
         comparable = {**record, "milestones": {k: Decimal(v) for k, v in schedule[1].items()}}
         diff = [k for k in TARGET_FIELDS if old[k] != comparable[k]]
+        if diff and p.frozen(row, diff[0], target_change_problem, ctx.state.scheme, unit, indicator):
+            continue
         if existing.locked and diff:
             column = diff[0]
             if column == "locked":
@@ -124,7 +127,9 @@ def check_targets(p: Planning, rows: list[Row]) -> None:
                         f"from {_show(old[column])} to {_show(comparable[column])}; a locked target "
                         "changes only through an approved target adjustment")
             continue
-        p.add(ctx, row, "update" if diff else "unchanged", record)
+        replaced = tuple(f"target {unit} × {indicator} {k}: {_show(old[k])} → {_show(comparable[k])}"
+                         for k in diff)
+        p.add(ctx, row, "update" if diff else "unchanged", record, replaced)
 
 
 def _show(value: object) -> str:
@@ -189,13 +194,14 @@ def check_progress(p: Planning, rows: list[Row]) -> None:
                           **{k: row.values.get(k) for k in ("value", "submitted_at", "evidence",
                                                             "verified_value", "verified_by")}}
         existing = ctx.state.reports.get((unit, indicator, period, source)) if ctx.state else None
-        if existing is None:
-            p.add(ctx, row, "create", record)
+        action: Action | None = "create"
+        if existing is not None:
+            action = _report_action(p, row, existing, f"progress report {unit} × {indicator} {period} "
+                                    f"from {source}")
+        if action is None or (action != "unchanged" and ctx.state is not None and p.frozen(
+                row, "period", report_problem, ctx.state.scheme, unit, indicator, period)):
             continue
-        action = _report_action(p, row, existing, f"progress report {unit} × {indicator} {period} "
-                                f"from {source}")
-        if action is not None:
-            p.add(ctx, row, action, record)
+        p.add(ctx, row, action, record)
 
 
 def _report_action(p: Planning, row: Row, old: ProgressReport, what: str) -> Action | None:
@@ -251,17 +257,19 @@ def check_events(p: Planning, rows: list[Row]) -> None:
         record: Record = {"code": code, **{k: row.values.get(k) for k in EVENT_FIELDS},
                           **{k: row.values.get(k) for k in EVENT_VERIFICATION}}
         existing = ctx.state.events.get(code) if ctx.state else None
-        if existing is None or ctx.state is None:
-            p.add(ctx, row, "create", record)
+        action: Action | None = "create"
+        if existing is not None and ctx.state is not None:
+            old = event_record(existing, ctx.state)
+            diff = [k for k in EVENT_FIELDS if old[k] != record[k]]
+            if diff:
+                p.error(row, diff[0], f"event {code} already exists with {diff[0]} "
+                        f"{show_value(old[diff[0]])}, not {show_value(record[diff[0]])}: an event is "
+                        "corrected through verification, not a re-import")
+                continue
+            action = _verification(p, row, "verified_quantity", existing.verified_quantity,
+                                   existing.verified_by, f"event {code}")
+        due = row.values.get("document_date") or row.values.get("occurred_on")
+        if action is None or (action != "unchanged" and ctx.state is not None
+                              and p.frozen(row, "code", event_problem, ctx.state.scheme, code, due)):
             continue
-        old = event_record(existing, ctx.state)
-        diff = [k for k in EVENT_FIELDS if old[k] != record[k]]
-        if diff:
-            p.error(row, diff[0], f"event {code} already exists with {diff[0]} {show_value(old[diff[0]])}, "
-                    f"not {show_value(record[diff[0]])}: an event is corrected through verification, "
-                    "not a re-import")
-            continue
-        action = _verification(p, row, "verified_quantity", existing.verified_quantity,
-                               existing.verified_by, f"event {code}")
-        if action is not None:
-            p.add(ctx, row, action, record)
+        p.add(ctx, row, action, record)

@@ -7,11 +7,13 @@ when the whole file passed.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import datetime as dt
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Literal
 
+from workflows.errors import Conflict
 from workflows.imports.catalog import Catalog, SchemeState
 from workflows.imports.cells import dec_str
 from workflows.imports.issues import Issues
@@ -31,6 +33,7 @@ class Planned:
     scheme: str
     row: Row
     record: Record
+    replaced: tuple[str, ...] = ()  # what an update replaces, "field old → new" (shown and audited)
 
 
 @dataclass(frozen=True)
@@ -61,9 +64,20 @@ class Planning:
         default_factory=lambda: {k: {} for k in KIND_ORDER})
     steps: list[Planned] = field(default_factory=list)
     _sealed_reported: set[tuple[str, str]] = field(default_factory=set)
+    now: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
 
     def error(self, row: Row, column: str | None, message: str) -> None:
         self.issues.add(message, row.sheet, row.number, column)
+
+    def frozen(self, row: Row, column: str | None, check: Callable[..., None], *args: object) -> bool:
+        """Whether the year's freeze (``check(session, *args, now)`` of ``workflows.freeze``) refuses
+        the row; its message is the row's error."""
+        try:
+            check(self.catalog.session, *args, self.now)
+        except Conflict as exc:
+            self.error(row, column, str(exc))
+            return True
+        return False
 
     def scheme_of(self, row: Row) -> SchemeCtx | None:
         """Resolve the row's scheme, refusing sealed ones (reported once per sheet)."""
@@ -100,8 +114,9 @@ class Planning:
     def in_file(self, kind: str, key: tuple[str, ...]) -> bool:
         return key in self.seen[kind]
 
-    def add(self, ctx: SchemeCtx, row: Row, action: Action, record: Record) -> None:
-        self.steps.append(Planned(row.kind, action, ctx.code, row, record))
+    def add(self, ctx: SchemeCtx, row: Row, action: Action, record: Record,
+            replaced: tuple[str, ...] = ()) -> None:
+        self.steps.append(Planned(row.kind, action, ctx.code, row, record, replaced))
 
     def decide(self, ctx: SchemeCtx, row: Row, existing: Record | None, record: Record,
                what: str) -> None:

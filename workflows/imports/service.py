@@ -81,11 +81,14 @@ def read_sheets(path: Path, kind: str | None, issues: Issues) -> list[ParsedShee
 
 
 def import_file(
-    session: Session, path: Path, kind: str | None = None, *, actor: str = "system:import"
+    session: Session, path: Path, kind: str | None = None, *, actor: str = "system:import",
+    now: dt.datetime | None = None,
 ) -> ImportSummary:
     """Import a workbook or CSV into the session's transaction; flush, never commit.
 
-    Raises ImportRejected with every problem found, having written nothing, if anything is wrong.
+    Raises ImportRejected with every problem found, having written nothing, if anything is wrong —
+    a row of a sealed scheme, a fact a published run read, a fact after an in-force scheme's cut-off
+    (``workflows.freeze``, at ``now``) included.
     An accepted file that changed anything is recorded in the audit ledger (``import.file``: its
     name, sha256 and what it changed) in the same transaction as the rows it wrote.
     """
@@ -100,7 +103,8 @@ def import_file(
     sheets = read_sheets(path, kind, issues)
     if not sheets and not issues:
         issues.add("no sheet to import")
-    planning = Planning(Catalog(session), issues)
+    at = dt.datetime.now(dt.UTC) if now is None else now
+    planning = Planning(Catalog(session), issues, now=at)
     by_kind = {s.kind: s for s in sheets}
     with session.no_autoflush:
         for k in KIND_ORDER:
@@ -108,12 +112,13 @@ def import_file(
                 CHECKS[k](planning, by_kind[k].rows)
     issues.reject_if_any()
     summary = ImportSummary(path.name)
-    writer = Writer(session, planning.catalog, dt.datetime.now(dt.UTC))
+    writer = Writer(session, planning.catalog, at)
     with session.no_autoflush:
         for k in KIND_ORDER:
             for step in (s for s in planning.steps if s.kind == k):
                 writer.apply(step)
                 summary.count(step.kind, step.action)
+                summary.replaced.extend(step.replaced)
             if k == "units":
                 writer.link_parents(planning.steps)
     session.flush()
@@ -131,5 +136,6 @@ def _record(session: Session, path: Path, kind: str | None, summary: ImportSumma
             "kind": kind,
             "counts": {k: {"created": c.created, "updated": c.updated, "unchanged": c.unchanged}
                        for k, c in sorted(summary.counts.items())},
+            **({"replaced": summary.replaced} if summary.replaced else {}),
         },
     )

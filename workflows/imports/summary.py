@@ -22,6 +22,7 @@ class KindCounts:
 class ImportSummary:
     file: str
     counts: dict[str, KindCounts] = field(default_factory=dict)
+    replaced: list[str] = field(default_factory=list)  # each stored value an update replaced, old → new
 
     def count(self, kind: str, action: str) -> None:
         """Count one row; ``action`` is create, update or unchanged."""
@@ -52,4 +53,5 @@ class ImportSummary:
                 c = self.counts[kind]
                 lines.append(f"  {kind:<11} created {c.created:>5}, updated {c.updated:>5}, "
                              f"unchanged {c.unchanged:>5}  ({SHEETS_BY_KIND[kind].label_zh})")
+        lines.extend(f"  replaced: {change}" for change in self.replaced)
         return "\n".join(lines)

@@ -28,6 +28,7 @@ from engine.facts import FiringOverride, PriorResult, Snapshot
 from store import Firing, RulePack, Run, Scheme, ScoreSheet, Unit
 from store.db import sqlite_write_lock
 from workflows.errors import Conflict
+from workflows.freeze import refuse_new_in_sealed
 from workflows.packs import approved_pack_for, engine_pack, get_pack
 from workflows.runs.machinery import RunMachinery, StoredRows
 from workflows.runs.stored import lock_current
@@ -81,6 +82,7 @@ def create_run(
         _one_run_at_a_time(session, scheme)
         pack_row = _pack_to_run(session, scheme, pack_ref)
         previous = _run_to_supersede(session, scheme, period)
+        refuse_new_in_sealed(scheme, "run")
         if overrides is None:
             overrides = _carried_overrides(session, previous)
         progress("snapshot", 0, 1)

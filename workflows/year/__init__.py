@@ -1,8 +1,8 @@
 """The other cases of the year: target adjustments (目标调整), verification (核减/核准认定) and
 supervision notices (预警 → 提醒函 → 督办单 → 挂牌督办). Services take a Session and never commit."""
 
+from workflows.freeze import OFFICE_TZ
 from workflows.year.adjustments import (
-    OFFICE_TZ,
     adjustment_history,
     adjustment_json,
     approve_adjustment,

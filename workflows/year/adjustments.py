@@ -31,19 +31,16 @@ from workflows.cases.duties import (
 )
 from workflows.cases.review import flush_or_conflict, utcnow
 from workflows.errors import Conflict, Forbidden, Invalid, NotFound
+from workflows.freeze import OFFICE_TZ, months_read_by, refuse_sealed
 from workflows.year.common import (
     decimal_value,
     find_target,
     optional_text,
     record_transition,
-    refuse_sealed,
     required_text,
     target_label,
 )
 from workflows.year.machines import ADJUSTMENT
-
-OFFICE_TZ = dt.timezone(dt.timedelta(hours=8), "UTC+08:00")
-"""The cut-off is a calendar day of the office (China Standard Time, no daylight saving)."""
 
 MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 
@@ -60,6 +57,18 @@ def cutoff_problem(target: Target, at: dt.datetime) -> str | None:
         f"(its adjustment cut-off, UTC+8); today is {local.date().isoformat()} "
         f"({local.strftime('%Y-%m-%d %H:%M')} UTC+8): target {target_label(target)} keeps its value"
     )
+
+
+def refuse_published_months(session: Session, target: Target, months: list[str], what: str) -> None:
+    """A published run read the target at these months: its results keep the target they read."""
+    found = months_read_by(session, target.scheme_id, months)
+    if found is not None:
+        month, run = found
+        raise Conflict(
+            f"target {target_label(target)}: {what} changes {month}, which {run.text()} read: the published "
+            "results keep the target they were computed from; request a change of later months only, or "
+            f"file an appeal (申诉) against run {run.run_id}"
+        )
 
 
 def _months(values: Sequence[str], year: int, what: str) -> list[str]:
@@ -161,6 +170,7 @@ def request_adjustment(
             m for m in {*(new_ms or {}), *old_ms} if new_ms is not None and new_ms.get(m) != old_ms.get(m)
         }
         affected = sorted(changed | ({f"{year}-12"} if value is not None else set()))
+    refuse_published_months(session, target, affected, "the request")
     adjustment = TargetAdjustment(
         target=target,
         state=ADJUSTMENT.initial,
@@ -262,6 +272,8 @@ def _decide(
         or member_problem(who, target.unit_id, target.unit.code)
     )
     refuse_sealed(target.scheme, f"target {target_label(target)}")
+    if action == "approve":
+        refuse_published_months(session, target, list(adjustment.periods), f"adjustment {adjustment.id}")
     at = utcnow(now)
     adjustment.state, adjustment.decided_by, adjustment.decided_at = after, who.name, at
     adjustment.decision_reason = reason

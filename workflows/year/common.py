@@ -1,4 +1,5 @@
-"""What the year's cases share: locating a target, the scheme's seal, history rows, reasons."""
+"""What the year's cases share: locating a target, the scheme's seal (``workflows.freeze``), history
+rows, reasons."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from sqlalchemy.orm import Session
 
 import audit
 from store import Indicator, NoticeEvent, Scheme, Target, TargetAdjustmentEvent, Unit
-from workflows.errors import Conflict, Invalid, NotFound
+from workflows.errors import Invalid, NotFound
 
 
 def find_target(
@@ -38,12 +39,6 @@ def find_target(
             f"unit {unit_code} × indicator {indicator_code} has targets in schemes {codes}: name the scheme"
         )
     return found[0]
-
-
-def refuse_sealed(scheme: Scheme, what: str) -> None:
-    """A sealed scheme's facts are final: the committee approved results computed from them."""
-    if scheme.status == "sealed":
-        raise Conflict(f"scheme {scheme.code} is sealed: {what} can no longer change")
 
 
 def required_text(text: str | None, what: str) -> str:

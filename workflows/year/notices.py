@@ -32,6 +32,7 @@ from workflows.cases.duties import (
 )
 from workflows.cases.review import flush_or_conflict, utcnow
 from workflows.errors import Forbidden, Invalid, NotFound
+from workflows.freeze import refuse_sealed
 from workflows.runs import get_run
 from workflows.year.common import optional_text, record_transition, required_text
 from workflows.year.machines import LEVEL, LEVEL_FOR_NOTICE, NOTICE, OPEN_NOTICE_STATES, level_rank
@@ -235,6 +236,7 @@ def raise_notices(
     require(role_problem(who, "notice.raise"))
     days = _due_days(due_days)
     run = get_run(session, run_id)
+    refuse_sealed(run.scheme, f"supervision notices from run {run.id}")
     at = utcnow(now)
     indicators = {
         i.code: i for i in session.scalars(select(Indicator).where(Indicator.scheme_id == run.scheme_id))
@@ -347,6 +349,7 @@ def respond_notice(
     """The unit answers the notice (what it is doing about the lag), with evidence; late is noted."""
     who = resolve_actor(session, actor)
     notice = get_notice(session, notice_id)
+    refuse_sealed(notice.scheme, f"notice {notice.id}")
     before = notice.state
     after = NOTICE.next_state(notice.id, before, "respond")
     require(role_problem(who, "notice.respond"))
@@ -375,6 +378,7 @@ def respond_notice(
 
 
 def _office_check(who: Actor, notice: SupervisionNotice, action: str) -> None:
+    refuse_sealed(notice.scheme, f"notice {notice.id}")
     require(role_problem(who, f"notice.{action}"))
     require(
         involvement_problem(who, [("responder", notice.responded_by)])

@@ -22,7 +22,8 @@ from store import Event, ProgressReport, Scheme, Verification
 from workflows.cases.duties import member_problem, require, resolve_actor, role_problem
 from workflows.cases.review import utcnow
 from workflows.errors import Conflict, Invalid, NotFound
-from workflows.year.common import decimal_value, find_target, refuse_sealed, required_text, target_label
+from workflows.freeze import refuse_sealed
+from workflows.year.common import decimal_value, find_target, required_text, target_label
 
 
 def _plain(value: Decimal | None) -> str | None:
