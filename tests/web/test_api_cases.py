@@ -148,9 +148,11 @@ def test_publish_appeal_with_evidence_and_overturn(apis: dict[str, Api], app: Fl
     assert unpublished.status_code == 409  # no cases opened yet
     pub = _publish(apis)
     assert apis["office"].post(f"/runs/{RUN}/publication").status_code == 409
-    head = apis["auditor"].get("/audit/events?page_size=1").get_json()["items"][0]
+    head, before = apis["auditor"].get("/audit/events?page_size=2").get_json()["items"]
     checkpoint = app.test_client().get("/api/v1/audit/checkpoint").get_json()  # signed in the request
-    assert head["action"] == "run.publish" and checkpoint["tree_size"] == head["seq"]
+    # the checkpoint covers the publication; the rows it wrote are bound just after, at commit
+    assert before["action"] == "run.publish" and checkpoint["tree_size"] == before["seq"]
+    assert head["action"] == "rows.bind" and head["seq"] == before["seq"] + 1
     anonymous = app.test_client().get(f"/api/v1/runs/{RUN}/publication")
     assert anonymous.status_code == 200 and anonymous.get_json()["appeals_close_at"]
     firing = apis["reporter"].get(f"/runs/{RUN}/firings?effect=deduction&page_size=1").get_json()["items"][0]
