@@ -36,6 +36,7 @@ BreakKind = Literal[
     "row_changed",
     "row_deleted",
     "row_unbound",
+    "row_rebound",
 ]
 
 _COLUMNS = (
