@@ -5,8 +5,8 @@ bound, the digest of the state the ledger last saw it in (or that it was deleted
 must hash to exactly that; a bound row must still be there; a row nobody bound was put there
 behind the ledger's back. And each binding says what the row was before its transaction changed
 it: that must be what the previous binding left, or the row was changed behind the ledger's back
-in between and the application then built on the change. The first row where the two part is named with its table, its key and
-the event that bound it.
+in between and the application then built on the change. The first row where the two part is
+named with its table, its key and the event that bound it.
 """
 
 from __future__ import annotations

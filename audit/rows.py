@@ -13,7 +13,8 @@ Coverage is generic: every table of the schema is covered except :data:`EXCLUDED
 or a new write path is bound without anyone remembering to. The ORM's unit of work is observed
 through session events; an ``UPDATE``/``DELETE`` statement executed through a session has its rows
 looked up first. A write that bypasses sessions (a Core connection, a bulk load) must call
-:func:`remember` before and :func:`touch` after it, or be adopted (:func:`adopt`). ``docs/audit-format.md`` §7 gives the bytes.
+:func:`remember` before and :func:`touch` after it, or be adopted (:func:`adopt`).
+``docs/audit-format.md`` §7 gives the bytes.
 """
 
 from __future__ import annotations

@@ -23,6 +23,7 @@ from sqlalchemy import Connection, Engine, Table, func, insert, select, text, up
 from sqlalchemy.orm import Session
 
 import audit
+from audit.bindings import bindings_of
 from audit.rows import EXCLUDED, VOLATILE, covered_tables, key_text
 from store import (
     Account,
@@ -34,9 +35,12 @@ from store import (
     Category,
     Cut,
     Firing,
+    Indicator,
+    ProgressReport,
     Publication,
     Run,
     Scheme,
+    Target,
     Unit,
     make_engine,
 )
@@ -495,3 +499,78 @@ def test_a_transaction_ends_with_one_binding_by_its_actor_listing_its_events(tx:
     assert list(payload["tables"]["account_role"]) == [f"{account.id}/reporter"]
     assert list(payload["tables"]["account_unit"]) == [f"{account.id}/{unit_id}"]
     assert audit.rows.settle(tx) is None and audit.verify(tx).ok
+
+
+# A row changed behind the ledger's back and then written again through the application: the
+# binding of the application's write says what it found, which is not what the ledger left.
+
+def test_every_binding_says_what_each_of_its_rows_was_before(tx: Session) -> None:
+    payloads = [json.loads(p) for p in tx.scalars(
+        select(AuditEvent.payload).where(AuditEvent.action == "rows.bind"))]
+    assert payloads
+    for payload in payloads:
+        assert {t: sorted(rows) for t, rows in payload["prior"].items()} == {
+            t: sorted(rows) for t, rows in payload["tables"].items()}
+    assert any(isinstance(d, str) for p in payloads for rows in p["prior"].values()
+               for d in rows.values()), "the year's transactions also change rows stored before them"
+
+
+def _last_binding(tx: Session, table: str, row: str) -> int:
+    return bindings_of(tx, [table]).tables[table][row][1]
+
+
+def test_a_report_edited_in_sql_then_verified_through_the_app_is_named(tx: Session) -> None:
+    report_id = tx.scalar(
+        select(ProgressReport.id).join(Target, ProgressReport.target_id == Target.id)
+        .join(Unit, Target.unit_id == Unit.id).join(Indicator, Target.indicator_id == Indicator.id)
+        .where(Unit.code == "C01", Indicator.code == "CK01", ProgressReport.period == "2024-04"))
+    assert report_id is not None
+    before = _last_binding(tx, "progress_report", str(report_id))
+    _sql(tx, "UPDATE progress_report SET reported_value = 99 WHERE id = :id", id=report_id)
+    verify_report(tx, "C01", "CK01", "2024-04", value=Decimal("11.3"), reason="统计局 data",
+                  actor=OFFICE, now=T_VERIFY)
+    bind = audit.rows.settle(tx)
+    assert bind is not None
+    brk = _expect(audit.verify(tx), "row_rebound", "progress_report", str(report_id))
+    assert brk.seq == bind.seq > before
+    assert (f"progress_report {report_id} was changed behind the ledger's back before event "
+            f"{bind.seq}: event {bind.seq} found it as ") in brk.detail
+    assert f"but event {before} bound it as " in brk.detail
+
+
+def test_a_case_edited_in_sql_then_approved_through_the_app_is_named_and_not_published(
+        tx: Session, year: tuple[Engine, dict[str, int]]) -> None:
+    quarter, case_id = year[1]["quarter"], year[1]["undecided"]
+    before = _last_binding(tx, "run_case", str(case_id))
+    _sql(tx, "UPDATE run_case SET adjusted_points = 0 WHERE id = :id", id=case_id)
+    approve_cases(tx, [case_id], actor=OFFICE2)
+    bind = audit.rows.settle(tx)
+    assert bind is not None
+    assert audit.unproven(tx, {"run_case": [(case_id,)]}) is not None
+    with pytest.raises(Conflict) as refused:
+        publish(tx, quarter, actor=OFFICE, now=T0)
+    assert (f"run {quarter} cannot be published: run_case {case_id} was changed behind the "
+            f"ledger's back before event {bind.seq}") in str(refused.value)
+    brk = _expect(audit.verify(tx), "row_rebound", "run_case", str(case_id))
+    assert brk.seq == bind.seq and f"but event {before} bound it as " in brk.detail
+
+
+def test_a_row_deleted_in_sql_then_written_again_by_the_app_is_named(tx: Session) -> None:
+    reporter = tx.scalars(select(Account).where(Account.username == REPORTER)).one()
+    key = f"{reporter.id}/reporter"
+    before = _last_binding(tx, "account_role", key)
+    _sql(tx, "DELETE FROM account_role WHERE account_id = :id", id=reporter.id)
+    tx.add(AccountRole(account_id=reporter.id, role="reporter"))
+    bind = audit.rows.settle(tx)
+    assert bind is not None
+    brk = _expect(audit.verify(tx), "row_rebound", "account_role", key)
+    assert brk.seq == bind.seq
+    assert f"event {bind.seq} found it missing, but event {before} bound it as " in brk.detail
+
+
+def test_a_binding_without_prior_states_is_still_read(tx: Session) -> None:
+    """Bindings recorded before they said what rows were before: replayed as they are."""
+    bindings = audit.bindings.Bindings()
+    assert bindings.add(1, '{"events":[],"tables":{"unit":{"1":"' + "a" * 64 + '"}}}') is None
+    assert bindings.add(2, '{"events":[],"tables":{"unit":{"1":"' + "b" * 64 + '"}}}') is None
+    assert bindings.tables["unit"]["1"] == ("b" * 64, 2) and not bindings.rebound
