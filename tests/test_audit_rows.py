@@ -475,6 +475,14 @@ def test_an_unbound_database_is_told_to_adopt(engine: Engine) -> None:
         assert json.loads(adopted[0].payload)["tables"] == {  # docs/audit-format.md §7's example
             "category": {"1": "052c3ff63c54062de6819e7d69ffdccc006c41b63c5e605ba0f3b3c6b52d4c90"}}
         assert audit.verify(s).ok
+        s.scalars(select(Category)).one().name_en = "Counties and districts"
+        bind = audit.rows.settle(s)  # docs/audit-format.md §7's rows.bind example, byte for byte
+        assert bind is not None and (bind.actor, bind.subject_type, bind.subject_id) == (
+            "system", "rows", "category")
+        assert bind.payload == (
+            '{"events":[],"prior":{"category":{"1":"052c3ff63c54062de6819e7d69ffdccc006c41b63c5e605ba0f3b3c6b52d4c90"}},'
+            '"tables":{"category":{"1":"bae48e7eb164a1e7d8bd3b0afd9a27ea928ed37552078d53c1307c666e47d991"}}}')
+        assert audit.verify(s).ok
 
 
 def test_a_core_insert_through_a_session_is_refused(tx: Session) -> None:
