@@ -266,8 +266,10 @@ def _far(value: Any, column: Any) -> Any:
 COVERED = [t.name for t in covered_tables()]
 
 
-def _expect(report: audit.VerifyReport, kind: str, table: str, row: str) -> audit.Break:
-    brk = report.first_break
+def _expect(found: audit.VerifyReport | tuple[audit.Break | None, int], kind: str, table: str,
+            row: str) -> audit.Break:
+    """The first break ``verify`` (or its row check alone, :func:`audit.check_rows`) found."""
+    brk = found.first_break if isinstance(found, audit.VerifyReport) else found[0]
     assert brk is not None, "verify found nothing"
     assert (brk.kind, brk.table, brk.row) == (kind, table, row), brk.detail
     return brk
@@ -305,13 +307,13 @@ def test_an_edited_field_is_named(tx: Session, table_name: str) -> None:
     change = _far if table.c[name].primary_key else _changed
     edited = {**row, name: change(row[name], table.c[name])}
     conn.execute(update(table).where(_where(table, row)).values({name: edited[name]}))
-    report = audit.verify(tx)
     if table_name == "run":  # the fields run.create binds are checked with the chain
-        assert report.first_break is not None and report.first_break.kind == "run_record_mismatch"
+        brk = audit.verify(tx).first_break
+        assert brk is not None and brk.kind == "run_record_mismatch"
     elif table.c[name].primary_key:  # a key edited: the row under the new key was never bound
-        _expect(report, "row_unbound", table_name, _key(table, edited))
+        _expect(audit.check_rows(tx), "row_unbound", table_name, _key(table, edited))
     else:
-        brk = _expect(report, "row_changed", table_name, _key(table, row))
+        brk = _expect(audit.check_rows(tx), "row_changed", table_name, _key(table, row))
         assert brk.seq > 0
         assert f"{table_name} {_key(table, row)} was changed after event {brk.seq}" in brk.detail
 
@@ -323,11 +325,11 @@ def test_a_deleted_row_is_named(tx: Session, table_name: str) -> None:
     row = _first(conn, table, last=True)  # the last row: the least referenced
     _behind_the_back(conn)
     conn.execute(table.delete().where(_where(table, row)))
-    report = audit.verify(tx)
     if table_name in ("run", "rule_pack"):  # run.create binds both: the run is checked first
-        assert report.first_break is not None and report.first_break.kind == "run_missing"
+        brk = audit.verify(tx).first_break
+        assert brk is not None and brk.kind == "run_missing"
         return
-    brk = _expect(report, "row_deleted", table_name, _key(table, row))
+    brk = _expect(audit.check_rows(tx), "row_deleted", table_name, _key(table, row))
     assert f"bound at event {brk.seq} is no longer stored" in brk.detail
 
 
@@ -339,9 +341,30 @@ def test_a_forged_row_is_named(tx: Session, table_name: str) -> None:
     _behind_the_back(conn)
     forged = _forged(conn, table, row)
     conn.execute(insert(table).values(forged))
-    brk = _expect(audit.verify(tx), "row_unbound", table_name, _key(table, forged))
+    brk = _expect(audit.check_rows(tx), "row_unbound", table_name, _key(table, forged))
     assert brk.seq == 0 and "no event of the ledger bound it" in brk.detail
     assert "kaohe audit adopt" not in brk.detail  # the ledger binds rows: nothing to adopt
+
+
+def test_verify_runs_the_row_check_the_matrix_exercises(tx: Session) -> None:
+    """The matrix above calls verify's row check alone; verify itself names the same rows."""
+    conn = tx.connection()
+    table = next(t for t in covered_tables() if t.name == "target")
+    row = _first(conn, table)
+    _behind_the_back(conn)
+    forged = _forged(conn, table, row)
+    for kind, key, tamper in (
+            ("row_changed", _key(table, row), update(table).where(_where(table, row)).values(
+                {_field(table, row): _changed(row[_field(table, row)], table.c[_field(table, row)])})),
+            ("row_deleted", _key(table, row), table.delete().where(_where(table, row))),
+            ("row_unbound", _key(table, forged), insert(table).values(forged))):
+        with tx.begin_nested() as nested:
+            conn.execute(tamper)
+            report = audit.verify(tx)
+            assert report.first_break == audit.check_rows(tx)[0]
+            brk = _expect(report, kind, "target", key)
+            assert brk.seq == (0 if kind == "row_unbound" else _last_binding(tx, "target", key))
+            nested.rollback()
 
 
 # The direct edits the issue reports verify missed, one by one.
