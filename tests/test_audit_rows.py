@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from argon2 import PasswordHasher
 from sqlalchemy import Connection, Engine, Table, func, insert, select, text, update
 from sqlalchemy.orm import Session
 
@@ -47,6 +48,7 @@ from store import (
 from store import migrate as store_migrate
 from tests.cases.conftest import _copy, _drop
 from tests.conftest import IS_POSTGRES
+from workflows import accounts
 from workflows.accounts import authenticate, create_account, get_account, issue_token
 from workflows.cases import (
     approve_cases,
@@ -137,8 +139,10 @@ def year(template_url: str,
     url = _copy(template_url, tmp_path_factory.mktemp("rows"))
     engine = make_engine(url)
     store_migrate.upgrade(engine)
-    steps = _build(engine)
-    yield engine, steps
+    with pytest.MonkeyPatch.context() as patch:  # argon2id still, at its cheapest: rows are the point
+        patch.setattr(accounts, "_hasher", PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
+        steps = _build(engine)
+        yield engine, steps
     engine.dispose()
     _drop(url)
 
