@@ -8,7 +8,7 @@ Pure of Flask: it takes a Session, never commits, and depends only on ``store`` 
 from audit.bindings import adopt, unproven
 from audit.chain import FORMAT, GENESIS_HASH, event_hash, hash_input, record
 from audit.merkle import RunRoots, merkle_root, record_run, run_roots
-from audit.verifier import Break, VerifyReport, verify
+from audit.verifier import Break, VerifyReport, check_rows, verify
 
 __all__ = [
     "FORMAT",
@@ -17,6 +17,7 @@ __all__ = [
     "RunRoots",
     "VerifyReport",
     "adopt",
+    "check_rows",
     "event_hash",
     "hash_input",
     "merkle_root",

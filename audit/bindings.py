@@ -3,8 +3,10 @@
 Replaying the ``rows.bind`` and ``rows.adopt`` events in ``seq`` order gives, for every row ever
 bound, the digest of the state the ledger last saw it in (or that it was deleted). A stored row
 must hash to exactly that; a bound row must still be there; a row nobody bound was put there
-behind the ledger's back. The first row where the two part is named with its table, its key and
-the event that bound it.
+behind the ledger's back. And each binding says what the row was before its transaction changed
+it: that must be what the previous binding left, or the row was changed behind the ledger's back
+in between and the application then built on the change. The first row where the two part is
+named with its table, its key and the event that bound it.
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ from audit.rows import (
 )
 from store import AuditEvent, Base
 
-RowKind = Literal["row_changed", "row_deleted", "row_unbound"]
+RowKind = Literal["row_changed", "row_deleted", "row_unbound", "row_rebound"]
 
 
 @dataclass(frozen=True)
@@ -43,7 +45,8 @@ class RowProblem:
     table: str
     row: str
     seq: int
-    """The event that last bound the row; 0 when none did."""
+    """The event that last bound the row; 0 when none did. For ``row_rebound``, the event that
+    bound a state no event left."""
     detail: str
 
 
@@ -53,14 +56,25 @@ class Bindings:
     def __init__(self) -> None:
         self.tables: dict[str, dict[str, tuple[str | None, int]]] = {}
         self.events = 0
+        self.rebound: dict[tuple[str, str], RowProblem] = {}
+        """Each row a binding found in a state the previous one did not leave (the first time)."""
 
     def add(self, seq: int, payload: str) -> str | None:
         """Apply one binding event; a problem with its payload, or ``None``."""
         try:
-            tables = json.loads(payload)["tables"]
-            items = [(str(t), rows.items()) for t, rows in tables.items()]
+            data = json.loads(payload)
+            items = [(str(t), rows.items()) for t, rows in data["tables"].items()]
+            prior = [(str(t), rows.items()) for t, rows in data.get("prior", {}).items()]
         except (ValueError, KeyError, TypeError, AttributeError):
             return "a row binding without its tables"
+        for table, rows in prior:  # before this binding's own rows replace the previous ones
+            bound = self.tables.get(table, {})
+            for key, before in rows:
+                if before is not None and not isinstance(before, str):
+                    return f"a row binding of {table} {key} whose prior state is not a digest"
+                last, since = bound.get(key, (None, 0))
+                if before != last and (table, key) not in self.rebound:
+                    self.rebound[(table, key)] = _rebound(table, key, seq, before, last, since)
         for table, rows in items:
             bound = self.tables.setdefault(table, {})
             for key, digest in rows:
@@ -85,6 +99,21 @@ def _unbound(table: str, row: str, seq: int, bindings: Bindings) -> RowProblem:
                       f"{table} {row} is stored but no event of the ledger bound it{hint}")
 
 
+def _rebound(table: str, row: str, seq: int, before: str | None, last: str | None,
+             since: int) -> RowProblem:
+    found = "it missing" if before is None else f"it as {before[:12]}…"
+    if since == 0:
+        left = ("no event bound it before (a row stored before rows were bound and written before "
+                "`kaohe audit adopt` shows the same way)")
+    elif last is None:
+        left = f"event {since} bound it as deleted"
+    else:
+        left = f"event {since} bound it as {last[:12]}…"
+    return RowProblem("row_rebound", table, row, seq,
+                      f"{table} {row} was changed behind the ledger's back before event {seq}: "
+                      f"event {seq} found {found}, but {left}")
+
+
 def _changed(table: str, row: str, seq: int, digest: str, expected: str) -> RowProblem:
     return RowProblem("row_changed", table, row, seq,
                       f"{table} {row} was changed after event {seq} bound it "
@@ -97,7 +126,10 @@ def _deleted(table: str, row: str, seq: int) -> RowProblem:
 
 
 def first_row_problem(session: Session, bindings: Bindings) -> tuple[RowProblem | None, int]:
-    """Every row of every covered table against ``bindings``: the first problem and rows checked."""
+    """The first binding that found a row in a state no binding left, else every row of every
+    covered table against ``bindings``: the first problem and rows checked."""
+    if bindings.rebound:
+        return min(bindings.rebound.values(), key=lambda p: p.seq), 0
     checked = 0
     for table in covered_tables():
         expected = dict(bindings.tables.get(table.name, {}))
@@ -154,6 +186,8 @@ def unproven(session: Session, rows: Mapping[str, Iterable[Key]]) -> RowProblem 
         for key, digest in stored_digests(session, table, keys).items():
             text = key_text(key)
             bound, seq = expected.get(text, (None, 0))
+            if (name, text) in bindings.rebound:
+                return bindings.rebound[(name, text)]
             if digest is None:
                 if bound is not None:
                     return _deleted(name, text, seq)

@@ -3,14 +3,18 @@
 Events say what people did; the tables hold what that left. Without a link between the two a row
 can be edited in the database and the ledger would not notice. So every transaction that writes
 a covered row ends with one ``rows.bind`` event listing, per table, each row it touched and the
-SHA-256 of that row's state as stored at commit (``null`` when the row is gone). ``verify``
-replays these bindings and compares them with every row of every covered table.
+SHA-256 of that row's state as stored at commit (``null`` when the row is gone), and what the
+row was before the transaction first changed it (read from the database before that flush). A
+binding's "before" must be the previous binding's "after": otherwise the row was changed behind
+the ledger's back in between, even if the application wrote it again since. ``verify`` replays
+these bindings and compares them with every row of every covered table.
 
 Coverage is generic: every table of the schema is covered except :data:`EXCLUDED`, so a new table
 or a new write path is bound without anyone remembering to. The ORM's unit of work is observed
 through session events; an ``UPDATE``/``DELETE`` statement executed through a session has its rows
 looked up first. A write that bypasses sessions (a Core connection, a bulk load) must call
-:func:`touch` or be adopted (:func:`adopt`). ``docs/audit-format.md`` §7 gives the bytes.
+:func:`remember` before and :func:`touch` after it, or be adopted (:func:`adopt`).
+``docs/audit-format.md`` §7 gives the bytes.
 """
 
 from __future__ import annotations
@@ -67,6 +71,7 @@ ADOPT_BATCH = 50_000
 """Rows per ``rows.adopt`` event, so no payload grows without bound."""
 
 _PENDING = "kaohe.rows.pending"
+_PRIOR = "kaohe.rows.prior"
 _READ_CHUNK = 500
 
 Key = tuple[Any, ...]
@@ -150,6 +155,19 @@ def touch(session: Session, table: Table | str, keys: Iterable[Key]) -> None:
         pending.setdefault(name, set()).update(tuple(k) for k in keys)
 
 
+def remember(session: Session, table: Table, keys: Iterable[Key]) -> None:
+    """Keep what rows this transaction is about to change were before it first changed them: the
+    digest as stored (``None`` when missing), read once per row and transaction, so that a state
+    nobody bound is not bound as if the application had made it."""
+    if table.name not in _COVERED:
+        return
+    prior: dict[str, dict[Key, str | None]] = session.info.setdefault(_PRIOR, {})
+    known = prior.setdefault(table.name, {})
+    new = {tuple(k) for k in keys} - known.keys()
+    if new:
+        known.update(stored_digests(session, table, new))
+
+
 def settle(session: Session) -> AuditEvent | None:
     """Record the ``rows.bind`` event for the rows this transaction wrote so far, if any.
 
@@ -158,6 +176,7 @@ def settle(session: Session) -> AuditEvent | None:
     """
     session.flush()
     pending: dict[str, set[Key]] = session.info.pop(_PENDING, {})
+    found: dict[str, dict[Key, str | None]] = session.info.pop(_PRIOR, {})
     if not pending:  # (the events recorded so far stay for the binding that will close them)
         return None
     events: list[tuple[int, str, str, str]] = session.info.pop(EVENTS_KEY, [])
@@ -166,6 +185,8 @@ def settle(session: Session) -> AuditEvent | None:
             session, Base.metadata.tables[name], keys).items()}
         for name, keys in sorted(pending.items())
     }
+    prior = {name: {key_text(k): found[name][k] for k in sorted(keys) if k in found.get(name, {})}
+             for name, keys in sorted(pending.items())}
     first = events[0] if events else None
     bound = record(
         session,
@@ -173,7 +194,8 @@ def settle(session: Session) -> AuditEvent | None:
         action=BIND_ACTION,
         subject_type=first[2] if first else "rows",
         subject_id=first[3] if first else next(iter(tables)),
-        payload={"events": [seq for seq, *_ in events], "tables": tables},
+        payload={"events": [seq for seq, *_ in events],
+                 "prior": {name: rows for name, rows in prior.items() if rows}, "tables": tables},
     )
     session.info.pop(EVENTS_KEY, None)  # the binding's own event
     return bound
@@ -187,9 +209,38 @@ def _changed(state: Any, table: Table) -> bool:
     return False
 
 
+def _covered_key(state: Any) -> tuple[Table, Key] | None:
+    """A stored instance's table and its key as stored (before any change to the key itself)."""
+    table = state.mapper.local_table
+    if state.key is None or not isinstance(table, Table) or table.name not in _COVERED:
+        return None
+    return table, tuple(state.key[1])
+
+
+def _before_flush(session: Session, _flush: Any, _instances: Any) -> None:
+    """Before each flush: remember the stored state of every row it may update or delete, one
+    select per table (an orphan a changed collection drops included)."""
+    wanted: dict[Table, set[Key]] = {}
+    for obj in [*session.dirty, *session.deleted]:
+        state = inspect(obj)
+        table = state.mapper.local_table
+        itself = [state] if obj in session.deleted or (
+            isinstance(table, Table) and _changed(state, table)) else []
+        for each in [*itself, *(inspect(child) for rel in state.mapper.relationships
+                              if rel.cascade.delete_orphan
+                              for child in state.attrs[rel.key].history.deleted or ())]:
+            found = _covered_key(each)
+            if found is not None:
+                wanted.setdefault(found[0], set()).add(found[1])
+    for table, keys in sorted(wanted.items(), key=lambda item: item[0].name):
+        remember(session, table, keys)
+
+
 def _collect(session: Session, _flush: UOWTransaction) -> None:
-    """After each flush: the key of every covered row it inserted, updated or deleted."""
-    for group, check in ((session.new, False), (session.deleted, False), (session.dirty, True)):
+    """After each flush: the key of every covered row it inserted, updated or deleted (a row it
+    inserted was not stored before)."""
+    for group, check, new in ((session.new, False, True), (session.deleted, False, False),
+                              (session.dirty, True, False)):
         for obj in group:
             state = inspect(obj)
             table = state.mapper.local_table
@@ -197,7 +248,11 @@ def _collect(session: Session, _flush: UOWTransaction) -> None:
                 continue
             if check and not _changed(state, table):
                 continue
-            touch(session, table, [tuple(state.mapper.primary_key_from_instance(obj))])
+            key = tuple(state.mapper.primary_key_from_instance(obj))
+            if new:
+                prior: dict[str, dict[Key, str | None]] = session.info.setdefault(_PRIOR, {})
+                prior.setdefault(table.name, {}).setdefault(key, None)
+            touch(session, table, [key])
 
 
 def _statement_writes(execute_state: ORMExecuteState) -> None:
@@ -217,6 +272,7 @@ def _statement_writes(execute_state: ORMExecuteState) -> None:
     if statement.whereclause is not None:
         query = query.where(statement.whereclause)
     keys = [tuple(row) for row in execute_state.session.execute(query)]
+    remember(execute_state.session, real, keys)
     touch(execute_state.session, real, keys)
 
 
@@ -227,12 +283,14 @@ def _before_commit(session: Session) -> None:
 def _transaction_end(session: Session, transaction: SessionTransaction) -> None:
     if transaction.parent is None:  # the session's own transaction: committed or rolled back
         session.info.pop(_PENDING, None)
+        session.info.pop(_PRIOR, None)
         session.info.pop(EVENTS_KEY, None)
 
 
 def install() -> None:
     """Observe every session of the process (idempotent; done when ``audit`` is imported)."""
-    for name, listener in (("after_flush", _collect), ("do_orm_execute", _statement_writes),
+    for name, listener in (("before_flush", _before_flush), ("after_flush", _collect),
+                           ("do_orm_execute", _statement_writes),
                            ("before_commit", _before_commit),
                            ("after_transaction_end", _transaction_end)):
         if not event.contains(Session, name, listener):

@@ -16,7 +16,7 @@ from typing import Any, Literal
 from sqlalchemy import Row, select
 from sqlalchemy.orm import Session
 
-from audit.bindings import Bindings, RowProblem, first_row_problem
+from audit.bindings import Bindings, RowProblem, bindings_of, first_row_problem
 from audit.chain import GENESIS_HASH, hash_input
 from audit.merkle import stored_run
 from audit.rows import BINDING_ACTIONS, settle
@@ -36,6 +36,7 @@ BreakKind = Literal[
     "row_changed",
     "row_deleted",
     "row_unbound",
+    "row_rebound",
 ]
 
 _COLUMNS = (
@@ -194,9 +195,23 @@ def verify(
         broken = Break(expected_seq, "missing_seq",
                        f"the chain ends at event {expected_seq - 1} but event {min(beyond)} is anchored")
         return VerifyReport(expected_seq - 1, runs, expected_seq - 1, prev_hash, broken)
+    broken, checked = check_rows(session, bindings)
+    return VerifyReport(expected_seq - 1, runs, expected_seq - 1, prev_hash, broken, checked)
+
+
+def check_rows(session: Session, bindings: Bindings | None = None) -> tuple[Break | None, int]:
+    """The row check of :func:`verify` (rule 5 of ``docs/audit-format.md`` §7): the first row
+    whose binding history or stored state the ledger does not prove, and the rows checked.
+
+    ``verify`` runs it last, with the bindings it replayed along the verified chain. Alone, the
+    bindings are read from their events (each event's own hash re-checked, not the chain's links):
+    the same comparison for a caller that needs only the rows, without the chain's cost.
+    """
+    if bindings is None:
+        settle(session)
+        bindings = bindings_of(session)
     problem, checked = first_row_problem(session, bindings)
-    return VerifyReport(expected_seq - 1, runs, expected_seq - 1, prev_hash,
-                        None if problem is None else row_break(problem), checked)
+    return (None if problem is None else row_break(problem)), checked
 
 
 def row_break(problem: RowProblem) -> Break:

@@ -19,10 +19,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from argon2 import PasswordHasher
 from sqlalchemy import Connection, Engine, Table, func, insert, select, text, update
 from sqlalchemy.orm import Session
 
 import audit
+from audit.bindings import bindings_of
 from audit.rows import EXCLUDED, VOLATILE, covered_tables, key_text
 from store import (
     Account,
@@ -34,15 +36,19 @@ from store import (
     Category,
     Cut,
     Firing,
+    Indicator,
+    ProgressReport,
     Publication,
     Run,
     Scheme,
+    Target,
     Unit,
     make_engine,
 )
 from store import migrate as store_migrate
 from tests.cases.conftest import _copy, _drop
 from tests.conftest import IS_POSTGRES
+from workflows import accounts
 from workflows.accounts import authenticate, create_account, get_account, issue_token
 from workflows.cases import (
     approve_cases,
@@ -133,8 +139,10 @@ def year(template_url: str,
     url = _copy(template_url, tmp_path_factory.mktemp("rows"))
     engine = make_engine(url)
     store_migrate.upgrade(engine)
-    steps = _build(engine)
-    yield engine, steps
+    with pytest.MonkeyPatch.context() as patch:  # argon2id still, at its cheapest: rows are the point
+        patch.setattr(accounts, "_hasher", PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
+        steps = _build(engine)
+        yield engine, steps
     engine.dispose()
     _drop(url)
 
@@ -262,8 +270,10 @@ def _far(value: Any, column: Any) -> Any:
 COVERED = [t.name for t in covered_tables()]
 
 
-def _expect(report: audit.VerifyReport, kind: str, table: str, row: str) -> audit.Break:
-    brk = report.first_break
+def _expect(found: audit.VerifyReport | tuple[audit.Break | None, int], kind: str, table: str,
+            row: str) -> audit.Break:
+    """The first break ``verify`` (or its row check alone, :func:`audit.check_rows`) found."""
+    brk = found.first_break if isinstance(found, audit.VerifyReport) else found[0]
     assert brk is not None, "verify found nothing"
     assert (brk.kind, brk.table, brk.row) == (kind, table, row), brk.detail
     return brk
@@ -301,13 +311,13 @@ def test_an_edited_field_is_named(tx: Session, table_name: str) -> None:
     change = _far if table.c[name].primary_key else _changed
     edited = {**row, name: change(row[name], table.c[name])}
     conn.execute(update(table).where(_where(table, row)).values({name: edited[name]}))
-    report = audit.verify(tx)
     if table_name == "run":  # the fields run.create binds are checked with the chain
-        assert report.first_break is not None and report.first_break.kind == "run_record_mismatch"
+        brk = audit.verify(tx).first_break
+        assert brk is not None and brk.kind == "run_record_mismatch"
     elif table.c[name].primary_key:  # a key edited: the row under the new key was never bound
-        _expect(report, "row_unbound", table_name, _key(table, edited))
+        _expect(audit.check_rows(tx), "row_unbound", table_name, _key(table, edited))
     else:
-        brk = _expect(report, "row_changed", table_name, _key(table, row))
+        brk = _expect(audit.check_rows(tx), "row_changed", table_name, _key(table, row))
         assert brk.seq > 0
         assert f"{table_name} {_key(table, row)} was changed after event {brk.seq}" in brk.detail
 
@@ -319,11 +329,11 @@ def test_a_deleted_row_is_named(tx: Session, table_name: str) -> None:
     row = _first(conn, table, last=True)  # the last row: the least referenced
     _behind_the_back(conn)
     conn.execute(table.delete().where(_where(table, row)))
-    report = audit.verify(tx)
     if table_name in ("run", "rule_pack"):  # run.create binds both: the run is checked first
-        assert report.first_break is not None and report.first_break.kind == "run_missing"
+        brk = audit.verify(tx).first_break
+        assert brk is not None and brk.kind == "run_missing"
         return
-    brk = _expect(report, "row_deleted", table_name, _key(table, row))
+    brk = _expect(audit.check_rows(tx), "row_deleted", table_name, _key(table, row))
     assert f"bound at event {brk.seq} is no longer stored" in brk.detail
 
 
@@ -335,9 +345,30 @@ def test_a_forged_row_is_named(tx: Session, table_name: str) -> None:
     _behind_the_back(conn)
     forged = _forged(conn, table, row)
     conn.execute(insert(table).values(forged))
-    brk = _expect(audit.verify(tx), "row_unbound", table_name, _key(table, forged))
+    brk = _expect(audit.check_rows(tx), "row_unbound", table_name, _key(table, forged))
     assert brk.seq == 0 and "no event of the ledger bound it" in brk.detail
     assert "kaohe audit adopt" not in brk.detail  # the ledger binds rows: nothing to adopt
+
+
+def test_verify_runs_the_row_check_the_matrix_exercises(tx: Session) -> None:
+    """The matrix above calls verify's row check alone; verify itself names the same rows."""
+    conn = tx.connection()
+    table = next(t for t in covered_tables() if t.name == "target")
+    row = _first(conn, table)
+    _behind_the_back(conn)
+    forged = _forged(conn, table, row)
+    for kind, key, tamper in (
+            ("row_changed", _key(table, row), update(table).where(_where(table, row)).values(
+                {_field(table, row): _changed(row[_field(table, row)], table.c[_field(table, row)])})),
+            ("row_deleted", _key(table, row), table.delete().where(_where(table, row))),
+            ("row_unbound", _key(table, forged), insert(table).values(forged))):
+        with tx.begin_nested() as nested:
+            conn.execute(tamper)
+            report = audit.verify(tx)
+            assert report.first_break == audit.check_rows(tx)[0]
+            brk = _expect(report, kind, "target", key)
+            assert brk.seq == (0 if kind == "row_unbound" else _last_binding(tx, "target", key))
+            nested.rollback()
 
 
 # The direct edits the issue reports verify missed, one by one.
@@ -471,6 +502,14 @@ def test_an_unbound_database_is_told_to_adopt(engine: Engine) -> None:
         assert json.loads(adopted[0].payload)["tables"] == {  # docs/audit-format.md §7's example
             "category": {"1": "052c3ff63c54062de6819e7d69ffdccc006c41b63c5e605ba0f3b3c6b52d4c90"}}
         assert audit.verify(s).ok
+        s.scalars(select(Category)).one().name_en = "Counties and districts"
+        bind = audit.rows.settle(s)  # docs/audit-format.md §7's rows.bind example, byte for byte
+        assert bind is not None and (bind.actor, bind.subject_type, bind.subject_id) == (
+            "system", "rows", "category")
+        assert bind.payload == (
+            '{"events":[],"prior":{"category":{"1":"052c3ff63c54062de6819e7d69ffdccc006c41b63c5e605ba0f3b3c6b52d4c90"}},'
+            '"tables":{"category":{"1":"bae48e7eb164a1e7d8bd3b0afd9a27ea928ed37552078d53c1307c666e47d991"}}}')
+        assert audit.verify(s).ok
 
 
 def test_a_core_insert_through_a_session_is_refused(tx: Session) -> None:
@@ -495,3 +534,78 @@ def test_a_transaction_ends_with_one_binding_by_its_actor_listing_its_events(tx:
     assert list(payload["tables"]["account_role"]) == [f"{account.id}/reporter"]
     assert list(payload["tables"]["account_unit"]) == [f"{account.id}/{unit_id}"]
     assert audit.rows.settle(tx) is None and audit.verify(tx).ok
+
+
+# A row changed behind the ledger's back and then written again through the application: the
+# binding of the application's write says what it found, which is not what the ledger left.
+
+def test_every_binding_says_what_each_of_its_rows_was_before(tx: Session) -> None:
+    payloads = [json.loads(p) for p in tx.scalars(
+        select(AuditEvent.payload).where(AuditEvent.action == "rows.bind"))]
+    assert payloads
+    for payload in payloads:
+        assert {t: sorted(rows) for t, rows in payload["prior"].items()} == {
+            t: sorted(rows) for t, rows in payload["tables"].items()}
+    assert any(isinstance(d, str) for p in payloads for rows in p["prior"].values()
+               for d in rows.values()), "the year's transactions also change rows stored before them"
+
+
+def _last_binding(tx: Session, table: str, row: str) -> int:
+    return bindings_of(tx, [table]).tables[table][row][1]
+
+
+def test_a_report_edited_in_sql_then_verified_through_the_app_is_named(tx: Session) -> None:
+    report_id = tx.scalar(
+        select(ProgressReport.id).join(Target, ProgressReport.target_id == Target.id)
+        .join(Unit, Target.unit_id == Unit.id).join(Indicator, Target.indicator_id == Indicator.id)
+        .where(Unit.code == "C01", Indicator.code == "CK01", ProgressReport.period == "2024-04"))
+    assert report_id is not None
+    before = _last_binding(tx, "progress_report", str(report_id))
+    _sql(tx, "UPDATE progress_report SET reported_value = 99 WHERE id = :id", id=report_id)
+    verify_report(tx, "C01", "CK01", "2024-04", value=Decimal("11.3"), reason="统计局 data",
+                  actor=OFFICE, now=T_VERIFY)
+    bind = audit.rows.settle(tx)
+    assert bind is not None
+    brk = _expect(audit.verify(tx), "row_rebound", "progress_report", str(report_id))
+    assert brk.seq == bind.seq > before
+    assert (f"progress_report {report_id} was changed behind the ledger's back before event "
+            f"{bind.seq}: event {bind.seq} found it as ") in brk.detail
+    assert f"but event {before} bound it as " in brk.detail
+
+
+def test_a_case_edited_in_sql_then_approved_through_the_app_is_named_and_not_published(
+        tx: Session, year: tuple[Engine, dict[str, int]]) -> None:
+    quarter, case_id = year[1]["quarter"], year[1]["undecided"]
+    before = _last_binding(tx, "run_case", str(case_id))
+    _sql(tx, "UPDATE run_case SET adjusted_points = 0 WHERE id = :id", id=case_id)
+    approve_cases(tx, [case_id], actor=OFFICE2)
+    bind = audit.rows.settle(tx)
+    assert bind is not None
+    assert audit.unproven(tx, {"run_case": [(case_id,)]}) is not None
+    with pytest.raises(Conflict) as refused:
+        publish(tx, quarter, actor=OFFICE, now=T0)
+    assert (f"run {quarter} cannot be published: run_case {case_id} was changed behind the "
+            f"ledger's back before event {bind.seq}") in str(refused.value)
+    brk = _expect(audit.verify(tx), "row_rebound", "run_case", str(case_id))
+    assert brk.seq == bind.seq and f"but event {before} bound it as " in brk.detail
+
+
+def test_a_row_deleted_in_sql_then_written_again_by_the_app_is_named(tx: Session) -> None:
+    reporter = tx.scalars(select(Account).where(Account.username == REPORTER)).one()
+    key = f"{reporter.id}/reporter"
+    before = _last_binding(tx, "account_role", key)
+    _sql(tx, "DELETE FROM account_role WHERE account_id = :id", id=reporter.id)
+    tx.add(AccountRole(account_id=reporter.id, role="reporter"))
+    bind = audit.rows.settle(tx)
+    assert bind is not None
+    brk = _expect(audit.verify(tx), "row_rebound", "account_role", key)
+    assert brk.seq == bind.seq
+    assert f"event {bind.seq} found it missing, but event {before} bound it as " in brk.detail
+
+
+def test_a_binding_without_prior_states_is_still_read(tx: Session) -> None:
+    """Bindings recorded before they said what rows were before: replayed as they are."""
+    bindings = audit.bindings.Bindings()
+    assert bindings.add(1, '{"events":[],"tables":{"unit":{"1":"' + "a" * 64 + '"}}}') is None
+    assert bindings.add(2, '{"events":[],"tables":{"unit":{"1":"' + "b" * 64 + '"}}}') is None
+    assert bindings.tables["unit"]["1"] == ("b" * 64, 2) and not bindings.rebound
