@@ -20,6 +20,8 @@ endif
 PY := $(VENV)/bin/python
 KAOHE := $(VENV)/bin/kaohe
 PG_URL ?= postgresql://postgres@127.0.0.1:5432/test
+# The suite over two worker processes (each with its own databases); PYTEST_WORKERS= runs it in one.
+PYTEST_WORKERS ?= -n 2
 export KAOHE_INSTANCE_PATH ?= $(CURDIR)/instance
 
 .PHONY: python-info install browser translations demo test lint typecheck migrations-check test-sqlite test-postgres clean
@@ -93,12 +95,12 @@ migrations-check: install
 	status=$$?; rm -rf $$tmp; exit $$status
 
 test-sqlite: install
-	KAOHE_TEST_DATABASE_URL=sqlite $(PY) -m pytest
+	KAOHE_TEST_DATABASE_URL=sqlite $(PY) -m pytest $(PYTEST_WORKERS)
 
 # Under CI=true an unreachable PostgreSQL fails the build; on a laptop without one it is skipped.
 test-postgres: install
 	@if $(PY) -c "import psycopg,sys; psycopg.connect('$(PG_URL)', connect_timeout=5).close()" 2>/dev/null; then \
-		KAOHE_TEST_DATABASE_URL=$(PG_URL) $(PY) -m pytest; \
+		KAOHE_TEST_DATABASE_URL=$(PG_URL) $(PY) -m pytest $(PYTEST_WORKERS); \
 	elif [ "$$CI" = "true" ]; then \
 		echo "PostgreSQL at $(PG_URL) is unreachable: CI requires it" >&2; exit 1; \
 	else \
